@@ -1,0 +1,247 @@
+/* netc.h: the one internal header of the netc compiler.
+ *
+ * The pipeline, one file per phase, called in this order from main.c:
+ *   parse.c    YAML text   -> Model          (the only user of libyaml)
+ *   lower.c    Model       -> IR, forward pass and loss, tensor form
+ *   grad.c     IR          -> IR + gradient of the loss (reverse mode, new IR)
+ *   optim.c    IR          -> IR + optimizer update of every parameter
+ *   simplify.c IR          -> IR folded, deduplicated, dead code removed
+ *   scalar.c   tensor IR   -> scalar IR: the fully unrolled schedule
+ *   emit_c.c   scalar IR   -> C source and header
+ * ir.c holds the graph itself (builder, hash-consing, printer, verifier) and
+ * diag.c the diagnostics and allocation helpers every phase uses.
+ *
+ * Sections below follow the files that define the prototypes.
+ */
+#ifndef NETC_H
+#define NETC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NETC_VERSION "0.1.0"
+
+/* ---- limits of the model language (documented in README.md) ---- */
+enum {
+    LIMIT_NAME = 63,          /* characters in a model or layer name */
+    LIMIT_FEATURES = 4096,    /* input features, and outputs of one layer */
+    LIMIT_LAYERS = 64,        /* layers in one model */
+    LIMIT_BATCH = 1024,       /* samples per optimizer step */
+    LIMIT_PARAMS = 65536,     /* trainable scalars in one model */
+    LIMIT_UNROLL = 1 << 18,   /* batch x parameters: the unrolled kernel's size */
+    LIMIT_DEPTH = 16,         /* YAML nesting depth */
+    LIMIT_FILE = 1 << 20,     /* bytes of YAML input */
+};
+
+/* A position in the YAML input, 1-based; line 0 means "no position". */
+typedef struct Loc {
+    int line;
+    int col;
+} Loc;
+
+/* ---- the model: what the YAML says, checked ---- */
+
+typedef enum Act {
+    ACT_IDENTITY, /* a -> a */
+    ACT_RELU,     /* a -> max(a, 0) */
+} Act;
+
+typedef enum LossKind {
+    LOSS_MSE, /* mean of squared differences, over outputs and batch */
+} LossKind;
+
+typedef enum OptKind {
+    OPT_SGD, /* p -= lr * g */
+} OptKind;
+
+typedef struct Layer {
+    char name[LIMIT_NAME + 1]; /* C identifier, unique in the model */
+    int out;                   /* output features */
+    Act act;                   /* activation applied after the affine map */
+    Loc loc;                   /* the layer's list item, for comments and IR */
+} Layer;
+
+/* One parameter tensor in NAME_params, in declaration order. */
+typedef struct Param {
+    char name[LIMIT_NAME + 8];  /* PyTorch state_dict name: "hidden.weight" */
+    char cname[LIMIT_NAME + 8]; /* C member name: "hidden_weight" */
+    int layer;                  /* index into Model.layers */
+    int rows;                   /* weight: out features; bias: size */
+    int cols;                   /* weight: in features; bias: 0 (a vector) */
+    int size;                   /* number of scalars */
+    int fan_in;                 /* in features of the layer, for init */
+} Param;
+
+typedef struct Model {
+    const char *file;          /* the YAML path, as given */
+    char name[LIMIT_NAME + 1]; /* prefixes every generated symbol */
+    int input;                 /* input features */
+    Layer *layers;             /* nlayers entries */
+    int nlayers;
+    LossKind loss;
+    Loc loss_loc;
+    OptKind opt;
+    float lr;                  /* learning rate, finite and > 0 */
+    Loc opt_loc;
+    int batch;                 /* samples per step, >= 1 */
+    Param *params;             /* filled by model_params() */
+    int nparams;
+    uint64_t hash;             /* FNV-1a of the input bytes, for the banner */
+} Model;
+
+/* ---- the IR ---- */
+
+typedef enum Op {
+#define X(e, s, n) OP_##e,
+#include "ops.h"
+#undef X
+    OP_COUNT
+} Op;
+
+typedef enum DType {
+    DT_F32,  /* IEEE single */
+    DT_BOOL, /* a comparison mask */
+} DType;
+
+/* f32 or bool, of rank 0 (a scalar), 1 ([n]) or 2 ([m,n]). */
+typedef struct Type {
+    DType dt;
+    int rank;
+    int dim[2];
+} Type;
+
+typedef enum Phase {
+    PH_FORWARD,  /* forward pass and loss */
+    PH_BACKWARD, /* adjoints */
+    PH_UPDATE,   /* optimizer */
+} Phase;
+
+typedef struct Node {
+    Op op;
+    Type type;
+    int arg[3];       /* operand ids, each smaller than this node's id */
+    float value;      /* OP_CONST: the value */
+    int slot;         /* OP_PARAM: index into Model.params */
+    int index;        /* leaves in scalar form: element; OP_BCAST: rows */
+    int layer;        /* producing layer, -1 for the loss and optimizer glue */
+    Phase phase;      /* which section the node was built for */
+    Loc loc;          /* YAML position of what produced the node */
+    const char *name; /* human name ("hidden.z", "d_hidden.z"), or NULL */
+} Node;
+
+typedef enum RootKind {
+    ROOT_OUTPUT, /* the model's output y */
+    ROOT_LOSS,   /* the scalar loss */
+    ROOT_GRAD,   /* d loss / d params[slot] */
+    ROOT_UPDATE, /* params[slot] after one optimizer step */
+} RootKind;
+
+/* A value the generated code must compute.  In scalar form, index names the
+ * element (row-major); in tensor form it is -1. */
+typedef struct Root {
+    RootKind kind;
+    int slot;
+    int index;
+    int node;
+} Root;
+
+/* Where new nodes come from: set by a pass before it builds. */
+typedef struct Origin {
+    int layer;
+    Phase phase;
+    Loc loc;
+} Origin;
+
+/* An append-only, hash-consed graph: operands always precede their users, so
+ * the array order is a topological order. */
+typedef struct Graph {
+    Node *node;
+    int n, cap;
+    int *hash;  /* open addressing over node ids, -1 empty */
+    int hcap;
+    Root *root;
+    int nroot, rootcap;
+    bool scalar; /* every node has rank 0 */
+    Origin at;   /* origin given to nodes built next */
+} Graph;
+
+/* ---- diag.c ---- */
+_Noreturn void error_at(const char *file, Loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+_Noreturn void die_at(const char *srcfile, int srcline, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
+#define unreachable() die_at(__FILE__, __LINE__, "unreachable")
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *quote(const char *s, size_t len);
+void diag_cleanup(void (*fn)(void));
+
+/* ---- parse.c ---- */
+/* Requires: buf holds len bytes of the file named path.  Guarantees: m is a
+ * complete, checked model, or one error line was printed and the process
+ * exited with status 1. */
+void parse_model(const char *path, const char *buf, size_t len, Model *m);
+void model_free(Model *m);
+
+/* ---- ir.c ---- */
+extern const char *const op_name[OP_COUNT];
+void graph_init(Graph *g, bool scalar);
+void graph_free(Graph *g);
+Type type_f32(int rank, int d0, int d1);
+int type_numel(Type t);
+bool type_eq(Type a, Type b);
+int ir_node(Graph *g, Node n);
+int ir_op(Graph *g, Op op, int a, int b, int c);
+int ir_const(Graph *g, Type t, float v);
+int ir_leaf(Graph *g, Op op, Type t, int slot, int index);
+int ir_named(Graph *g, int id, const char *name);
+void ir_root(Graph *g, RootKind kind, int slot, int index, int node);
+bool ir_is_const(const Graph *g, int id, float v);
+void ir_print(FILE *out, const Graph *g, const Model *m);
+void ir_verify(const Graph *g, const char *after);
+extern const char *const root_name[4];
+
+/* ---- lower.c ---- */
+void model_params(Model *m);
+/* Requires: a checked model.  Guarantees: g holds the forward pass for one
+ * batch and the loss, with roots ROOT_OUTPUT and ROOT_LOSS. */
+void lower_model(const Model *m, Graph *g);
+
+/* ---- grad.c ---- */
+/* Requires: g has a ROOT_LOSS.  Guarantees: one ROOT_GRAD per parameter,
+ * built from one rule per primitive op; no tape, no runtime autodiff. */
+void grad_build(Graph *g, const Model *m);
+
+/* ---- optim.c ---- */
+/* Requires: g has ROOT_GRAD for each parameter.  Guarantees: one ROOT_UPDATE
+ * per parameter holding its value after one optimizer step. */
+void optim_build(Graph *g, const Model *m);
+
+/* ---- simplify.c ---- */
+/* Guarantees: same roots, same values bit for bit; constants folded,
+ * identities removed (x*1, x+0, --x), duplicates merged, unreachable nodes
+ * gone, nodes renumbered in topological order. */
+void simplify(Graph *g);
+
+/* ---- scalar.c ---- */
+/* Requires: a tensor graph.  Guarantees: s is the same computation with every
+ * node a scalar, matmuls and sums unrolled in index order. */
+void scalarize(const Graph *t, Graph *s);
+
+/* ---- emit_c.c ---- */
+typedef struct EmitOptions {
+    bool fp64;            /* emit double instead of float (gradient checks) */
+    bool inline_header;   /* put the header text in the C (for -o -) */
+    const char *header;   /* file name the C includes, when not inlined */
+    const char *argv;     /* the flags, for the banner */
+} EmitOptions;
+void emit_header(FILE *out, const Model *m, const EmitOptions *o);
+void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o);
+
+#endif

@@ -1,0 +1,27 @@
+/* ops.h: the closed set of primitive IR operations, declared once.
+ *
+ * Each row is X(ENUM, "name", arity).  The enum (netc.h), the printer's names
+ * and the verifier's arity checks all come from this table, so an op is added
+ * in exactly one place.  Layers (linear, relu, mse, ...) are not ops: lowering
+ * spells them with these primitives.
+ */
+/* leaves */
+X(INPUT,     "input",     0) /* the batch of inputs x[B,IN]; scalar form: x[index] */
+X(TARGET,    "target",    0) /* the batch of targets t[B,OUT]; scalar form: t[index] */
+X(PARAM,     "param",     0) /* parameter tensor `slot`; scalar form: element `index` */
+X(CONST,     "const",     0) /* `value` splatted to the node's shape */
+/* elementwise, operands of the node's shape */
+X(ADD,       "add",       2) /* a + b */
+X(SUB,       "sub",       2) /* a - b */
+X(MUL,       "mul",       2) /* a * b */
+X(DIV,       "div",       2) /* a / b */
+X(NEG,       "neg",       1) /* -a */
+X(MAX,       "max",       2) /* a < b ? b : a  (a NaN in a propagates, as torch.relu) */
+X(GT,        "gt",        2) /* a > b, a bool mask */
+X(SELECT,    "select",    3) /* c ? a : b, c a bool mask */
+/* shape ops (tensor form only; scalarization removes them) */
+X(MATMUL,    "matmul",    2) /* [m,k] x [k,n] -> [m,n], sums over k in order */
+X(TRANSPOSE, "transpose", 1) /* [m,n] -> [n,m] */
+X(BCAST,     "bcast",     1) /* [n] -> [m,n]: repeat a row m times */
+X(SUMROWS,   "sumrows",   1) /* [m,n] -> [n]: sum over the rows, in row order */
+X(SUMALL,    "sumall",    1) /* any shape -> scalar: sum of all elements in order */

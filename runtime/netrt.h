@@ -1,0 +1,49 @@
+/* netrt.h: the netc runtime, the small library a generated trainer links.
+ *
+ * The runtime knows nothing about any one model: the generated code describes
+ * itself with one netrt_model (sizes, tensor names, entry points) and hands it
+ * to netrt_main(), which runs the trainer's command line: data loading, the
+ * training loop (epochs, deterministic shuffling, batches), and the tutorial
+ * demo.  Kernels never call the runtime; apps may use the kernels alone.
+ */
+#ifndef NETRT_H
+#define NETRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One parameter tensor inside the model's params struct (all floats, no
+ * padding), in declaration order. */
+typedef struct netrt_tensor {
+    const char *name; /* PyTorch state_dict name, e.g. "hidden.weight" */
+    size_t offset;    /* first element, in floats from the struct's start */
+    size_t rows;      /* weight: out features; bias: length */
+    size_t cols;      /* weight: in features; bias: 0 */
+} netrt_tensor;
+
+/* What a generated model tells the runtime about itself.  Entry points take
+ * the params and optim structs as void pointers. */
+typedef struct netrt_model {
+    const char *name;         /* the model's name from the YAML */
+    const char *source;       /* the YAML file it was compiled from */
+    const char *version;      /* netc's version */
+    size_t n_in;              /* input features per sample */
+    size_t n_out;             /* outputs (and targets) per sample */
+    size_t batch;             /* samples per optimizer step */
+    size_t params_size;       /* sizeof(NAME_params) */
+    size_t optim_size;        /* sizeof(NAME_optim) */
+    size_t n_tensors;         /* entries in tensors */
+    const netrt_tensor *tensors;
+    float lr;                 /* the learning rate the model was compiled with */
+    void (*init)(void *p, uint64_t seed);
+    void (*forward)(const void *p, const float *x, float *y);
+    float (*grad)(const void *p, const float *x, const float *t, void *g);
+    float (*step)(void *p, void *o, const float *x, const float *t);
+    float (*train)(void *p, void *o, const float *x, const float *t, size_t n);
+} netrt_model;
+
+/* The trainer's main: parses argv (--data, --epochs, --seed, --quiet,
+ * --help), trains, prints; returns the process exit status. */
+int netrt_main(const netrt_model *m, int argc, char **argv);
+
+#endif

@@ -1,0 +1,43 @@
+# lit configuration for netc's tests.  CMake writes lit.site.cfg.py with the
+# paths of this build; ctest passes it as --param netc_site=PATH.
+import os
+import shutil
+import subprocess
+
+import lit.formats
+
+site = lit_config.params.get('netc_site')
+if not site:
+    lit_config.fatal('run the tests through ctest (it passes --param netc_site=...)')
+lit_config.load_config(config, site)
+
+config.name = 'netc'
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = ['.yaml', '.test']
+config.excludes = ['Inputs']
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.build_root, 'tests')
+
+# Generated code is built as users build it: C11, every warning an error.
+cflags = '-std=c11 -O2 -Wall -Wextra -Werror ' + config.san_flags
+config.substitutions.append(('%netc', config.netc))
+config.substitutions.append(('%cc', config.cc + ' ' + cflags))
+config.substitutions.append(('%rtinc', config.netrt_include))
+config.substitutions.append(('%rtlib', config.netrt_lib))
+config.substitutions.append(('%python', config.python))
+config.substitutions.append(('%models', os.path.join(config.source_root, 'models')))
+config.substitutions.append(('%tests', os.path.join(config.source_root, 'tests')))
+
+config.environment['PATH'] = os.pathsep.join([config.llvm_bindir, config.environment.get('PATH', '')])
+for var in ('ASAN_OPTIONS', 'UBSAN_OPTIONS', 'HOME', 'TMPDIR'):
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+config.environment.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1:halt_on_error=1')
+
+if config.san_flags:
+    config.available_features.add('sanitize')
+if subprocess.call([config.python, '-c', 'import torch'],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add('torch')
+if shutil.which('clang'):
+    config.available_features.add('clang')
