@@ -69,6 +69,40 @@ void *xrealloc(void *p, size_t n) {
     return p;
 }
 
+/* Strings that live until exit (node names): one pool, freed at exit so
+ * that LeakSanitizer sees every byte accounted for. */
+typedef struct Block {
+    struct Block *next;
+    size_t used;
+    char data[16384];
+} Block;
+static Block *pool;
+
+static void pool_free(void) {
+    while (pool) {
+        Block *b = pool->next;
+        free(pool);
+        pool = b;
+    }
+}
+
+const char *intern(const char *s) {
+    size_t n = strlen(s) + 1;
+    if (n > sizeof pool->data)
+        die("string of %zu bytes is too long to intern", n);
+    if (!pool || pool->used + n > sizeof pool->data) {
+        if (!pool)
+            atexit(pool_free);
+        Block *b = xmalloc(sizeof *b);
+        b->next = pool;
+        b->used = 0;
+        pool = b;
+    }
+    char *p = memcpy(pool->data + pool->used, s, n);
+    pool->used += n;
+    return p;
+}
+
 char *xstrdup(const char *s) {
     size_t n = strlen(s) + 1;
     return memcpy(xmalloc(n), s, n);

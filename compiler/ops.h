@@ -25,3 +25,4 @@ X(TRANSPOSE, "transpose", 1) /* [m,n] -> [n,m] */
 X(BCAST,     "bcast",     1) /* [n] -> [m,n]: repeat a row m times */
 X(SUMROWS,   "sumrows",   1) /* [m,n] -> [n]: sum over the rows, in row order */
 X(SUMALL,    "sumall",    1) /* any shape -> scalar: sum of all elements in order */
+X(SPLAT,     "splat",     1) /* scalar -> the node's shape, every element the same */

@@ -1,0 +1,576 @@
+/* emit_c.c: the scalar IR printed as C11, and the API header.
+ *
+ * The emitter makes no decisions about the arithmetic: it prints the scalar
+ * schedule node by node, in graph order.  What it decides is presentation:
+ * leaves and constants print inline, an unnamed value with one use is
+ * inlined into its user, everything else becomes a `const` local named after
+ * its node (hidden_z_0, d_hidden_weight_2_4, tmp7).  Stores to outputs come
+ * after every computation, so a kernel may read and write the same params.
+ * Kernels are straight-line code; NAME_train wraps the step's body in one
+ * loop over the samples and keeps the parameters in locals across it.
+ */
+#include "netc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN } Kernel;
+
+typedef struct Emit {
+    FILE *out;
+    const Model *m;
+    const Graph *s;
+    const EmitOptions *o;
+    const char *real;   /* "float" or "double" */
+    Kernel k;
+    bool *live;         /* node is computed by this kernel */
+    int *uses;          /* uses by live nodes and roots */
+    bool *is_var;       /* node is held in a local */
+    const char **var;   /* the local's name */
+    int ntmp;           /* unnamed locals so far: tmp1, tmp2, ... */
+    const char **taken; /* hash set of the kernel's local names */
+    int ntaken_cap;     /* its size, a power of two */
+    int *param_leaf;    /* scalar PARAM node of each parameter element, or -1 */
+    int *param_base;    /* first element of each parameter in param_leaf */
+} Emit;
+
+/* ---- names ---- */
+
+/* A node name ("d_hidden.weight_2_4") as a C identifier. */
+static const char *c_ident(const char *name) {
+    char buf[256];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof buf; i++)
+        buf[i] = name[i] == '.' ? '_' : name[i];
+    buf[i] = 0;
+    return intern(buf);
+}
+
+static uint64_t str_hash(const char *s) {
+    uint64_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* Adds name to the kernel's set of locals unless present; returns whether
+ * it was added. */
+static bool take_name(Emit *e, const char *name) {
+    size_t mask = (size_t)e->ntaken_cap - 1, h = str_hash(name) & mask;
+    for (; e->taken[h]; h = (h + 1) & mask)
+        if (strcmp(e->taken[h], name) == 0)
+            return false;
+    e->taken[h] = name;
+    return true;
+}
+
+/* Gives node id a unique local name in this kernel. */
+static void name_var(Emit *e, int id) {
+    const char *base = e->s->node[id].name ? c_ident(e->s->node[id].name)
+                                           : intern(format("tmp%d", ++e->ntmp));
+    const char *name = base;
+    for (int suffix = 2; !take_name(e, name); suffix++)
+        name = intern(format("%s__%d", base, suffix));
+    e->var[id] = name;
+}
+
+/* ---- expressions ---- */
+
+static void print_real(Emit *e, float v) {
+    if (isnan(v)) {
+        fputs("NAN", e->out);
+        return;
+    }
+    if (isinf(v)) {
+        fputs(v < 0 ? "-INFINITY" : "INFINITY", e->out);
+        return;
+    }
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) { /* the shortest text that reads back */
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".eEn"))
+        strcat(buf, ".0");
+    fprintf(e->out, "%s%s", buf, e->o->fp64 ? "" : "f");
+}
+
+static int precedence(const Emit *e, int id) {
+    const Node *n = &e->s->node[id];
+    if (e->is_var[id])
+        return 10;
+    switch (n->op) {
+    case OP_CONST: return n->value < 0 || signbit(n->value) ? 8 : 10;
+    case OP_NEG: return 8;
+    case OP_MUL: case OP_DIV: return 6;
+    case OP_ADD: case OP_SUB: return 5;
+    case OP_GT: return 3;
+    case OP_SELECT: case OP_MAX: return 1;
+    default: return 10;
+    }
+}
+
+static void expr(Emit *e, int id);
+
+static void operand(Emit *e, int id, int min_prec) {
+    bool paren = precedence(e, id) < min_prec;
+    if (paren)
+        fputc('(', e->out);
+    expr(e, id);
+    if (paren)
+        fputc(')', e->out);
+}
+
+static void leaf(Emit *e, const Node *n) {
+    const Param *p = &e->m->params[n->slot];
+    switch (n->op) {
+    case OP_INPUT: fprintf(e->out, "x[%d]", n->index); return;
+    case OP_TARGET: fprintf(e->out, "t[%d]", n->index); return;
+    case OP_PARAM:
+        if (p->cols)
+            fprintf(e->out, "p->%s[%d][%d]", p->cname, n->index / p->cols, n->index % p->cols);
+        else
+            fprintf(e->out, "p->%s[%d]", p->cname, n->index);
+        return;
+    default: unreachable();
+    }
+}
+
+static void expr(Emit *e, int id) {
+    const Node *n = &e->s->node[id];
+    if (e->is_var[id]) {
+        fputs(e->var[id], e->out);
+        return;
+    }
+    static const char *const sym[OP_COUNT] = {
+        [OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ", [OP_DIV] = " / ", [OP_GT] = " > "};
+    int a = n->arg[0], b = n->arg[1], c = n->arg[2], prec = precedence(e, id);
+    switch (n->op) {
+    case OP_INPUT: case OP_TARGET: case OP_PARAM:
+        leaf(e, n);
+        return;
+    case OP_CONST:
+        print_real(e, n->value);
+        return;
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT:
+        operand(e, a, prec);       /* left-associative: a left operand of the same */
+        fputs(sym[n->op], e->out); /* precedence needs no parentheses, a right one does */
+        operand(e, b, prec + 1);
+        return;
+    case OP_NEG:
+        fputc('-', e->out);
+        operand(e, a, prec + 1);
+        return;
+    case OP_MAX: /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
+        operand(e, a, 4);
+        fputs(" < ", e->out);
+        operand(e, b, 4);
+        fputs(" ? ", e->out);
+        operand(e, b, 2);
+        fputs(" : ", e->out);
+        operand(e, a, 2);
+        return;
+    case OP_SELECT:
+        operand(e, a, 2);
+        fputs(" ? ", e->out);
+        operand(e, b, 2);
+        fputs(" : ", e->out);
+        operand(e, c, 2);
+        return;
+    default:
+        die("emit_c: %s in a scalar graph", op_name[n->op]);
+    }
+}
+
+/* ---- kernels ---- */
+
+static bool root_in_kernel(const Emit *e, const Root *r) {
+    switch (e->k) {
+    case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < e->m->layers[e->m->nlayers - 1].out;
+    case K_GRAD: return r->kind == ROOT_LOSS || r->kind == ROOT_GRAD;
+    case K_STEP: case K_TRAIN: return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE;
+    }
+    return false;
+}
+
+static bool is_leaf(Op op) {
+    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST;
+}
+
+/* Decides which nodes the kernel computes and which become locals. */
+static void plan(Emit *e, Kernel k) {
+    const Graph *s = e->s;
+    e->k = k;
+    e->ntmp = 0;
+    memset(e->live, 0, sizeof(bool) * (size_t)s->n);
+    memset(e->uses, 0, sizeof(int) * (size_t)s->n);
+    memset(e->is_var, 0, sizeof(bool) * (size_t)s->n);
+    for (int r = 0; r < s->nroot; r++)
+        if (root_in_kernel(e, &s->root[r])) {
+            e->live[s->root[r].node] = true;
+            e->uses[s->root[r].node] += 2; /* a root's value is always held in a local */
+        }
+    for (int i = s->n - 1; i >= 0; i--) {
+        if (!e->live[i])
+            continue;
+        const Node *n = &s->node[i];
+        for (int a = 0; a < 3; a++)
+            if (n->arg[a] >= 0) {
+                e->live[n->arg[a]] = true;
+                e->uses[n->arg[a]] += n->op == OP_MAX ? 2 : 1; /* max reads operands twice */
+            }
+    }
+    memset(e->taken, 0, sizeof(char *) * (size_t)e->ntaken_cap);
+    static const char *const reserved[] = {"p", "o", "x", "t", "g", "y", "n", "s", "steps", "total"};
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        take_name(e, reserved[i]);
+    for (int i = 0; i < s->n; i++) {
+        const Node *n = &s->node[i];
+        if (!e->live[i])
+            continue;
+        bool leafy = is_leaf(n->op);
+        if (k == K_TRAIN && n->op == OP_PARAM)
+            leafy = false; /* parameters live in locals across the loop */
+        if (!leafy && (n->name || e->uses[i] > 1)) {
+            e->is_var[i] = true;
+            name_var(e, i);
+        }
+    }
+}
+
+static const char *const phase_title[] = {"forward", "backward", "update"};
+
+/* The statements computing every live local, grouped by phase and layer. */
+static void body(Emit *e, const char *indent) {
+    const Graph *s = e->s;
+    int phase = -1, layer = -2;
+    Loc loc = {0, 0};
+    for (int i = 0; i < s->n; i++) {
+        const Node *n = &s->node[i];
+        if (!e->is_var[i] || (e->k == K_TRAIN && n->op == OP_PARAM))
+            continue;
+        if ((int)n->phase != phase) {
+            phase = (int)n->phase;
+            layer = -2;
+            fprintf(e->out, "\n%s/* ---- %s ---- */\n", indent, phase_title[phase]);
+        }
+        if (n->layer != layer || n->loc.line != loc.line) {
+            layer = n->layer;
+            loc = n->loc;
+            if (layer >= 0) {
+                const Layer *L = &e->m->layers[layer];
+                int in = layer ? e->m->layers[layer - 1].out : e->m->input;
+                fprintf(e->out, "%s/* %s: linear %d -> %d, %s  (%s:%d:%d) */\n", indent, L->name,
+                        in, L->out, L->act == ACT_RELU ? "relu" : "identity", e->m->file, loc.line,
+                        loc.col);
+            } else if (loc.line) {
+                fprintf(e->out, "%s/* %s  (%s:%d:%d) */\n", indent,
+                        n->phase == PH_UPDATE ? "optimizer: sgd" : "loss: mse", e->m->file,
+                        loc.line, loc.col);
+            }
+        }
+        fprintf(e->out, "%sconst %s %s = ", indent, n->type.dt == DT_BOOL ? "int" : e->real,
+                e->var[i]);
+        e->is_var[i] = false; /* print the definition, not the name */
+        expr(e, i);
+        e->is_var[i] = true;
+        fputs(";\n", e->out);
+    }
+}
+
+static void param_ref(Emit *e, const Param *p, int k) {
+    if (p->cols)
+        fprintf(e->out, "p->%s[%d][%d]", p->cname, k / p->cols, k % p->cols);
+    else
+        fprintf(e->out, "p->%s[%d]", p->cname, k);
+}
+
+/* Stores of the kernel's roots: y, g, p, and the loss. */
+static void stores(Emit *e, const char *indent) {
+    const Graph *s = e->s;
+    int loss = -1;
+    for (int r = 0; r < s->nroot; r++) {
+        const Root *root = &s->root[r];
+        if (!root_in_kernel(e, root))
+            continue;
+        const Param *p = root->slot >= 0 ? &e->m->params[root->slot] : NULL;
+        switch (root->kind) {
+        case ROOT_OUTPUT:
+            fprintf(e->out, "%sy[%d] = ", indent, root->index);
+            break;
+        case ROOT_LOSS:
+            loss = root->node;
+            continue;
+        case ROOT_GRAD:
+            fprintf(e->out, "%sg->%s", indent, p->cname);
+            if (p->cols)
+                fprintf(e->out, "[%d][%d] = ", root->index / p->cols, root->index % p->cols);
+            else
+                fprintf(e->out, "[%d] = ", root->index);
+            break;
+        case ROOT_UPDATE:
+            if (e->k == K_TRAIN) {
+                int leaf = e->param_leaf[e->param_base[root->slot] + root->index];
+                if (leaf < 0 || !e->is_var[leaf]) /* never read: nothing to carry */
+                    continue;
+                fprintf(e->out, "%s%s = ", indent, e->var[leaf]);
+            } else {
+                fputs(indent, e->out);
+                param_ref(e, p, root->index);
+                fputs(" = ", e->out);
+            }
+            break;
+        }
+        expr(e, root->node);
+        fputs(";\n", e->out);
+    }
+    if (loss >= 0) {
+        if (e->k == K_TRAIN) {
+            fprintf(e->out, "%stotal += ", indent);
+            expr(e, loss);
+            fputs(";\n", e->out);
+        } else {
+            fprintf(e->out, "%sreturn ", indent);
+            expr(e, loss);
+            fputs(";\n", e->out);
+        }
+    }
+}
+
+static void contract(Emit *e, const char *what) {
+    fprintf(e->out, "/* %s\n *   gradient of: loss (%s)\n *   with respect to:", what, "mse");
+    for (int p = 0; p < e->m->nparams; p++)
+        fprintf(e->out, " %s", e->m->params[p].name);
+    fputs("\n */\n", e->out);
+}
+
+static void kernel_forward(Emit *e) {
+    const char *N = e->m->name, *R = e->real;
+    plan(e, K_FORWARD);
+    fprintf(e->out, "/* %s_forward: one sample, y = f(x). Straight-line code. */\n", N);
+    fprintf(e->out, "void %s_forward(const %s_params *p, const %s *x, %s *y)\n{", N, N, R, R);
+    body(e, "    ");
+    fputs("\n", e->out);
+    stores(e, "    ");
+    fputs("}\n\n", e->out);
+}
+
+static void kernel_grad(Emit *e) {
+    const char *N = e->m->name, *R = e->real;
+    plan(e, K_GRAD);
+    contract(e, format("%s_grad: loss of one batch, and its gradient into g.", N));
+    fprintf(e->out, "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g)\n{", R,
+            N, N, R, R, N);
+    body(e, "    ");
+    fputs("\n", e->out);
+    stores(e, "    ");
+    fputs("}\n\n", e->out);
+}
+
+static void kernel_step(Emit *e) {
+    const char *N = e->m->name, *R = e->real;
+    plan(e, K_STEP);
+    contract(e, format("%s_step: one SGD step on one batch; returns the loss before it.", N));
+    fprintf(e->out, "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t)\n{", R, N, N,
+            N, R, R);
+    body(e, "    ");
+    fputs("\n    o->steps += 1;\n", e->out);
+    stores(e, "    ");
+    fputs("}\n\n", e->out);
+}
+
+static void kernel_train(Emit *e) {
+    const char *N = e->m->name, *R = e->real;
+    const Graph *s = e->s;
+    plan(e, K_TRAIN);
+    fprintf(e->out,
+            "/* %s_train: n samples in order, one step per %s_BATCH of them; returns the mean\n"
+            " * loss.  The parameters stay in locals across the loop. */\n",
+            N, N);
+    fprintf(e->out, "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n)\n{\n",
+            R, N, N, N, R, R);
+    fprintf(e->out, "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n", N);
+    for (int i = 0; i < s->n; i++)
+        if (e->is_var[i] && s->node[i].op == OP_PARAM) {
+            fprintf(e->out, "    %s %s = ", R, e->var[i]);
+            param_ref(e, &e->m->params[s->node[i].slot], s->node[i].index);
+            fputs(";\n", e->out);
+        }
+    fprintf(e->out,
+            "\n    for (size_t s = 0; s < steps; s++, x += %s_BATCH * %s_IN, t += %s_BATCH * %s_OUT) {",
+            N, N, N, N);
+    body(e, "        ");
+    fputs("\n", e->out);
+    stores(e, "        ");
+    fputs("    }\n\n", e->out);
+    for (int i = 0; i < s->n; i++)
+        if (e->is_var[i] && s->node[i].op == OP_PARAM) {
+            fputs("    ", e->out);
+            param_ref(e, &e->m->params[s->node[i].slot], s->node[i].index);
+            fprintf(e->out, " = %s;\n", e->var[i]);
+        }
+    fprintf(e->out, "    o->steps += steps;\n    return steps ? (%s)(total / (double)steps) : 0;\n}\n\n",
+            R);
+}
+
+/* ---- the files ---- */
+
+static void banner(FILE *out, const Model *m, const EmitOptions *o, const char *what) {
+    fprintf(out,
+            "/* %s for model '%s', generated by netc %s; do not edit.\n"
+            " * source: %s (fnv1a-64 %016llx)\n"
+            " * flags:  %s\n */\n",
+            what, m->name, NETC_VERSION, m->file, (unsigned long long)m->hash,
+            o->argv && *o->argv ? o->argv : "(none)");
+}
+
+static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
+    const char *N = m->name, *R = o->fp64 ? "double" : "float";
+    fprintf(out, "#include <stddef.h>\n#include <stdint.h>\n\n");
+    fprintf(out, "#define %s_IN    %d /* input features */\n", N, m->input);
+    fprintf(out, "#define %s_OUT   %d /* output features */\n", N, m->layers[m->nlayers - 1].out);
+    fprintf(out, "#define %s_BATCH %d /* samples per step */\n\n", N, m->batch);
+    fprintf(out, "/* Parameters, one pair per layer in layer order, PyTorch's layout. */\n");
+    fprintf(out, "typedef struct %s_params {\n", N);
+    for (int i = 0; i < m->nparams; i++) {
+        const Param *p = &m->params[i];
+        if (p->cols)
+            fprintf(out, "    %s %s[%d][%d];\n", R, p->cname, p->rows, p->cols);
+        else
+            fprintf(out, "    %s %s[%d];\n", R, p->cname, p->rows);
+    }
+    fprintf(out, "} %s_params;\n\n", N);
+    fprintf(out, "/* Optimizer state; all zero is the valid start state. */\n");
+    fprintf(out, "typedef struct %s_optim {\n    uint64_t steps; /* optimizer steps taken */\n} %s_optim;\n\n", N, N);
+    fprintf(out,
+            "/* torch.nn.Linear's default distribution, U(-1/sqrt(in), 1/sqrt(in)); same seed, same weights. */\n"
+            "void %s_init(%s_params *p, uint64_t seed);\n"
+            "/* One sample: x[%s_IN] -> y[%s_OUT]. */\n"
+            "void %s_forward(const %s_params *p, const %s *x, %s *y);\n"
+            "/* One batch (x[%s_BATCH*%s_IN], t[%s_BATCH*%s_OUT]): returns the loss, writes d loss/d params to g. */\n"
+            "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g);\n"
+            "/* One optimizer step on one batch; returns the loss before the update. */\n"
+            "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t);\n"
+            "/* n samples in order, n/%s_BATCH steps; returns the mean loss. */\n"
+            "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n);\n",
+            N, N, N, N, N, N, R, R, N, N, N, N, R, N, N, R, R, N, R, N, N, N, R, R, N, R, N, N, N, R,
+            R);
+}
+
+void emit_header(FILE *out, const Model *m, const EmitOptions *o) {
+    banner(out, m, o, "API");
+    fprintf(out, "#ifndef %s_NETC_H\n#define %s_NETC_H\n\n", m->name, m->name);
+    header_body(out, m, o);
+    fprintf(out, "\n#endif\n");
+}
+
+static void emit_init(Emit *e) {
+    const char *N = e->m->name, *R = e->real;
+    fprintf(e->out,
+            "/* splitmix64: the weights' random stream. */\n"
+            "static uint64_t %s_next(uint64_t *s)\n{\n"
+            "    uint64_t z = (*s += 0x9e3779b97f4a7c15u);\n"
+            "    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;\n"
+            "    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;\n"
+            "    return z ^ (z >> 31);\n}\n\n"
+            "/* Uniform in [-bound, bound) from the top 24 bits. */\n"
+            "static %s %s_uniform(uint64_t *s, %s bound)\n{\n"
+            "    %s u = (%s)(%s_next(s) >> 40) * (%s)0x1p-24;\n"
+            "    return (2 * u - 1) * bound;\n}\n\n",
+            N, R, N, R, R, R, N, R);
+    fprintf(e->out, "void %s_init(%s_params *p, uint64_t seed)\n{\n    uint64_t s = seed;\n", N, N);
+    for (int i = 0; i < e->m->nparams; i++) {
+        const Param *p = &e->m->params[i];
+        fprintf(e->out, "    for (int i = 0; i < %d; i++)\n", p->rows);
+        if (p->cols)
+            fprintf(e->out, "        for (int j = 0; j < %d; j++)\n            p->%s[i][j] = ",
+                    p->cols, p->cname);
+        else
+            fprintf(e->out, "        p->%s[i] = ", p->cname);
+        fprintf(e->out, "%s_uniform(&s, ", N);
+        print_real(e, (float)(1.0 / sqrt((double)p->fan_in)));
+        fputs(");\n", e->out);
+    }
+    fputs("}\n\n", e->out);
+}
+
+static void emit_trainer(Emit *e) {
+    const char *N = e->m->name;
+    fprintf(e->out,
+            "#ifdef NETC_TRAINER\n"
+            "/* The model described to the runtime: build with -DNETC_TRAINER and link\n"
+            " * libnetrt to get the trainer program. */\n"
+            "#include \"netrt.h\"\n\n"
+            "static void init_v(void *p, uint64_t seed) { %s_init(p, seed); }\n"
+            "static void forward_v(const void *p, const float *x, float *y) { %s_forward(p, x, y); }\n"
+            "static float grad_v(const void *p, const float *x, const float *t, void *g) { return %s_grad(p, x, t, g); }\n"
+            "static float step_v(void *p, void *o, const float *x, const float *t) { return %s_step(p, o, x, t); }\n"
+            "static float train_v(void *p, void *o, const float *x, const float *t, size_t n) { return %s_train(p, o, x, t, n); }\n\n"
+            "static const netrt_tensor %s_tensors[] = {\n",
+            N, N, N, N, N, N);
+    for (int i = 0; i < e->m->nparams; i++) {
+        const Param *p = &e->m->params[i];
+        fprintf(e->out, "    {\"%s\", offsetof(%s_params, %s) / sizeof(float), %d, %d},\n", p->name,
+                N, p->cname, p->rows, p->cols);
+    }
+    fprintf(e->out,
+            "};\n\n"
+            "static const netrt_model %s_model = {\n"
+            "    .name = \"%s\", .source = \"%s\", .version = \"%s\",\n"
+            "    .n_in = %s_IN, .n_out = %s_OUT, .batch = %s_BATCH,\n"
+            "    .params_size = sizeof(%s_params), .optim_size = sizeof(%s_optim),\n"
+            "    .n_tensors = %d, .tensors = %s_tensors, .lr = ",
+            N, N, quote(e->m->file, strlen(e->m->file)), NETC_VERSION, N, N, N, N, N, e->m->nparams, N);
+    print_real(e, e->m->lr);
+    fprintf(e->out,
+            ",\n    .init = init_v, .forward = forward_v, .grad = grad_v, .step = step_v, .train = train_v,\n"
+            "};\n\n"
+            "int main(int argc, char **argv) { return netrt_main(&%s_model, argc, argv); }\n"
+            "#endif\n",
+            N);
+}
+
+void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
+    Emit e = {.out = out, .m = m, .s = s, .o = o, .real = o->fp64 ? "double" : "float"};
+    e.live = xmalloc(sizeof(bool) * (size_t)s->n);
+    e.uses = xmalloc(sizeof(int) * (size_t)s->n);
+    e.is_var = xmalloc(sizeof(bool) * (size_t)s->n);
+    e.var = xcalloc((size_t)s->n, sizeof(char *));
+    for (e.ntaken_cap = 64; e.ntaken_cap < 2 * s->n + 32;)
+        e.ntaken_cap *= 2;
+    e.taken = xmalloc(sizeof(char *) * (size_t)e.ntaken_cap);
+    e.param_base = xmalloc(sizeof(int) * (size_t)(m->nparams + 1));
+    e.param_base[0] = 0;
+    for (int p = 0; p < m->nparams; p++)
+        e.param_base[p + 1] = e.param_base[p] + m->params[p].size;
+    e.param_leaf = xmalloc(sizeof(int) * (size_t)(e.param_base[m->nparams] + 1));
+    memset(e.param_leaf, -1, sizeof(int) * (size_t)(e.param_base[m->nparams] + 1));
+    for (int i = 0; i < s->n; i++)
+        if (s->node[i].op == OP_PARAM)
+            e.param_leaf[e.param_base[s->node[i].slot] + s->node[i].index] = i;
+
+    banner(out, m, o, "Trainer kernels");
+    if (o->inline_header) {
+        fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
+        header_body(out, m, o);
+    } else {
+        fprintf(out, "#include \"%s\"\n", o->header);
+    }
+    fputs("\n#include <math.h>\n\n", out);
+    emit_init(&e);
+    kernel_forward(&e);
+    kernel_grad(&e);
+    kernel_step(&e);
+    kernel_train(&e);
+    if (!o->fp64)
+        emit_trainer(&e);
+    free(e.live);
+    free(e.uses);
+    free(e.is_var);
+    free(e.var);
+    free(e.taken);
+    free(e.param_base);
+    free(e.param_leaf);
+}

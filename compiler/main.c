@@ -1,0 +1,389 @@
+/* main.c: the netc driver.
+ *
+ * Reads as the pipeline: parse, lower, differentiate, add the optimizer,
+ * simplify, scalarize, simplify, emit; a verifier after each structural pass
+ * and --print-after=PASS to dump the IR after any of them.  Output is written
+ * to a temporary file beside the target and renamed into place only when
+ * everything succeeded, so a failed run leaves existing files untouched.
+ * `-o trainer` (no suffix) or --emit=exe also runs the system C compiler and
+ * links the runtime, as a compiler driver does.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "netc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_EXE } EmitKind;
+
+typedef struct Options {
+    const char *input;
+    const char *output;
+    EmitKind emit;
+    bool fp64;
+    const char *print_after; /* pass name, "all", or NULL */
+    char flags[512];         /* the flags as given, for the banner */
+} Options;
+
+static const char *const passes[] = {"lower", "grad", "optim", "simplify", "scalarize",
+                                     "simplify-scalar"};
+
+static void usage(FILE *out) {
+    fputs("usage: netc [options] MODEL.yaml\n"
+          "\n"
+          "Compiles a neural network described in YAML to a specialized C trainer:\n"
+          "forward pass, symbolic gradient and optimizer step as straight-line code.\n"
+          "\n"
+          "options:\n"
+          "  -o FILE            output: FILE.c (and FILE.h beside it), '-' for the C on\n"
+          "                     standard output, or a name without a suffix for a built\n"
+          "                     trainer executable (default: MODEL.c)\n"
+          "  --emit=KIND        c (default), exe (trainer executable), ir (tensor IR after\n"
+          "                     simplification), ir-scalar (the unrolled schedule)\n"
+          "  --fp64             emit double instead of float (for gradient checks)\n"
+          "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
+          "                     simplify, scalarize, simplify-scalar, or all\n"
+          "  --help             this text\n"
+          "  --version          netc's version\n"
+          "\n"
+          "environment: CC (default cc) builds trainers for -o NAME / --emit=exe.\n",
+          out);
+}
+
+static _Noreturn void usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "netc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'netc --help'.\n");
+    exit(1);
+}
+
+static void parse_args(int argc, char **argv, Options *o) {
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("netc %s\n", NETC_VERSION);
+            exit(0);
+        } else if (strcmp(a, "-o") == 0) {
+            if (++i == argc)
+                usage_error("%s needs a file name", a);
+            o->output = argv[i];
+        } else if (strncmp(a, "-o", 2) == 0 && a[2]) {
+            o->output = a + 2;
+        } else if (strncmp(a, "--emit=", 7) == 0) {
+            const char *k = a + 7;
+            o->emit = strcmp(k, "c") == 0           ? EM_C
+                      : strcmp(k, "ir") == 0        ? EM_IR
+                      : strcmp(k, "ir-scalar") == 0 ? EM_IR_SCALAR
+                      : strcmp(k, "exe") == 0       ? EM_EXE
+                                                    : (usage_error("unknown --emit kind '%s'", k), EM_C);
+        } else if (strcmp(a, "--fp64") == 0) {
+            o->fp64 = true;
+        } else if (strncmp(a, "--print-after=", 14) == 0) {
+            o->print_after = a + 14;
+            bool known = strcmp(o->print_after, "all") == 0;
+            for (size_t p = 0; p < sizeof passes / sizeof *passes; p++)
+                known |= strcmp(o->print_after, passes[p]) == 0;
+            if (!known)
+                usage_error("unknown pass '%s' for --print-after", o->print_after);
+        } else if (a[0] == '-' && a[1]) {
+            usage_error("unknown option '%s'", a);
+        } else if (o->input) {
+            usage_error("more than one input file ('%s')", a);
+        } else {
+            o->input = a;
+        }
+        if (strncmp(a, "--emit=", 7) == 0 || strcmp(a, "--fp64") == 0) {
+            size_t used = strlen(o->flags);
+            snprintf(o->flags + used, sizeof o->flags - used, "%s%s", used ? " " : "", a);
+        }
+    }
+    if (!o->input)
+        usage_error("%s", "no input file");
+}
+
+/* ---- input ---- */
+
+static char *read_input(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        error_at(path, (Loc){0, 0}, "cannot open: %s", strerror(errno));
+    char *buf = xmalloc(LIMIT_FILE + 1);
+    size_t n = fread(buf, 1, LIMIT_FILE + 1, f);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        error_at(path, (Loc){0, 0}, "cannot read");
+    }
+    if (n > LIMIT_FILE) {
+        free(buf);
+        error_at(path, (Loc){1, 1}, "the file is larger than the limit of %d bytes", LIMIT_FILE);
+    }
+    *len = n;
+    return buf;
+}
+
+static uint64_t fnv1a(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+/* ---- output: temporary files renamed into place ---- */
+
+static char *temps[4];
+static char *tempdir;
+
+static void remove_temps(void) {
+    for (int i = 0; i < 4; i++)
+        if (temps[i]) {
+            unlink(temps[i]);
+            free(temps[i]);
+            temps[i] = NULL;
+        }
+    if (tempdir) {
+        rmdir(tempdir);
+        free(tempdir);
+        tempdir = NULL;
+    }
+}
+
+/* Opens a new temporary file beside path; remembers it for cleanup. */
+static FILE *open_temp(const char *path, int slot) {
+    temps[slot] = xstrdup(format("%s.tmpXXXXXX", path));
+    int fd = mkstemp(temps[slot]);
+    if (fd < 0) {
+        free(temps[slot]);
+        temps[slot] = NULL;
+        error_at(path, (Loc){0, 0}, "cannot create output: %s", strerror(errno));
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f)
+        error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+    return f;
+}
+
+static void close_temp(FILE *f, const char *path) {
+    bool bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    if (fclose(f) != 0 || bad)
+        error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+}
+
+static void commit_temp(int slot, const char *path) {
+    if (chmod(temps[slot], 0644) != 0 || rename(temps[slot], path) != 0)
+        error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+    free(temps[slot]);
+    temps[slot] = NULL;
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
+static void write_c(const Options *o, const Model *m, const Graph *s, const char *out) {
+    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags};
+    if (strcmp(out, "-") == 0) {
+        eo.inline_header = true;
+        emit_c(stdout, m, s, &eo);
+        if (fflush(stdout) != 0)
+            error_at("<stdout>", (Loc){0, 0}, "cannot write: %s", strerror(errno));
+        return;
+    }
+    size_t stem = strlen(out) - (has_suffix(out, ".c") ? 2 : 0);
+    char *hpath = xstrdup(format("%.*s.h", (int)stem, out));
+    eo.header = base_name(hpath);
+    FILE *h = open_temp(hpath, 0), *c = open_temp(out, 1);
+    emit_header(h, m, &eo);
+    emit_c(c, m, s, &eo);
+    close_temp(h, hpath);
+    close_temp(c, out);
+    commit_temp(0, hpath);
+    commit_temp(1, out);
+    free(hpath);
+}
+
+/* ---- the trainer executable ---- */
+
+static const char *runtime_path(const char *what) {
+    static char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            const char *installed = strcmp(what, "lib") == 0
+                                        ? format("%s/../lib/netc/libnetrt.a", exe)
+                                        : format("%s/../include/netc", exe);
+            if (access(installed, R_OK) == 0)
+                return installed;
+        }
+    }
+    return strcmp(what, "lib") == 0 ? NETC_BUILD_RUNTIME_LIB : NETC_BUILD_RUNTIME_INCLUDE;
+}
+
+static void build_exe(const Options *o, const Model *m, const Graph *s, const char *out) {
+    const char *tmp = getenv("TMPDIR");
+    tempdir = xstrdup(format("%s/netc-XXXXXX", tmp && *tmp ? tmp : "/tmp"));
+    if (!mkdtemp(tempdir)) {
+        free(tempdir);
+        tempdir = NULL;
+        error_at(out, (Loc){0, 0}, "cannot create a temporary folder: %s", strerror(errno));
+    }
+    char *csrc = xstrdup(format("%s/%s.c", tempdir, m->name));
+    EmitOptions eo = {.argv = o->flags, .header = intern(format("%s.h", m->name))};
+    FILE *c = fopen(csrc, "w"), *h = fopen(format("%s/%s.h", tempdir, m->name), "w");
+    temps[2] = csrc;
+    temps[3] = xstrdup(format("%s/%s.h", tempdir, m->name));
+    if (!c || !h)
+        error_at(out, (Loc){0, 0}, "cannot write in %s: %s", tempdir, strerror(errno));
+    emit_header(h, m, &eo);
+    emit_c(c, m, s, &eo);
+    close_temp(h, temps[3]);
+    close_temp(c, csrc);
+
+    /* $CC may carry flags ("gcc -m64"): split it on blanks. */
+    const char *cc = getenv("CC");
+    char *ccbuf = xstrdup(cc && *cc ? cc : "cc");
+    char *args[64];
+    int n = 0;
+    for (char *tok = strtok(ccbuf, " \t"); tok && n < 40; tok = strtok(NULL, " \t"))
+        args[n++] = tok;
+    char *extra = xstrdup(NETC_BUILD_CFLAGS);
+    for (char *tok = strtok(extra, " \t"); tok && n < 48; tok = strtok(NULL, " \t"))
+        args[n++] = tok;
+    FILE *exe = open_temp(out, 0);
+    fclose(exe);
+    char *inc = xstrdup(format("-I%s", runtime_path("include")));
+    char *lib = xstrdup(runtime_path("lib"));
+    char *fixed[] = {"-std=c11", "-O2", "-ffp-contract=off", "-DNETC_TRAINER", inc, csrc, lib,
+                     "-lm", "-o", temps[0], NULL};
+    for (int i = 0; fixed[i]; i++)
+        args[n++] = fixed[i];
+    args[n] = NULL;
+
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(args[0], args);
+        fprintf(stderr, "netc: error: cannot run the C compiler '%s': %s\n", args[0], strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    bool ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+              WEXITSTATUS(status) == 0;
+    free(inc);
+    free(lib);
+    free(extra);
+    if (!ok) {
+        free(ccbuf);
+        error_at(out, (Loc){0, 0}, "the C compiler failed building the trainer");
+    }
+    free(ccbuf);
+    if (chmod(temps[0], 0755) != 0 || rename(temps[0], out) != 0)
+        error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+    free(temps[0]);
+    temps[0] = NULL;
+    remove_temps();
+}
+
+/* ---- the pipeline ---- */
+
+static void after(const Options *o, const Graph *g, const Model *m, const char *pass) {
+    ir_verify(g, pass);
+    if (o->print_after && (strcmp(o->print_after, "all") == 0 || strcmp(o->print_after, pass) == 0)) {
+        fprintf(stderr, "; ---- IR after %s ----\n", pass);
+        ir_print(stderr, g, m);
+    }
+}
+
+static void print_ir(const Options *o, const Graph *g, const Model *m) {
+    if (!o->output || strcmp(o->output, "-") == 0) {
+        ir_print(stdout, g, m);
+        return;
+    }
+    FILE *f = open_temp(o->output, 0);
+    ir_print(f, g, m);
+    close_temp(f, o->output);
+    commit_temp(0, o->output);
+}
+
+int main(int argc, char **argv) {
+    Options o;
+    parse_args(argc, argv, &o);
+    diag_cleanup(remove_temps);
+
+    size_t len;
+    char *text = read_input(o.input, &len);
+    Model m;
+    parse_model(o.input, text, len, &m);
+    m.hash = fnv1a(text, len);
+    free(text);
+    model_params(&m);
+
+    Graph g;
+    graph_init(&g, false);
+    lower_model(&m, &g);
+    after(&o, &g, &m, "lower");
+    grad_build(&g, &m);
+    after(&o, &g, &m, "grad");
+    optim_build(&g, &m);
+    after(&o, &g, &m, "optim");
+    simplify(&g);
+    after(&o, &g, &m, "simplify");
+
+    EmitKind emit = o.emit;
+    const char *out = o.output;
+    if (emit == EM_DEFAULT)
+        emit = out && strcmp(out, "-") != 0 && !strchr(base_name(out), '.') ? EM_EXE : EM_C;
+    if (emit == EM_IR) {
+        print_ir(&o, &g, &m);
+    } else {
+        Graph s;
+        graph_init(&s, true);
+        scalarize(&g, &s);
+        after(&o, &s, &m, "scalarize");
+        simplify(&s);
+        after(&o, &s, &m, "simplify-scalar");
+        if (emit == EM_IR_SCALAR) {
+            print_ir(&o, &s, &m);
+        } else if (emit == EM_EXE) {
+            if (!out)
+                out = intern(m.name);
+            if (o.fp64)
+                usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
+            build_exe(&o, &m, &s, out);
+        } else {
+            if (!out) {
+                const char *b = base_name(o.input);
+                const char *dot = strrchr(b, '.');
+                out = intern(format("%.*s.c", (int)(dot ? dot - b : (long)strlen(b)), b));
+            }
+            write_c(&o, &m, &s, out);
+        }
+        graph_free(&s);
+    }
+    graph_free(&g);
+    model_free(&m);
+    return 0;
+}

@@ -1,0 +1,116 @@
+/* scalar.c: the schedule: every tensor node unrolled to scalars.
+ *
+ * Each tensor node maps to its elements in row-major order, each a node of a
+ * scalar graph.  Shape ops disappear: a transpose or broadcast only permutes
+ * or repeats element ids, and a matmul or sum becomes a chain of scalar adds
+ * taken left to right in index order (((a0 + a1) + a2) ...), which fixes the
+ * rounding of every sum.  Element names extend the tensor's name with the
+ * element's indices ("hidden.z" -> "hidden.z_2").
+ */
+#include "netc.h"
+
+#include <stdlib.h>
+
+static const char *element_name(const char *name, Type t, int k) {
+    if (!name || t.rank == 0)
+        return name;
+    if (t.rank == 1 || t.dim[0] == 1)
+        return intern(format("%s_%d", name, k % t.dim[1 - (t.rank == 1)]));
+    return intern(format("%s_%d_%d", name, k / t.dim[1], k % t.dim[1]));
+}
+
+static int binary(Graph *s, Op op, int a, int b) { return ir_op(s, op, a, b, -1); }
+
+void scalarize(const Graph *t, Graph *s) {
+    const Type scalar = type_f32(0, 1, 1);
+    int **el = xcalloc((size_t)t->n, sizeof(int *));
+    for (int i = 0; i < t->n; i++) {
+        const Node *n = &t->node[i];
+        const int numel = type_numel(n->type);
+        const int *A = n->arg[0] >= 0 ? el[n->arg[0]] : NULL;
+        const int *Bv = n->arg[1] >= 0 ? el[n->arg[1]] : NULL;
+        const int *C = n->arg[2] >= 0 ? el[n->arg[2]] : NULL;
+        int *e = el[i] = xmalloc(sizeof(int) * (size_t)numel);
+        s->at = (Origin){.layer = n->layer, .phase = n->phase, .loc = n->loc};
+        const int rows = n->type.dim[0], cols = n->type.dim[1];
+        switch (n->op) {
+        case OP_INPUT: case OP_TARGET: case OP_PARAM:
+            for (int k = 0; k < numel; k++)
+                e[k] = ir_leaf(s, n->op, scalar, n->slot, k);
+            break;
+        case OP_CONST:
+            for (int k = 0; k < numel; k++)
+                e[k] = ir_const(s, scalar, n->value);
+            break;
+        case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAX: case OP_GT:
+            for (int k = 0; k < numel; k++)
+                e[k] = binary(s, n->op, A[k], Bv[k]);
+            break;
+        case OP_NEG:
+            for (int k = 0; k < numel; k++)
+                e[k] = ir_op(s, OP_NEG, A[k], -1, -1);
+            break;
+        case OP_SELECT:
+            for (int k = 0; k < numel; k++)
+                e[k] = ir_op(s, OP_SELECT, A[k], Bv[k], C[k]);
+            break;
+        case OP_MATMUL: {
+            const int inner = t->node[n->arg[0]].type.dim[1];
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++) {
+                    int acc = binary(s, OP_MUL, A[r * inner], Bv[c]);
+                    for (int k = 1; k < inner; k++)
+                        acc = binary(s, OP_ADD, acc, binary(s, OP_MUL, A[r * inner + k], Bv[k * cols + c]));
+                    e[r * cols + c] = acc;
+                }
+            break;
+        }
+        case OP_TRANSPOSE:
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++)
+                    e[r * cols + c] = A[c * rows + r];
+            break;
+        case OP_BCAST:
+            for (int k = 0; k < numel; k++)
+                e[k] = A[k % cols];
+            break;
+        case OP_SPLAT:
+            for (int k = 0; k < numel; k++)
+                e[k] = A[0];
+            break;
+        case OP_SUMROWS: {
+            const int m = t->node[n->arg[0]].type.dim[0];
+            for (int c = 0; c < numel; c++) {
+                int acc = A[c];
+                for (int r = 1; r < m; r++)
+                    acc = binary(s, OP_ADD, acc, A[r * numel + c]);
+                e[c] = acc;
+            }
+            break;
+        }
+        case OP_SUMALL: {
+            const int m = type_numel(t->node[n->arg[0]].type);
+            int acc = A[0];
+            for (int k = 1; k < m; k++)
+                acc = binary(s, OP_ADD, acc, A[k]);
+            e[0] = acc;
+            break;
+        }
+        case OP_COUNT:
+            unreachable();
+        }
+        for (int k = 0; k < numel; k++)
+            ir_named(s, e[k], element_name(n->name, n->type, k));
+        if (s->n > LIMIT_UNROLL * 8)
+            die("scalarize: %d scalar nodes; the model checks should have stopped this", s->n);
+    }
+    for (int r = 0; r < t->nroot; r++) {
+        const Root *root = &t->root[r];
+        int numel = type_numel(t->node[root->node].type);
+        for (int k = 0; k < numel; k++)
+            ir_root(s, root->kind, root->slot, k, el[root->node][k]);
+    }
+    for (int i = 0; i < t->n; i++)
+        free(el[i]);
+    free(el);
+}

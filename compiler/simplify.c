@@ -1,0 +1,142 @@
+/* simplify.c: constant folding, identities, CSE and dead code elimination.
+ *
+ * The graph is copied, live nodes only, into a fresh graph: hash-consing in
+ * the copy merges duplicates, and each node is folded as it is copied.  Every
+ * rewrite is exact in IEEE single precision (x*1, x/1, x-0, --x, x+(-y),
+ * x-(-y), select(c,a,a), transposes of transposes, arithmetic on constants
+ * computed in float in the order the kernels would), so the simplified graph
+ * computes the same bits.  x+0 and x*0 are not rewritten: they are not exact
+ * for -0, NaN and infinities.  Repeats until nothing changes.
+ */
+#include "netc.h"
+
+#include <stdlib.h>
+
+#include <string.h>
+
+static bool is_const(const Graph *g, int id) { return g->node[id].op == OP_CONST; }
+
+/* Sum of n copies of v, added left to right as the unrolled kernel adds. */
+static float repeat_sum(float v, int n) {
+    float s = v;
+    for (int i = 1; i < n; i++)
+        s = s + v;
+    return s;
+}
+
+/* Node n (operands already in g) folded; returns its id in g. */
+static int fold(Graph *g, Node n) {
+    int a = n.arg[0], b = n.arg[1], c = n.arg[2];
+    const Node *A = a >= 0 ? &g->node[a] : NULL, *Bn = b >= 0 ? &g->node[b] : NULL;
+    bool ca = a >= 0 && is_const(g, a), cb = b >= 0 && is_const(g, b);
+    float x = ca ? A->value : 0, y = cb ? Bn->value : 0;
+    switch (n.op) {
+    case OP_ADD:
+        if (ca && cb)
+            return ir_const(g, n.type, x + y);
+        if (Bn->op == OP_NEG) /* a + (-b) = a - b */
+            return fold(g, (Node){.op = OP_SUB, .type = n.type, .arg = {a, Bn->arg[0], -1}});
+        break;
+    case OP_SUB:
+        if (ca && cb)
+            return ir_const(g, n.type, x - y);
+        if (ir_is_const(g, b, 0.0f))
+            return a;
+        if (Bn->op == OP_NEG) /* a - (-b) = a + b */
+            return fold(g, (Node){.op = OP_ADD, .type = n.type, .arg = {a, Bn->arg[0], -1}});
+        break;
+    case OP_MUL:
+        if (ca && cb)
+            return ir_const(g, n.type, x * y);
+        if (ir_is_const(g, a, 1.0f))
+            return b;
+        if (ir_is_const(g, b, 1.0f))
+            return a;
+        break;
+    case OP_DIV:
+        if (ca && cb)
+            return ir_const(g, n.type, x / y);
+        if (ir_is_const(g, b, 1.0f))
+            return a;
+        break;
+    case OP_NEG:
+        if (ca)
+            return ir_const(g, n.type, -x);
+        if (A->op == OP_NEG)
+            return A->arg[0];
+        break;
+    case OP_MAX:
+        if (ca && cb)
+            return ir_const(g, n.type, x < y ? y : x);
+        break;
+    case OP_SELECT:
+        if (b == c)
+            return b;
+        break;
+    case OP_TRANSPOSE:
+        if (ca)
+            return ir_const(g, n.type, x);
+        if (A->op == OP_TRANSPOSE)
+            return A->arg[0];
+        break;
+    case OP_BCAST: case OP_SPLAT:
+        if (ca)
+            return ir_const(g, n.type, x);
+        break;
+    case OP_SUMROWS:
+        if (ca)
+            return ir_const(g, n.type, repeat_sum(x, A->type.dim[0]));
+        break;
+    case OP_SUMALL:
+        if (ca)
+            return ir_const(g, n.type, repeat_sum(x, type_numel(A->type)));
+        break;
+    default:
+        break;
+    }
+    return ir_node(g, n);
+}
+
+/* One copy of g's live nodes into a new graph; returns whether it shrank. */
+static bool simplify_once(Graph *g) {
+    bool *live = xcalloc((size_t)g->n, sizeof(bool));
+    int *map = xmalloc(sizeof(int) * (size_t)(g->n ? g->n : 1));
+    for (int r = 0; r < g->nroot; r++)
+        live[g->root[r].node] = true;
+    for (int i = g->n - 1; i >= 0; i--)
+        if (live[i])
+            for (int a = 0; a < 3; a++)
+                if (g->node[i].arg[a] >= 0)
+                    live[g->node[i].arg[a]] = true;
+
+    Graph out;
+    graph_init(&out, g->scalar);
+    for (int i = 0; i < g->n; i++) {
+        map[i] = -1;
+        if (!live[i])
+            continue;
+        Node n = g->node[i];
+        for (int a = 0; a < 3; a++)
+            if (n.arg[a] >= 0)
+                n.arg[a] = map[n.arg[a]];
+        out.at = (Origin){.layer = n.layer, .phase = n.phase, .loc = n.loc};
+        map[i] = fold(&out, n);
+        if (n.name)
+            ir_named(&out, map[i], n.name);
+    }
+    for (int r = 0; r < g->nroot; r++) {
+        Root root = g->root[r];
+        ir_root(&out, root.kind, root.slot, root.index, map[root.node]);
+    }
+    bool changed = out.n != g->n;
+    free(live);
+    free(map);
+    graph_free(g);
+    *g = out;
+    return changed;
+}
+
+void simplify(Graph *g) {
+    for (int round = 0; round < 8 && simplify_once(g); round++)
+        ;
+}
