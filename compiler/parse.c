@@ -48,6 +48,7 @@ typedef struct Parser {
     yaml_event_t ev;
     bool ev_live;
     YNode *root;      /* the document's top node; NULL until one is read */
+    Loc doc;          /* where the document starts */
     Model *m;
 } Parser;
 
@@ -174,6 +175,7 @@ static void read_tree(Parser *p) {
         case YAML_DOCUMENT_START_EVENT:
             if (docs++)
                 fail(p, at, "more than one YAML document; a model file holds one");
+            p->doc = at;
             if (e->data.document_start.version_directive ||
                 e->data.document_start.tag_directives.start !=
                     e->data.document_start.tag_directives.end)
@@ -566,7 +568,7 @@ static void check_model(Parser *p) {
     if (!root)
         fail(p, (Loc){1, 1}, "empty input: expected a YAML mapping describing the model");
     if (is_null(root))
-        fail(p, root->loc, "empty document: expected a YAML mapping describing the model");
+        fail(p, p->doc, "empty document: expected a YAML mapping describing the model");
     if (root->kind != K_MAP)
         fail(p, root->loc, "the top level must be a mapping (name:, input:, layers:, ...), got %s",
              describe(root));
