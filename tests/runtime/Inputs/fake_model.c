@@ -1,0 +1,98 @@
+/* fake_model.c: a hand-written stand-in for netc's generated code, so the
+ * runtime can be tested without the compiler.
+ *
+ * The model is linear, y = w.x + b with 2 inputs and 1 output, MSE loss (mean
+ * over the batch), SGD with lr 0.05 and 2 samples a step.  It implements the
+ * entry points the way generated code does and describes itself with a
+ * netrt_model; main() hands over to the runtime as a generated trainer does.
+ */
+#include "netrt.h"
+
+#include <math.h>
+#include <string.h>
+
+#define FAKE_IN 2
+#define FAKE_OUT 1
+#define FAKE_BATCH 2
+#define FAKE_LR 0.05f
+
+typedef struct fake_params {
+    float fc_weight[FAKE_OUT][FAKE_IN];
+    float fc_bias[FAKE_OUT];
+} fake_params;
+
+typedef struct fake_optim {
+    char unused; /* SGD has no state */
+} fake_optim;
+
+/* U(-1/sqrt(in), 1/sqrt(in)) from splitmix64, as torch.nn.Linear. */
+static void fake_init(void *pv, uint64_t seed)
+{
+    fake_params *p = pv;
+    float *f = (float *)p;
+    size_t i;
+    for (i = 0; i < sizeof *p / sizeof(float); i++) {
+        uint64_t z = (seed += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        z ^= z >> 31;
+        f[i] = (float)(((double)(z >> 11) * 0x1p-53 * 2 - 1) / sqrt(FAKE_IN));
+    }
+}
+
+static void fake_forward(const void *pv, const float *x, float *y)
+{
+    const fake_params *p = pv;
+    y[0] = p->fc_weight[0][0] * x[0] + p->fc_weight[0][1] * x[1] + p->fc_bias[0];
+}
+
+static float fake_grad(const void *pv, const float *x, const float *t, void *gv)
+{
+    fake_params *g = gv;
+    float loss = 0;
+    int s;
+    memset(g, 0, sizeof *g);
+    for (s = 0; s < FAKE_BATCH; s++) {
+        float y, d;
+        fake_forward(pv, x + s * FAKE_IN, &y);
+        d = y - t[s];
+        loss += d * d / FAKE_BATCH;
+        g->fc_weight[0][0] += 2 * d * x[s * FAKE_IN] / FAKE_BATCH;
+        g->fc_weight[0][1] += 2 * d * x[s * FAKE_IN + 1] / FAKE_BATCH;
+        g->fc_bias[0] += 2 * d / FAKE_BATCH;
+    }
+    return loss;
+}
+
+static float fake_step(void *pv, void *ov, const float *x, const float *t)
+{
+    fake_params g, *p = pv;
+    float loss = fake_grad(pv, x, t, &g);
+    (void)ov;
+    p->fc_weight[0][0] -= FAKE_LR * g.fc_weight[0][0];
+    p->fc_weight[0][1] -= FAKE_LR * g.fc_weight[0][1];
+    p->fc_bias[0] -= FAKE_LR * g.fc_bias[0];
+    return loss;
+}
+
+static float fake_train(void *p, void *o, const float *x, const float *t, size_t n)
+{
+    size_t i, steps = n / FAKE_BATCH;
+    float sum = 0;
+    for (i = 0; i < steps; i++)
+        sum += fake_step(p, o, x + i * FAKE_BATCH * FAKE_IN, t + i * FAKE_BATCH * FAKE_OUT);
+    return steps ? sum / (float)steps : 0;
+}
+
+static const netrt_tensor fake_tensors[] = {
+    {"fc.weight", 0, FAKE_OUT, FAKE_IN},
+    {"fc.bias", FAKE_OUT * FAKE_IN, FAKE_OUT, 0},
+};
+
+static const netrt_model fake_model = {
+    "fake", "fake.yaml", "0.0-test", FAKE_IN, FAKE_OUT, FAKE_BATCH,
+    sizeof(fake_params), sizeof(fake_optim), 2, fake_tensors, FAKE_LR,
+    fake_init, fake_forward, fake_grad, fake_step, fake_train,
+};
+
+int main(int argc, char **argv) { return netrt_main(&fake_model, argc, argv); }
