@@ -112,11 +112,22 @@ static _Noreturn void yaml_fail(Parser *p) {
     yaml_parser_t *y = &p->yp;
     const char *problem = y->problem ? y->problem : "unknown error";
     switch (y->error) {
-    case YAML_READER_ERROR: /* bad bytes: libyaml gives an offset, no mark */
-        if (y->problem_value >= 0)
-            fail(p, offset_loc(p, y->problem_offset),
-                 "not YAML text: %s (0x%02x)", problem, (unsigned)y->problem_value);
-        fail(p, offset_loc(p, y->problem_offset), "not YAML text: %s", problem);
+    case YAML_READER_ERROR: { /* bad bytes: libyaml gives an offset, no mark */
+        size_t off = y->problem_offset;
+        if (strstr(problem, "UTF-8") && off < p->len) {
+            /* A bad trailing octet is reported at itself: back up to the
+             * character's lead byte, which is what the user wrote wrong. */
+            for (int k = 0; k < 3 && off > 0 && strstr(problem, "trailing") &&
+                            ((unsigned char)p->text[off] & 0xc0) != 0xc0; k++)
+                off--;
+            fail(p, offset_loc(p, off), "not UTF-8 text: %s (sequence starting with byte 0x%02x)",
+                 problem, (unsigned char)p->text[off]);
+        }
+        Loc at = offset_loc(p, off);
+        if (y->problem_value >= 0) /* a decoded character */
+            fail(p, at, "not YAML text: %s (U+%04X)", problem, (unsigned)y->problem_value);
+        fail(p, at, "not YAML text: %s", problem);
+    }
     case YAML_SCANNER_ERROR:
     case YAML_PARSER_ERROR:
         if (y->context)
@@ -603,7 +614,7 @@ void parse_model(const char *path, const char *buf, size_t len, Model *m) {
         p.text += 3, p.len -= 3;
     if (len > LIMIT_FILE)
         fail(&p, offset_loc(&p, LIMIT_FILE - (len - p.len)),
-             "input is %zu bytes; the limit is %d", len, LIMIT_FILE);
+             "the file is larger than the limit of %d bytes", LIMIT_FILE);
     const char *nul = memchr(p.text, 0, p.len);
     if (nul)
         fail(&p, offset_loc(&p, (size_t)(nul - p.text)), "NUL byte in input: not YAML text");
