@@ -282,6 +282,19 @@ static double mean_loss(const netrt_model *m, state *s, const float *x, const fl
     return sum / (double)steps;
 }
 
+/* Whether the gradient is zero on every batch of d: no step moves p. */
+static int zero_gradient(const netrt_model *m, state *s, const netrt_data *d)
+{
+    size_t b, i, nf = m->params_size / sizeof(float);
+    for (b = 0; b < d->n / m->batch; b++) {
+        m->grad(s->p, d->x + b * m->batch * m->n_in, d->t + b * m->batch * m->n_out, s->g);
+        for (i = 0; i < nf; i++)
+            if (((const float *)s->g)[i] != 0)
+                return 0;
+    }
+    return 1;
+}
+
 static int digits(uint64_t v)
 {
     int d = 1;
@@ -302,8 +315,8 @@ static void print_epoch(uint64_t e, uint64_t epochs, double loss)
  * samples (Fisher-Yates) into scratch rows allocated once, then calls
  * m->train on the whole batches; the last d->n % batch samples of the
  * shuffled order are left out, like PyTorch's drop_last.  Prints the loss
- * before training (epoch 0) and per epoch: all up to 10, then every step-th
- * where step is a power of ten keeping about 20 lines, and always the last;
+ * before training (epoch 0) and per epoch: all up to 10, then every
+ * `every`-th, a power of ten keeping about 20 lines, and always the last;
  * with quiet only the last.  Returns 0 with the last epoch's loss in *last,
  * or -1 after reporting. */
 static int train(const netrt_model *m, state *s, const netrt_data *d, uint64_t epochs,
@@ -374,6 +387,10 @@ static int run_data(const netrt_model *m, const options *o)
     if (state_new(m, &s))
         goto done;
     m->init(s.p, o->seed);
+    if (zero_gradient(m, &s, &d))
+        fprintf(stderr, "trainer: warning: the weights from seed %llu give a zero gradient on "
+                "every sample (a dead network), so training cannot change them; try another "
+                "--seed\n", (unsigned long long)o->seed);
     if (!o->quiet) {
         printf("%s: training on %s: %zu samples, batch %zu, %llu epochs, seed %llu\n", m->name,
                o->data, d.n, m->batch, (unsigned long long)epochs, (unsigned long long)o->seed);
@@ -418,19 +435,6 @@ static double stuck_fraction(const netrt_data *d, size_t n_out)
             worst = (double)at / (double)d->n;
     }
     return worst;
-}
-
-/* Whether the gradient is zero on every batch of d: no step moves p. */
-static int zero_gradient(const netrt_model *m, state *s, const netrt_data *d)
-{
-    size_t b, i, nf = m->params_size / sizeof(float);
-    for (b = 0; b < d->n / m->batch; b++) {
-        m->grad(s->p, d->x + b * m->batch * m->n_in, d->t + b * m->batch * m->n_out, s->g);
-        for (i = 0; i < nf; i++)
-            if (((const float *)s->g)[i] != 0)
-                return 0;
-    }
-    return 1;
 }
 
 /* The tutorial: output and loss on one random sample, one step, loss after.
