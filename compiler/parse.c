@@ -113,20 +113,21 @@ static _Noreturn void yaml_fail(Parser *p) {
     const char *problem = y->problem ? y->problem : "unknown error";
     switch (y->error) {
     case YAML_READER_ERROR: { /* bad bytes: libyaml gives an offset, no mark */
-        size_t off = y->problem_offset;
-        if (strstr(problem, "UTF-8") && off < p->len) {
-            /* A bad trailing octet is reported at itself: back up to the
-             * character's lead byte, which is what the user wrote wrong. */
-            for (int k = 0; k < 3 && off > 0 && strstr(problem, "trailing") &&
-                            ((unsigned char)p->text[off] & 0xc0) != 0xc0; k++)
-                off--;
-            fail(p, offset_loc(p, off), "not UTF-8 text: %s (sequence starting with byte 0x%02x)",
-                 problem, (unsigned char)p->text[off]);
+        const unsigned char *t = (const unsigned char *)p->text;
+        size_t off = y->problem_offset < p->len ? y->problem_offset : p->len;
+        if (!strstr(problem, "UTF-8") || off == p->len) {
+            if (y->problem_value >= 0) /* a decoded character */
+                fail(p, offset_loc(p, off), "not YAML text: %s (U+%04X)", problem,
+                     (unsigned)y->problem_value);
+            fail(p, offset_loc(p, off), "not YAML text: %s", problem);
         }
-        Loc at = offset_loc(p, off);
-        if (y->problem_value >= 0) /* a decoded character */
-            fail(p, at, "not YAML text: %s (U+%04X)", problem, (unsigned)y->problem_value);
-        fail(p, at, "not YAML text: %s", problem);
+        /* A bad trailing octet is reported at itself: back up to the lead
+         * byte of its character, which is what the user wrote wrong. */
+        if (strstr(problem, "trailing"))
+            while (off > 0 && y->problem_offset - off < 3 && (t[off] & 0xc0) != 0xc0)
+                off--;
+        fail(p, offset_loc(p, off), "not UTF-8 text: %s (sequence starting with byte 0x%02x)",
+             problem, t[off]);
     }
     case YAML_SCANNER_ERROR:
     case YAML_PARSER_ERROR:
