@@ -15,7 +15,9 @@
 /* One parameter tensor inside the model's params struct (all floats, no
  * padding), in declaration order. */
 typedef struct netrt_tensor {
-    const char *name; /* PyTorch state_dict name, e.g. "hidden.weight" */
+    const char *name; /* PyTorch state_dict name, e.g. "hidden.weight"; optimizer state
+                         is "optim.hidden.weight.momentum_buffer": four dotted parts,
+                         so it never clashes with a parameter's two */
     size_t offset;    /* first element, in floats from the struct's start */
     size_t rows;      /* weight: out features; bias: length */
     size_t cols;      /* weight: in features; bias: 0 */
@@ -35,11 +37,16 @@ typedef struct netrt_model {
     size_t n_tensors;         /* entries in tensors */
     const netrt_tensor *tensors;
     float lr;                 /* the learning rate the model was compiled with */
+    size_t n_state;           /* optimizer state tensors in NAME_optim (momentum, Adam moments) */
+    const netrt_tensor *state;/* their names and offsets, in floats from NAME_optim's start */
     void (*init)(void *p, uint64_t seed);
     void (*forward)(const void *p, const float *x, float *y);
     float (*grad)(const void *p, const float *x, const float *t, void *g);
     float (*step)(void *p, void *o, const float *x, const float *t);
     float (*train)(void *p, void *o, const float *x, const float *t, size_t n);
+    /* Sets the learning rate of the next steps in the optim struct; 0 goes
+     * back to the compiled one. */
+    void (*set_lr)(void *o, float lr);
 } netrt_model;
 
 /* The trainer's main: parses argv (--data, --epochs, --seed, --quiet,
