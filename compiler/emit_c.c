@@ -31,8 +31,9 @@ typedef struct Emit {
     int ntmp;           /* unnamed locals so far: tmp1, tmp2, ... */
     const char **taken; /* hash set of the kernel's local names */
     int ntaken_cap;     /* its size, a power of two */
-    int *param_leaf;    /* scalar PARAM node of each parameter element, or -1 */
-    int *param_base;    /* first element of each parameter in param_leaf */
+    int *leaf_of;       /* scalar leaf of each parameter element, then each state element */
+    int *param_base;    /* first element of each parameter in leaf_of; [nparams] = total */
+    int *state_base;    /* first element of each state, after the parameters' */
 } Emit;
 
 /* ---- names ---- */
@@ -137,7 +138,8 @@ static int precedence(const Emit *e, int id) {
     case OP_NEG: return 8;
     case OP_MUL: case OP_DIV: return 6;
     case OP_ADD: case OP_SUB: return 5;
-    case OP_GT: return 3;
+    case OP_GT: case OP_EQ: return 3;
+    case OP_SIGMOID: return 6;
     case OP_SELECT: case OP_MAX: return 1;
     default: return 10;
     }
@@ -154,19 +156,61 @@ static void operand(Emit *e, int id, int min_prec) {
         fputc(')', e->out);
 }
 
+/* Element k of a member shaped as parameter p: "p->hidden_weight[1][2]". */
+static void member_ref(Emit *e, const char *ptr, const char *cname, const Param *p, int k) {
+    if (p->cols)
+        fprintf(e->out, "%s->%s[%d][%d]", ptr, cname, k / p->cols, k % p->cols);
+    else
+        fprintf(e->out, "%s->%s[%d]", ptr, cname, k);
+}
+
 static void leaf(Emit *e, const Node *n) {
-    const Param *p = &e->m->params[n->slot];
     switch (n->op) {
     case OP_INPUT: fprintf(e->out, "x[%d]", n->index); return;
     case OP_TARGET: fprintf(e->out, "t[%d]", n->index); return;
     case OP_PARAM:
-        if (p->cols)
-            fprintf(e->out, "p->%s[%d][%d]", p->cname, n->index / p->cols, n->index % p->cols);
-        else
-            fprintf(e->out, "p->%s[%d]", p->cname, n->index);
+        member_ref(e, "p", e->m->params[n->slot].cname, &e->m->params[n->slot], n->index);
         return;
+    case OP_STATE: {
+        const State *st = &e->m->states[n->slot];
+        member_ref(e, "o", st->cname, &e->m->params[st->param], n->index);
+        return;
+    }
     default: unreachable();
     }
+}
+
+/* The C of a per-step scalar; `step` is the index of this step, counting from 0. */
+static void hyper_def(Emit *e, Hyper h, const char *step) {
+    const char *N = e->m->name;
+    const Optimizer *o = &e->m->opt;
+    const char *lr = format("(o->lr != 0 ? (double)o->lr : %s_LR)", N);
+    switch (h) {
+    case HY_LR:
+        fprintf(e->out, "(%s)%s", e->real, lr);
+        return;
+    case HY_FIRST:
+        fprintf(e->out, "%s == 0", step);
+        return;
+    case HY_STEP_SIZE:
+        fprintf(e->out, "(%s)(%s / (1.0 - pow(%.17g, (double)(%s + 1))))", e->real, lr, o->beta1, step);
+        return;
+    case HY_BC2_SQRT:
+        fprintf(e->out, "(%s)sqrt(1.0 - pow(%.17g, (double)(%s + 1)))", e->real, o->beta2, step);
+        return;
+    case HY_DECAY:
+        fprintf(e->out, "(%s)(1.0 - %s * %.17g)", e->real, lr, o->weight_decay);
+        return;
+    case HY_COUNT:
+        break;
+    }
+    unreachable();
+}
+
+static void call(Emit *e, const char *fn, int a) {
+    fprintf(e->out, "%s%s(", fn, e->o->fp64 ? "" : "f");
+    expr(e, a);
+    fputc(')', e->out);
 }
 
 static void expr(Emit *e, int id) {
@@ -176,16 +220,34 @@ static void expr(Emit *e, int id) {
         return;
     }
     static const char *const sym[OP_COUNT] = {
-        [OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ", [OP_DIV] = " / ", [OP_GT] = " > "};
+        [OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ", [OP_DIV] = " / ", [OP_GT] = " > ",
+        [OP_EQ] = " == "};
     int a = n->arg[0], b = n->arg[1], c = n->arg[2], prec = precedence(e, id);
     switch (n->op) {
-    case OP_INPUT: case OP_TARGET: case OP_PARAM:
+    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE:
         leaf(e, n);
+        return;
+    case OP_HYPER:
+        hyper_def(e, (Hyper)n->slot, e->k == K_TRAIN ? "o->steps + s" : "o->steps");
         return;
     case OP_CONST:
         print_real(e, n->value);
         return;
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT:
+    case OP_EXP: call(e, "exp", a); return;
+    case OP_LOG: call(e, "log", a); return;
+    case OP_TANH: call(e, "tanh", a); return;
+    case OP_ABS: call(e, "fabs", a); return;
+    case OP_SQRT: call(e, "sqrt", a); return;
+    case OP_SIGMOID: /* 1 / (1 + e^-a) */
+        print_real(e, 1.0f);
+        fputs(" / (", e->out);
+        print_real(e, 1.0f);
+        fputs(" + ", e->out);
+        fprintf(e->out, "exp%s(-", e->o->fp64 ? "" : "f");
+        operand(e, a, 9);
+        fputs("))", e->out);
+        return;
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT: case OP_EQ:
         operand(e, a, prec);       /* left-associative: a left operand of the same */
         fputs(sym[n->op], e->out); /* precedence needs no parentheses, a right one does */
         operand(e, b, prec + 1);
@@ -221,13 +283,23 @@ static bool root_in_kernel(const Emit *e, const Root *r) {
     switch (e->k) {
     case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < e->m->layers[e->m->nlayers - 1].out;
     case K_GRAD: return r->kind == ROOT_LOSS || r->kind == ROOT_GRAD;
-    case K_STEP: case K_TRAIN: return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE;
+    case K_STEP: case K_TRAIN:
+        return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE;
     }
     return false;
 }
 
+/* Per-step scalars that do not change from step to step: NAME_train
+ * computes them once, before its loop. */
+static bool loop_invariant(const Node *n) {
+    return n->op == OP_HYPER && (n->slot == HY_LR || n->slot == HY_DECAY);
+}
+
+/* Leaves NAME_train keeps in locals across its loop. */
+static bool carried(Op op) { return op == OP_PARAM || op == OP_STATE; }
+
 static bool is_leaf(Op op) {
-    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST;
+    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST || op == OP_STATE;
 }
 
 /* Decides which nodes the kernel computes and which become locals. */
@@ -262,8 +334,8 @@ static void plan(Emit *e, Kernel k) {
         if (!e->live[i])
             continue;
         bool leafy = is_leaf(n->op);
-        if (k == K_TRAIN && n->op == OP_PARAM)
-            leafy = false; /* parameters live in locals across the loop */
+        if (k == K_TRAIN && carried(n->op))
+            leafy = false; /* parameters and state live in locals across the loop */
         if (!leafy && (n->name || e->uses[i] > 1)) {
             e->is_var[i] = true;
             name_var(e, i);
@@ -280,7 +352,7 @@ static void body(Emit *e, const char *indent) {
     Loc loc = {0, 0};
     for (int i = 0; i < s->n; i++) {
         const Node *n = &s->node[i];
-        if (!e->is_var[i] || (e->k == K_TRAIN && n->op == OP_PARAM))
+        if (!e->is_var[i] || (e->k == K_TRAIN && (carried(n->op) || loop_invariant(n))))
             continue;
         if ((int)n->phase != phase) {
             phase = (int)n->phase;
@@ -293,12 +365,14 @@ static void body(Emit *e, const char *indent) {
             if (layer >= 0) {
                 const Layer *L = &e->m->layers[layer];
                 int in = layer ? e->m->layers[layer - 1].out : e->m->input;
-                fprintf(e->out, "%s/* %s: linear %d -> %d, %s  (%s:%d:%d) */\n", indent, L->name,
-                        in, L->out, L->act == ACT_RELU ? "relu" : "identity", c_comment(e->m->file), loc.line,
-                        loc.col);
+                fprintf(e->out, "%s/* %s: linear %d -> %d%s, %s%s  (%s:%d:%d) */\n", indent, L->name,
+                        in, L->out, L->bias ? "" : " without bias", act_name[L->act],
+                        L->trainable ? "" : ", frozen", c_comment(e->m->file), loc.line, loc.col);
             } else if (loc.line) {
                 fprintf(e->out, "%s/* %s  (%s:%d:%d) */\n", indent,
-                        n->phase == PH_UPDATE ? "optimizer: sgd" : "loss: mse", c_comment(e->m->file),
+                        format("%s: %s", n->phase == PH_UPDATE ? "optimizer" : "loss",
+                               n->phase == PH_UPDATE ? opt_name[e->m->opt.kind] : loss_name[e->m->loss]),
+                        c_comment(e->m->file),
                         loc.line, loc.col);
             }
         }
@@ -311,11 +385,21 @@ static void body(Emit *e, const char *indent) {
     }
 }
 
-static void param_ref(Emit *e, const Param *p, int k) {
-    if (p->cols)
-        fprintf(e->out, "p->%s[%d][%d]", p->cname, k / p->cols, k % p->cols);
-    else
-        fprintf(e->out, "p->%s[%d]", p->cname, k);
+/* Prints where leaf (op, slot, k) lives in memory: "p->hidden_weight[0][1]". */
+static void leaf_at(Emit *e, Op op, int slot, int k) {
+    Node n = {.op = op, .slot = slot, .index = k};
+    leaf(e, &n);
+}
+
+/* Where element k of a parameter or state is in leaf_of. */
+static int leaf_pos(const Emit *e, Op op, int slot, int k) {
+    return k + (op == OP_PARAM ? e->param_base[slot]
+                               : e->param_base[e->m->nparams] + e->state_base[slot]);
+}
+
+/* The scalar leaf node of a parameter or state element, or -1. */
+static int carried_leaf(const Emit *e, Op op, int slot, int k) {
+    return e->leaf_of[leaf_pos(e, op, slot, k)];
 }
 
 /* Stores of the kernel's roots: y, g, p, and the loss. */
@@ -326,7 +410,7 @@ static void stores(Emit *e, const char *indent) {
         const Root *root = &s->root[r];
         if (!root_in_kernel(e, root))
             continue;
-        const Param *p = root->slot >= 0 ? &e->m->params[root->slot] : NULL;
+        const Param *p = root->kind == ROOT_GRAD ? &e->m->params[root->slot] : NULL;
         switch (root->kind) {
         case ROOT_OUTPUT:
             fprintf(e->out, "%sy[%d] = ", indent, root->index);
@@ -341,18 +425,20 @@ static void stores(Emit *e, const char *indent) {
             else
                 fprintf(e->out, "[%d] = ", root->index);
             break;
-        case ROOT_UPDATE:
+        case ROOT_UPDATE: case ROOT_STATE: {
+            Op op = root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE;
             if (e->k == K_TRAIN) {
-                int leaf = e->param_leaf[e->param_base[root->slot] + root->index];
+                int leaf = carried_leaf(e, op, root->slot, root->index);
                 if (leaf < 0 || !e->is_var[leaf]) /* never read: nothing to carry */
                     continue;
                 fprintf(e->out, "%s%s = ", indent, e->var[leaf]);
             } else {
                 fputs(indent, e->out);
-                param_ref(e, p, root->index);
+                leaf_at(e, op, root->slot, root->index);
                 fputs(" = ", e->out);
             }
             break;
+        }
         }
         expr(e, root->node);
         fputs(";\n", e->out);
@@ -371,9 +457,11 @@ static void stores(Emit *e, const char *indent) {
 }
 
 static void contract(Emit *e, const char *what) {
-    fprintf(e->out, "/* %s\n *   gradient of: loss (%s)\n *   with respect to:", what, "mse");
+    fprintf(e->out, "/* %s\n *   gradient of: loss (%s, %s)\n *   with respect to:", what,
+            loss_name[e->m->loss], e->m->loss_sum ? "sum" : "mean");
     for (int p = 0; p < e->m->nparams; p++)
-        fprintf(e->out, " %s", e->m->params[p].name);
+        if (e->m->params[p].trainable)
+            fprintf(e->out, " %s", e->m->params[p].name);
     fputs("\n */\n", e->out);
 }
 
@@ -403,7 +491,8 @@ static void kernel_grad(Emit *e) {
 static void kernel_step(Emit *e) {
     const char *N = e->m->name, *R = e->real;
     plan(e, K_STEP);
-    contract(e, format("%s_step: one SGD step on one batch; returns the loss before it.", N));
+    contract(e, format("%s_step: one %s step on one batch; returns the loss before it.", N,
+                       opt_name[e->m->opt.kind]));
     fprintf(e->out, "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t)\n{", R, N, N,
             N, R, R);
     body(e, "    ");
@@ -424,22 +513,28 @@ static void kernel_train(Emit *e) {
             R, N, N, N, R, R);
     fprintf(e->out, "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n", N);
     for (int i = 0; i < s->n; i++)
-        if (e->is_var[i] && s->node[i].op == OP_PARAM) {
+        if (e->is_var[i] && carried(s->node[i].op)) {
             fprintf(e->out, "    %s %s = ", R, e->var[i]);
-            param_ref(e, &e->m->params[s->node[i].slot], s->node[i].index);
+            leaf(e, &s->node[i]);
+            fputs(";\n", e->out);
+        }
+    for (int i = 0; i < s->n; i++)
+        if (e->is_var[i] && loop_invariant(&s->node[i])) {
+            fprintf(e->out, "    const %s %s = ", R, e->var[i]);
+            hyper_def(e, (Hyper)s->node[i].slot, "o->steps");
             fputs(";\n", e->out);
         }
     fprintf(e->out,
-            "\n    for (size_t s = 0; s < steps; s++, x += %s_BATCH * %s_IN, t += %s_BATCH * %s_OUT) {",
+            "\n    for (size_t s = 0; s < steps; s++, x += %s_BATCH * %s_IN, t += %s_BATCH * %s_TARGETS) {",
             N, N, N, N);
     body(e, "        ");
     fputs("\n", e->out);
     stores(e, "        ");
     fputs("    }\n\n", e->out);
     for (int i = 0; i < s->n; i++)
-        if (e->is_var[i] && s->node[i].op == OP_PARAM) {
+        if (e->is_var[i] && carried(s->node[i].op)) {
             fputs("    ", e->out);
-            param_ref(e, &e->m->params[s->node[i].slot], s->node[i].index);
+            leaf(e, &s->node[i]);
             fprintf(e->out, " = %s;\n", e->var[i]);
         }
     fprintf(e->out, "    o->steps += steps;\n    return steps ? (%s)(total / (double)steps) : 0;\n}\n\n",
@@ -462,7 +557,10 @@ static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
     fprintf(out, "#include <stddef.h>\n#include <stdint.h>\n\n");
     fprintf(out, "#define %s_IN    %d /* input features */\n", N, m->input);
     fprintf(out, "#define %s_OUT   %d /* output features */\n", N, m->layers[m->nlayers - 1].out);
-    fprintf(out, "#define %s_BATCH %d /* samples per step */\n\n", N, m->batch);
+    fprintf(out, "#define %s_BATCH %d /* samples per step */\n", N, m->batch);
+    fprintf(out, "#define %s_TARGETS %d /* targets per sample%s */\n", N, model_targets(m),
+            m->loss == LOSS_CROSS_ENTROPY ? ": the class index" : "");
+    fprintf(out, "#define %s_LR %.17g /* the default learning rate */\n\n", N, m->opt.lr);
     fprintf(out, "/* Parameters, one pair per layer in layer order, PyTorch's layout. */\n");
     fprintf(out, "typedef struct %s_params {\n", N);
     for (int i = 0; i < m->nparams; i++) {
@@ -473,14 +571,24 @@ static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
             fprintf(out, "    %s %s[%d];\n", R, p->cname, p->rows);
     }
     fprintf(out, "} %s_params;\n\n", N);
-    fprintf(out, "/* Optimizer state; all zero is the valid start state. */\n");
-    fprintf(out, "typedef struct %s_optim {\n    uint64_t steps; /* optimizer steps taken */\n} %s_optim;\n\n", N, N);
+    fprintf(out, "/* Optimizer state (%s); all zero is the valid start state. */\n", opt_name[m->opt.kind]);
+    fprintf(out, "typedef struct %s_optim {\n    uint64_t steps; /* optimizer steps taken */\n", N);
+    fprintf(out, "    float lr;       /* learning rate of the next steps; 0: %s_LR */\n", N);
+    for (int i = 0; i < m->nstates; i++) {
+        const State *st = &m->states[i];
+        const Param *p = &m->params[st->param];
+        if (p->cols)
+            fprintf(out, "    %s %s[%d][%d];\n", R, st->cname, p->rows, p->cols);
+        else
+            fprintf(out, "    %s %s[%d];\n", R, st->cname, p->rows);
+    }
+    fprintf(out, "} %s_optim;\n\n", N);
     fprintf(out,
             "/* torch.nn.Linear's default distribution, U(-1/sqrt(in), 1/sqrt(in)); same seed, same weights. */\n"
             "void %s_init(%s_params *p, uint64_t seed);\n"
             "/* One sample: x[%s_IN] -> y[%s_OUT]. */\n"
             "void %s_forward(const %s_params *p, const %s *x, %s *y);\n"
-            "/* One batch (x[%s_BATCH*%s_IN], t[%s_BATCH*%s_OUT]): returns the loss, writes d loss/d params to g. */\n"
+            "/* One batch (x[%s_BATCH*%s_IN], t[%s_BATCH*%s_TARGETS]): returns the loss, writes d loss/d params to g. */\n"
             "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g);\n"
             "/* One optimizer step on one batch; returns the loss before the update. */\n"
             "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t);\n"
@@ -488,6 +596,8 @@ static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
             "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n);\n",
             N, N, N, N, N, N, R, R, N, N, N, N, R, N, N, R, R, N, R, N, N, N, R, R, N, R, N, N, N, R,
             R);
+    fprintf(out, "\n#ifdef NETRT_H /* netrt.h included first: the runtime's view (-DNETC_RUNTIME) */\n"
+                 "extern const netrt_model %s_model;\n#endif\n", N);
 }
 
 void emit_header(FILE *out, const Model *m, const EmitOptions *o) {
@@ -530,35 +640,51 @@ static void emit_init(Emit *e) {
 static void emit_trainer(Emit *e) {
     const char *N = e->m->name;
     fprintf(e->out,
-            "#ifdef NETC_TRAINER\n"
-            "/* The model described to the runtime: build with -DNETC_TRAINER and link\n"
-            " * libnetrt to get the trainer program. */\n"
-            "#include \"netrt.h\"\n\n"
+            "#if defined(NETC_TRAINER) || defined(NETC_RUNTIME)\n"
+            "/* The model described to the runtime.  -DNETC_RUNTIME defines %s_model for\n"
+            " * an app that links libnetrt (checkpoints); -DNETC_TRAINER also defines main,\n"
+            " * the trainer program. */\n"
+            "#include \"netrt.h\"\n"
+            "#ifdef NETC_TRAINER\n#define NETC_MODEL_STORAGE static\n#else\n#define NETC_MODEL_STORAGE\n#endif\n\n"
             "static void init_v(void *p, uint64_t seed) { %s_init(p, seed); }\n"
             "static void forward_v(const void *p, const float *x, float *y) { %s_forward(p, x, y); }\n"
             "static float grad_v(const void *p, const float *x, const float *t, void *g) { return %s_grad(p, x, t, g); }\n"
             "static float step_v(void *p, void *o, const float *x, const float *t) { return %s_step(p, o, x, t); }\n"
-            "static float train_v(void *p, void *o, const float *x, const float *t, size_t n) { return %s_train(p, o, x, t, n); }\n\n"
+            "static float train_v(void *p, void *o, const float *x, const float *t, size_t n) { return %s_train(p, o, x, t, n); }\n"
+            "static void set_lr_v(void *o, float lr) { ((%s_optim *)o)->lr = lr; }\n\n"
             "static const netrt_tensor %s_tensors[] = {\n",
-            N, N, N, N, N, N);
+            N, N, N, N, N, N, N, N);
     for (int i = 0; i < e->m->nparams; i++) {
         const Param *p = &e->m->params[i];
         fprintf(e->out, "    {\"%s\", offsetof(%s_params, %s) / sizeof(float), %d, %d},\n", p->name,
                 N, p->cname, p->rows, p->cols);
     }
+    fprintf(e->out, "};\n\nstatic const netrt_tensor %s_state[] = {\n", N);
+    for (int i = 0; i < e->m->nstates; i++) {
+        const State *st = &e->m->states[i];
+        const Param *p = &e->m->params[st->param];
+        fprintf(e->out, "    {\"%s\", offsetof(%s_optim, %s) / sizeof(float), %d, %d},\n", st->name,
+                N, st->cname, p->rows, p->cols);
+    }
+    if (!e->m->nstates)
+        fputs("    {0, 0, 0, 0}, /* none: C has no empty arrays */\n", e->out);
     fprintf(e->out,
             "};\n\n"
-            "static const netrt_model %s_model = {\n"
+            "NETC_MODEL_STORAGE const netrt_model %s_model = {\n"
             "    .name = \"%s\", .source = \"%s\", .version = \"%s\",\n"
-            "    .n_in = %s_IN, .n_out = %s_OUT, .batch = %s_BATCH,\n"
+            "    .n_in = %s_IN, .n_out = %s_OUT, .n_target = %s_TARGETS, .batch = %s_BATCH,\n"
             "    .params_size = sizeof(%s_params), .optim_size = sizeof(%s_optim),\n"
-            "    .n_tensors = %d, .tensors = %s_tensors, .lr = ",
-            N, N, c_string(e->m->file), NETC_VERSION, N, N, N, N, N, e->m->nparams, N);
-    print_real(e, e->m->lr);
+            "    .n_tensors = %d, .tensors = %s_tensors, .n_state = %d, .state = %s_state,\n"
+            "    .lr = (float)%s_LR,\n",
+            N, N, c_string(e->m->file), NETC_VERSION, N, N, N, N, N, N, e->m->nparams, N,
+            e->m->nstates, N, N);
     fprintf(e->out,
-            ",\n    .init = init_v, .forward = forward_v, .grad = grad_v, .step = step_v, .train = train_v,\n"
+            "    .init = init_v, .forward = forward_v, .grad = grad_v, .step = step_v, .train = train_v,\n"
+            "    .set_lr = set_lr_v,\n"
             "};\n\n"
+            "#ifdef NETC_TRAINER\n"
             "int main(int argc, char **argv) { return netrt_main(&%s_model, argc, argv); }\n"
+            "#endif\n"
             "#endif\n",
             N);
 }
@@ -573,15 +699,18 @@ void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
         e.ntaken_cap *= 2;
     e.taken = xmalloc(sizeof(char *) * (size_t)e.ntaken_cap);
     e.param_base = xmalloc(sizeof(int) * (size_t)(m->nparams + 1));
-    e.param_base[0] = 0;
+    e.state_base = xmalloc(sizeof(int) * (size_t)(m->nstates + 1));
+    e.param_base[0] = e.state_base[0] = 0;
     for (int p = 0; p < m->nparams; p++)
         e.param_base[p + 1] = e.param_base[p] + m->params[p].size;
-    e.param_leaf = xmalloc(sizeof(int) * (size_t)(e.param_base[m->nparams] + 1));
-    memset(e.param_leaf, -1, sizeof(int) * (size_t)(e.param_base[m->nparams] + 1));
+    for (int st = 0; st < m->nstates; st++)
+        e.state_base[st + 1] = e.state_base[st] + m->params[m->states[st].param].size;
+    size_t nleaf = (size_t)(e.param_base[m->nparams] + e.state_base[m->nstates] + 1);
+    e.leaf_of = xmalloc(sizeof(int) * nleaf);
+    memset(e.leaf_of, -1, sizeof(int) * nleaf);
     for (int i = 0; i < s->n; i++)
-        if (s->node[i].op == OP_PARAM)
-            e.param_leaf[e.param_base[s->node[i].slot] + s->node[i].index] = i;
-
+        if (carried(s->node[i].op))
+            e.leaf_of[leaf_pos(&e, s->node[i].op, s->node[i].slot, s->node[i].index)] = i;
     banner(out, m, o, "Trainer kernels");
     if (o->inline_header) {
         fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
@@ -603,5 +732,6 @@ void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
     free(e.var);
     free(e.taken);
     free(e.param_base);
-    free(e.param_leaf);
+    free(e.leaf_of);
+    free(e.state_base);
 }

@@ -34,13 +34,21 @@ static int zero_like(Graph *g, int a) {
     return ir_const(g, t, 0.0f);
 }
 
+/* Each row's sum, repeated across the row: (A . 1[n,1]) . 1[1,n].  The
+ * products with 1 fold away when scalarized, leaving a plain sum. */
+static int row_sum_bcast(Graph *g, int a) {
+    Type t = g->node[a].type;
+    int col = ir_op(g, OP_MATMUL, a, ir_const(g, type_f32(2, t.dim[1], 1), 1.0f), -1);
+    return ir_op(g, OP_MATMUL, col, ir_const(g, type_f32(2, 1, t.dim[1]), 1.0f), -1);
+}
+
 /* Pushes the adjoint dy of node y to its operands. */
 static void rule(Grad *d, int y, int dy) {
     Graph *g = d->g;
     Node n = g->node[y];
     int a = n.arg[0], b = n.arg[1], c = n.arg[2];
     switch (n.op) {
-    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_CONST:
+    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_CONST: case OP_STATE: case OP_HYPER:
         return;                                                     /* leaves */
     case OP_ADD:                                                    /* d(a+b) = da + db */
         accumulate(d, a, dy);
@@ -76,8 +84,47 @@ static void rule(Grad *d, int y, int dy) {
             accumulate(d, b, ir_op(g, OP_SELECT, mask, z, dy));
         return;
     }
-    case OP_GT:                                                     /* piecewise constant */
+    case OP_GT: case OP_EQ: case OP_ONEHOT:                         /* piecewise constant */
         return;
+    case OP_EXP:                                                    /* d e^a = e^a da */
+        accumulate(d, a, ir_op(g, OP_MUL, dy, y, -1));
+        return;
+    case OP_LOG:                                                    /* d log a = da / a */
+        accumulate(d, a, ir_op(g, OP_DIV, dy, a, -1));
+        return;
+    case OP_SQRT:                                                   /* d sqrt a = da / (2 sqrt a) */
+        accumulate(d, a, ir_op(g, OP_DIV, dy, ir_op(g, OP_MUL, ir_const(g, n.type, 2.0f), y, -1), -1));
+        return;
+    case OP_TANH: {                                                 /* d tanh a = (1 - y^2) da */
+        int one = ir_const(g, n.type, 1.0f);
+        int s = ir_op(g, OP_SUB, one, ir_op(g, OP_MUL, y, y, -1), -1);
+        accumulate(d, a, ir_op(g, OP_MUL, dy, s, -1));
+        return;
+    }
+    case OP_SIGMOID: {                                              /* d sig a = (1 - y) y da */
+        int one = ir_const(g, n.type, 1.0f);
+        int s = ir_op(g, OP_MUL, ir_op(g, OP_MUL, dy, ir_op(g, OP_SUB, one, y, -1), -1), y, -1);
+        accumulate(d, a, s);
+        return;
+    }
+    case OP_ABS: {                                     /* d |a| = sign(a) da, sign(0) = 0 (torch) */
+        int zero = ir_const(g, n.type, 0.0f);
+        int sign = ir_op(g, OP_SELECT, ir_op(g, OP_GT, a, zero, -1), ir_const(g, n.type, 1.0f),
+                         ir_op(g, OP_SELECT, ir_op(g, OP_GT, zero, a, -1),
+                               ir_const(g, n.type, -1.0f), zero));
+        accumulate(d, a, ir_op(g, OP_MUL, dy, sign, -1));
+        return;
+    }
+    case OP_SOFTMAX: {                                 /* da = y (dy - rowsum(dy y)), as torch */
+        int r = row_sum_bcast(g, ir_op(g, OP_MUL, dy, y, -1));
+        accumulate(d, a, ir_op(g, OP_MUL, y, ir_op(g, OP_SUB, dy, r, -1), -1));
+        return;
+    }
+    case OP_LOGSOFTMAX: {                              /* da = dy - e^y rowsum(dy), as torch */
+        int r = row_sum_bcast(g, dy);
+        accumulate(d, a, ir_op(g, OP_SUB, dy, ir_op(g, OP_MUL, ir_op(g, OP_EXP, y, -1, -1), r, -1), -1));
+        return;
+    }
     case OP_SELECT: {                                               /* d(c?a:b) = c ? da : db */
         int z = zero_like(g, y);
         if (d->need[b])
@@ -128,12 +175,12 @@ void grad_build(Graph *g, const Model *m) {
     for (int i = 0; i < n; i++) {
         const Node *x = &g->node[i];
         d.adj[i] = -1;
-        if (x->op == OP_PARAM) {
+        if (x->op == OP_PARAM && m->params[x->slot].trainable) {
             d.need[i] = true;
             param_node[x->slot] = i;
         }
         for (int a = 0; a < 3; a++)
-            if (x->arg[a] >= 0 && d.need[x->arg[a]] && x->op != OP_GT)
+            if (x->arg[a] >= 0 && d.need[x->arg[a]] && x->op != OP_GT && x->op != OP_EQ)
                 d.need[i] = true;
     }
 
@@ -150,11 +197,12 @@ void grad_build(Graph *g, const Model *m) {
     }
 
     for (int p = 0; p < m->nparams; p++) {
+        if (!m->params[p].trainable) /* frozen: no gradient code at all */
+            continue;
         int pn = param_node[p];
         int gp = pn >= 0 ? d.adj[pn] : -1;
         if (gp < 0) /* the loss does not depend on it */
-            gp = ir_const(g, type_f32(m->params[p].cols ? 2 : 1, m->params[p].rows,
-                                      m->params[p].cols), 0.0f);
+            gp = ir_const(g, param_type(&m->params[p]), 0.0f);
         ir_root(g, ROOT_GRAD, p, -1, gp);
     }
     free(param_node);

@@ -25,7 +25,9 @@ static const int op_arity[OP_COUNT] = {
 #undef X
 };
 
-const char *const root_name[4] = {"output", "loss", "grad", "update"};
+const char *const root_name[5] = {"output", "loss", "grad", "update", "state"};
+const char *const hyper_name[HY_COUNT] = {"lr", "first_step", "adam_step_size", "adam_bc2_sqrt",
+                                          "adamw_decay"};
 
 void graph_init(Graph *g, bool scalar) {
     memset(g, 0, sizeof *g);
@@ -115,14 +117,25 @@ static Type infer(const Graph *g, Op op, int a, int b, int c, int rows) {
     Type ta = g->node[a].type, tb = b >= 0 ? g->node[b].type : ta;
     Type t = ta;
     switch (op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAX: case OP_GT:
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAX: case OP_GT: case OP_EQ:
         if (!type_eq(ta, tb) || ta.dt != DT_F32)
             die("%s: operand types differ", op_name[op]);
-        if (op == OP_GT)
+        if (op == OP_GT || op == OP_EQ)
             t.dt = DT_BOOL;
         return t;
-    case OP_NEG:
+    case OP_NEG: case OP_EXP: case OP_LOG: case OP_TANH: case OP_SIGMOID: case OP_ABS:
+    case OP_SQRT:
+        if (ta.dt != DT_F32)
+            die("%s: operand is not f32", op_name[op]);
         return t;
+    case OP_SOFTMAX: case OP_LOGSOFTMAX:
+        if (ta.rank != 2)
+            die("%s: operand of rank %d", op_name[op], ta.rank);
+        return t;
+    case OP_ONEHOT:
+        if (ta.rank != 2 || ta.dim[1] != 1)
+            die("onehot: operand is not a column");
+        return type_f32(2, ta.dim[0], rows);
     case OP_SELECT:
         if (ta.dt != DT_BOOL || !type_eq(tb, g->node[c].type) || tb.dim[0] != ta.dim[0] ||
             tb.dim[1] != ta.dim[1])
@@ -150,10 +163,10 @@ static Type infer(const Graph *g, Op op, int a, int b, int c, int rows) {
 }
 
 /* Builds an operation node; its type follows from the operands.  For
- * OP_BCAST, c is the number of rows. */
+ * OP_BCAST, c is the number of rows; for OP_ONEHOT, the number of classes. */
 int ir_op(Graph *g, Op op, int a, int b, int c) {
-    int rows = op == OP_BCAST ? c : 0;
-    if (op == OP_BCAST)
+    int rows = op == OP_BCAST || op == OP_ONEHOT ? c : 0;
+    if (op == OP_BCAST || op == OP_ONEHOT)
         c = -1;
     Node n = {.op = op, .arg = {a, b, c}, .index = rows};
     n.type = infer(g, op, a, b, c, rows);
@@ -230,6 +243,14 @@ void ir_print(FILE *out, const Graph *g, const Model *m) {
             if (g->scalar)
                 fprintf(out, "[%d]", n->index);
             break;
+        case OP_STATE:
+            fprintf(out, " %s", m->states[n->slot].name);
+            if (g->scalar)
+                fprintf(out, "[%d]", n->index);
+            break;
+        case OP_HYPER:
+            fprintf(out, " %s", hyper_name[n->slot]);
+            break;
         case OP_INPUT: case OP_TARGET:
             if (g->scalar)
                 fprintf(out, " [%d]", n->index);
@@ -254,6 +275,8 @@ void ir_print(FILE *out, const Graph *g, const Model *m) {
         fprintf(out, "%s", root_name[r->kind]);
         if (r->kind == ROOT_GRAD || r->kind == ROOT_UPDATE)
             fprintf(out, " %s", m->params[r->slot].name);
+        else if (r->kind == ROOT_STATE)
+            fprintf(out, " %s", m->states[r->slot].name);
         if (r->index >= 0)
             fprintf(out, "[%d]", r->index);
         fprintf(out, " = %%%d\n", r->node);
@@ -278,7 +301,7 @@ void ir_verify(const Graph *g, const char *after) {
             if (g->node[n->arg[0]].type.rank != 0)
                 die("after %s: %%%d splats a tensor", after, i);
         } else if (n->op != OP_CONST && n->op != OP_INPUT && n->op != OP_TARGET &&
-                   n->op != OP_PARAM) {
+                   n->op != OP_PARAM && n->op != OP_STATE && n->op != OP_HYPER) {
             Type t = infer(g, n->op, n->arg[0], n->arg[1], n->arg[2], n->index);
             if (!type_eq(t, n->type))
                 die("after %s: %%%d (%s) has the wrong type", after, i, op_name[n->op]);

@@ -1,75 +1,169 @@
-/* lower.c: the model's layers spelled in primitive IR ops.
+/* lower.c: the model's layers and loss spelled in primitive IR ops.
  *
  * Layers exist only here.  A linear layer is x . W^T + b with W in PyTorch's
- * [out, in] layout; relu is max(z, 0); the MSE loss is the sum of squared
- * differences divided by their count, as torch.nn.MSELoss(reduction='mean')
- * computes it.  Every node carries the layer and YAML position it came from.
+ * [out, in] layout.  Activations and losses follow PyTorch's own formulas so
+ * that the numbers agree: relu is max(z, 0), leaky_relu selects z or
+ * slope*z, sigmoid, tanh and (log)softmax are primitives with PyTorch's
+ * gradients, bce clamps its logarithms at -100, bce_with_logits uses
+ * PyTorch's overflow-free form, and cross_entropy is nll of log_softmax.
+ * A mean divides the sum by the element count (by the batch for
+ * cross_entropy), as torch.nn's losses do.  Every node carries the layer and
+ * YAML position it came from.
  */
 #include "netc.h"
 
 #include <stdlib.h>
-
 #include <string.h>
 
-/* Fills m->params: a weight and a bias per layer, in layer order, which is
- * also the member order of NAME_params and PyTorch's state_dict order. */
+const char *const act_name[] = {"identity", "relu", "sigmoid", "tanh", "leaky_relu", "softmax", NULL};
+const char *const loss_name[] = {"mse", "l1", "bce", "bce_with_logits", "cross_entropy", NULL};
+const char *const opt_name[] = {"sgd", "adam", "adamw", NULL};
+
+int model_outputs(const Model *m) { return m->layers[m->nlayers - 1].out; }
+
+int model_targets(const Model *m) { return m->loss == LOSS_CROSS_ENTROPY ? 1 : model_outputs(m); }
+
+static void add_state(Model *m, int param, StateKind kind) {
+    static const char *const what[] = {"momentum_buffer", "exp_avg", "exp_avg_sq"};
+    State *s = &m->states[m->nstates++];
+    s->param = param;
+    s->kind = kind;
+    snprintf(s->name, sizeof s->name, "optim.%s.%s", m->params[param].name, what[kind]);
+    snprintf(s->cname, sizeof s->cname, "%s_%s", m->params[param].cname, what[kind]);
+}
+
+/* Fills m->params (a weight and, unless `bias: false`, a bias per layer, in
+ * layer order: NAME_params' member order and PyTorch's state_dict order) and
+ * m->states (the optimizer's per-parameter state, trainable ones only). */
 void model_params(Model *m) {
-    m->nparams = 2 * m->nlayers;
-    m->params = xcalloc((size_t)m->nparams, sizeof(Param));
+    m->params = xcalloc((size_t)(2 * m->nlayers), sizeof(Param));
+    m->nparams = 0;
     int in = m->input;
     for (int l = 0; l < m->nlayers; l++) {
         const Layer *L = &m->layers[l];
-        Param *w = &m->params[2 * l], *b = &m->params[2 * l + 1];
-        *w = (Param){.layer = l, .rows = L->out, .cols = in, .size = L->out * in, .fan_in = in};
+        Param *w = &m->params[m->nparams++];
+        *w = (Param){.layer = l, .rows = L->out, .cols = in, .size = L->out * in, .fan_in = in,
+                     .trainable = L->trainable};
         snprintf(w->name, sizeof w->name, "%s.weight", L->name);
         snprintf(w->cname, sizeof w->cname, "%s_weight", L->name);
-        *b = (Param){.layer = l, .rows = L->out, .cols = 0, .size = L->out, .fan_in = in};
-        snprintf(b->name, sizeof b->name, "%s.bias", L->name);
-        snprintf(b->cname, sizeof b->cname, "%s_bias", L->name);
+        if (L->bias) {
+            Param *b = &m->params[m->nparams++];
+            *b = (Param){.layer = l, .rows = L->out, .size = L->out, .fan_in = in,
+                         .trainable = L->trainable};
+            snprintf(b->name, sizeof b->name, "%s.bias", L->name);
+            snprintf(b->cname, sizeof b->cname, "%s_bias", L->name);
+        }
         in = L->out;
+    }
+    m->states = xcalloc((size_t)(2 * m->nparams + 1), sizeof(State));
+    m->nstates = 0;
+    for (int p = 0; p < m->nparams; p++) {
+        if (!m->params[p].trainable)
+            continue;
+        if (m->opt.kind == OPT_SGD && m->opt.momentum != 0)
+            add_state(m, p, ST_MOMENTUM);
+        if (m->opt.kind == OPT_ADAM || m->opt.kind == OPT_ADAMW) {
+            add_state(m, p, ST_EXP_AVG);
+            add_state(m, p, ST_EXP_AVG_SQ);
+        }
     }
 }
 
-static const char *vname(const Layer *L, const char *what) {
-    return intern(format("%s.%s", L->name, what));
+Type param_type(const Param *p) { return type_f32(p->cols ? 2 : 1, p->rows, p->cols); }
+
+static const char *vname(const char *layer, const char *what) {
+    return intern(format("%s.%s", layer, what));
+}
+
+static int cnst(Graph *g, int like, float v) { return ir_const(g, g->node[like].type, v); }
+
+static int unary(Graph *g, Op op, int a) { return ir_op(g, op, a, -1, -1); }
+
+static int binary(Graph *g, Op op, int a, int b) { return ir_op(g, op, a, b, -1); }
+
+static int activation(Graph *g, const Layer *L, int z) {
+    switch (L->act) {
+    case ACT_IDENTITY:
+        return z;
+    case ACT_RELU:
+        return binary(g, OP_MAX, z, cnst(g, z, 0.0f));
+    case ACT_SIGMOID:
+        return unary(g, OP_SIGMOID, z);
+    case ACT_TANH:
+        return unary(g, OP_TANH, z);
+    case ACT_LEAKY_RELU: /* z > 0 ? z : z * slope, as torch */
+        return ir_op(g, OP_SELECT, binary(g, OP_GT, z, cnst(g, z, 0.0f)), z,
+                     binary(g, OP_MUL, z, cnst(g, z, L->slope)));
+    case ACT_SOFTMAX:
+        return unary(g, OP_SOFTMAX, z);
+    }
+    unreachable();
+}
+
+/* The sum over all elements of the loss terms of y against t. */
+static int loss_sum(Graph *g, const Model *m, int y, int t) {
+    switch (m->loss) {
+    case LOSS_MSE: {
+        int d = ir_named(g, binary(g, OP_SUB, y, t), "loss.diff");
+        return unary(g, OP_SUMALL, binary(g, OP_MUL, d, d));
+    }
+    case LOSS_L1:
+        return unary(g, OP_SUMALL, unary(g, OP_ABS, ir_named(g, binary(g, OP_SUB, y, t), "loss.diff")));
+    case LOSS_BCE: { /* (t - 1) * max(log(1 - y), -100) - t * max(log(y), -100) */
+        int floor = cnst(g, y, -100.0f), one = cnst(g, y, 1.0f);
+        int l1y = binary(g, OP_MAX, unary(g, OP_LOG, binary(g, OP_SUB, one, y)), floor);
+        int ly = binary(g, OP_MAX, unary(g, OP_LOG, y), floor);
+        int terms = binary(g, OP_SUB, binary(g, OP_MUL, binary(g, OP_SUB, t, one), l1y),
+                           binary(g, OP_MUL, t, ly));
+        return unary(g, OP_SUMALL, ir_named(g, terms, "loss.terms"));
+    }
+    case LOSS_BCE_LOGITS: { /* m = max(-y, 0); (1 - t) y + m + log(e^-m + e^(-y-m)) */
+        int one = cnst(g, y, 1.0f), ny = unary(g, OP_NEG, y);
+        int mx = binary(g, OP_MAX, ny, cnst(g, y, 0.0f));
+        int lse = unary(g, OP_LOG, binary(g, OP_ADD, unary(g, OP_EXP, unary(g, OP_NEG, mx)),
+                                          unary(g, OP_EXP, binary(g, OP_SUB, ny, mx))));
+        int terms = binary(g, OP_ADD, binary(g, OP_ADD, binary(g, OP_MUL, binary(g, OP_SUB, one, t), y), mx), lse);
+        return unary(g, OP_SUMALL, ir_named(g, terms, "loss.terms"));
+    }
+    case LOSS_CROSS_ENTROPY: { /* -sum(onehot(t) * log_softmax(y)) */
+        int ls = ir_named(g, unary(g, OP_LOGSOFTMAX, y), "loss.logp");
+        int hot = ir_op(g, OP_ONEHOT, t, -1, model_outputs(m));
+        return unary(g, OP_NEG, unary(g, OP_SUMALL, binary(g, OP_MUL, hot, ls)));
+    }
+    }
+    unreachable();
 }
 
 void lower_model(const Model *m, Graph *g) {
     const int B = m->batch;
     g->at = (Origin){.layer = -1, .phase = PH_FORWARD};
     int h = ir_named(g, ir_leaf(g, OP_INPUT, type_f32(2, B, m->input), 0, -1), "x");
+    int slot = 0;
     for (int l = 0; l < m->nlayers; l++) {
         const Layer *L = &m->layers[l];
-        const Param *pw = &m->params[2 * l], *pb = &m->params[2 * l + 1];
         g->at = (Origin){.layer = l, .phase = PH_FORWARD, .loc = L->loc};
-        int w = ir_named(g, ir_leaf(g, OP_PARAM, type_f32(2, pw->rows, pw->cols), 2 * l, -1), pw->name);
-        int b = ir_named(g, ir_leaf(g, OP_PARAM, type_f32(1, pb->rows, 0), 2 * l + 1, -1), pb->name);
-        int xw = ir_op(g, OP_MATMUL, h, ir_op(g, OP_TRANSPOSE, w, -1, -1), -1);
-        int z = ir_op(g, OP_ADD, xw, ir_op(g, OP_BCAST, b, -1, B), -1);
-        ir_named(g, z, vname(L, "z"));
-        switch (L->act) {
-        case ACT_IDENTITY:
-            h = z;
-            break;
-        case ACT_RELU:
-            h = ir_op(g, OP_MAX, z, ir_const(g, g->node[z].type, 0.0f), -1);
-            ir_named(g, h, vname(L, "a"));
-            break;
+        const Param *pw = &m->params[slot];
+        int w = ir_named(g, ir_leaf(g, OP_PARAM, param_type(pw), slot, -1), pw->name);
+        slot++;
+        int z = ir_op(g, OP_MATMUL, h, unary(g, OP_TRANSPOSE, w), -1);
+        if (L->bias) {
+            const Param *pb = &m->params[slot];
+            int b = ir_named(g, ir_leaf(g, OP_PARAM, param_type(pb), slot, -1), pb->name);
+            slot++;
+            z = binary(g, OP_ADD, z, ir_op(g, OP_BCAST, b, -1, B));
         }
+        ir_named(g, z, vname(L->name, "z"));
+        h = activation(g, L, z);
+        ir_named(g, h, vname(L->name, "a"));
     }
     ir_root(g, ROOT_OUTPUT, -1, -1, h);
 
     g->at = (Origin){.layer = -1, .phase = PH_FORWARD, .loc = m->loss_loc};
-    int t = ir_named(g, ir_leaf(g, OP_TARGET, g->node[h].type, 0, -1), "t");
-    int loss = -1;
-    switch (m->loss) {
-    case LOSS_MSE: {
-        int d = ir_named(g, ir_op(g, OP_SUB, h, t, -1), "loss.diff");
-        int s = ir_op(g, OP_SUMALL, ir_op(g, OP_MUL, d, d, -1), -1, -1);
-        float count = (float)type_numel(g->node[h].type);
-        loss = ir_op(g, OP_DIV, s, ir_const(g, type_f32(0, 1, 1), count), -1);
-        break;
-    }
+    int t = ir_named(g, ir_leaf(g, OP_TARGET, type_f32(2, B, model_targets(m)), 0, -1), "t");
+    int loss = loss_sum(g, m, h, t);
+    if (!m->loss_sum) {
+        int count = m->loss == LOSS_CROSS_ENTROPY ? B : B * model_outputs(m);
+        loss = binary(g, OP_DIV, loss, ir_const(g, type_f32(0, 1, 1), (float)count));
     }
     ir_root(g, ROOT_LOSS, -1, -1, ir_named(g, loss, "loss"));
 }

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_EXE } EmitKind;
+typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_EXE, EM_LLVM, EM_BC, EM_ASM, EM_OBJ } EmitKind;
 
 typedef struct Options {
     const char *input;
@@ -30,6 +30,11 @@ typedef struct Options {
     EmitKind emit;
     bool fp64;
     const char *print_after; /* pass name, "all", or NULL */
+    LlvmOptions llvm;        /* --target, --cpu, --features, -O, --trainer, --runtime */
+    bool llvm_flags;         /* one of those was given */
+    bool run;                /* `netc run MODEL [trainer options]` */
+    int run_argc;            /* the trainer's arguments, argv[0] first */
+    char **run_argv;
     char flags[512];         /* the flags as given, for the banner */
 } Options;
 
@@ -38,6 +43,7 @@ static const char *const passes[] = {"lower", "grad", "optim", "simplify", "scal
 
 static void usage(FILE *out) {
     fputs("usage: netc [options] MODEL.yaml\n"
+          "       netc run [options] MODEL.yaml [trainer options]\n"
           "\n"
           "Compiles a neural network described in YAML to a specialized C trainer:\n"
           "forward pass, symbolic gradient and optimizer step as straight-line code.\n"
@@ -47,12 +53,24 @@ static void usage(FILE *out) {
           "                     standard output, or a name without a suffix for a built\n"
           "                     trainer executable (default: MODEL.c)\n"
           "  --emit=KIND        c (default), exe (trainer executable), ir (tensor IR after\n"
-          "                     simplification), ir-scalar (the unrolled schedule)\n"
+          "                     simplification), ir-scalar (the unrolled schedule); with\n"
+          "                     LLVM: llvm (.ll), bc (bitcode), asm (.s), obj (.o); the\n"
+          "                     suffix of -o picks the kind when --emit is not given\n"
+          "  --target=TRIPLE    LLVM outputs: target triple (default: the host)\n"
+          "  --cpu=NAME         LLVM outputs: CPU (default: the host's without --target,\n"
+          "                     else generic; 'help' lists them)\n"
+          "  --features=+a,-b   LLVM outputs: target features to add or remove\n"
+          "  -O0 .. -O3         LLVM outputs: optimization level (default -O2)\n"
+          "  --runtime          LLVM outputs: also define NAME_model for libnetrt\n"
+          "  --trainer          LLVM outputs: also main(), the trainer (link libnetrt)\n"
           "  --fp64             emit double instead of float (for gradient checks)\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
           "                     simplify, scalarize, simplify-scalar, or all\n"
           "  --help             this text\n"
           "  --version          netc's version\n"
+          "\n"
+          "`netc run` compiles the trainer in memory with LLVM's JIT and runs it at once\n"
+          "with the trainer options that follow the model (try: netc run MODEL --help).\n"
           "\n"
           "environment: CC (default cc) builds trainers for -o NAME / --emit=exe.\n",
           out);
@@ -67,7 +85,13 @@ static _Noreturn void usage_error(const char *fmt, const char *arg) {
 
 static void parse_args(int argc, char **argv, Options *o) {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
+    o->llvm.opt = 2;
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "run") == 0) {
+        o->run = true;
+        first = 2;
+    }
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
@@ -87,7 +111,29 @@ static void parse_args(int argc, char **argv, Options *o) {
                       : strcmp(k, "ir") == 0        ? EM_IR
                       : strcmp(k, "ir-scalar") == 0 ? EM_IR_SCALAR
                       : strcmp(k, "exe") == 0       ? EM_EXE
+                      : strcmp(k, "llvm") == 0      ? EM_LLVM
+                      : strcmp(k, "bc") == 0        ? EM_BC
+                      : strcmp(k, "asm") == 0       ? EM_ASM
+                      : strcmp(k, "obj") == 0       ? EM_OBJ
                                                     : (usage_error("unknown --emit kind '%s'", k), EM_C);
+        } else if (strncmp(a, "--target=", 9) == 0 && a[9]) {
+            o->llvm.triple = a + 9;
+            o->llvm_flags = true;
+        } else if (strncmp(a, "--cpu=", 6) == 0 && a[6]) {
+            o->llvm.cpu = a + 6;
+            o->llvm_flags = true;
+        } else if (strncmp(a, "--features=", 11) == 0) {
+            o->llvm.features = a + 11;
+            o->llvm_flags = true;
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+            o->llvm.opt = a[2] - '0';
+            o->llvm_flags = true;
+        } else if (strcmp(a, "--trainer") == 0) {
+            o->llvm.trainer = true;
+            o->llvm_flags = true;
+        } else if (strcmp(a, "--runtime") == 0) {
+            o->llvm.runtime = true;
+            o->llvm_flags = true;
         } else if (strcmp(a, "--fp64") == 0) {
             o->fp64 = true;
         } else if (strncmp(a, "--print-after=", 14) == 0) {
@@ -103,8 +149,15 @@ static void parse_args(int argc, char **argv, Options *o) {
             usage_error("more than one input file ('%s')", a);
         } else {
             o->input = a;
+            if (o->run) { /* the rest is the trainer's */
+                o->run_argc = argc - i;
+                o->run_argv = argv + i;
+                break;
+            }
         }
-        if (strncmp(a, "--emit=", 7) == 0 || strcmp(a, "--fp64") == 0) {
+        if (strncmp(a, "--emit=", 7) == 0 || strcmp(a, "--fp64") == 0 || strncmp(a, "--target=", 9) == 0 ||
+            strncmp(a, "--cpu=", 6) == 0 || strncmp(a, "--features=", 11) == 0 ||
+            (a[0] == '-' && a[1] == 'O') || strcmp(a, "--trainer") == 0 || strcmp(a, "--runtime") == 0) {
             size_t used = strlen(o->flags);
             snprintf(o->flags + used, sizeof o->flags - used, "%s%s", used ? " " : "", a);
         }
@@ -217,6 +270,51 @@ static void write_c(const Options *o, const Model *m, const Graph *s, const char
     emit_c(c, m, s, &eo);
     close_temp(h, hpath);
     close_temp(c, out);
+    commit_temp(0, hpath);
+    commit_temp(1, out);
+    free(hpath);
+}
+
+/* ---- LLVM outputs: .ll, .bc, .s, .o ---- */
+
+static const char *const llvm_suffix[] = {[EM_LLVM] = ".ll", [EM_BC] = ".bc", [EM_ASM] = ".s", [EM_OBJ] = ".o"};
+
+static bool is_llvm(EmitKind k) { return k == EM_LLVM || k == EM_BC || k == EM_ASM || k == EM_OBJ; }
+
+/* The LLVM output kind a file name's suffix asks for, or EM_DEFAULT. */
+static EmitKind llvm_kind_of(const char *out) {
+    for (EmitKind k = EM_LLVM; k <= EM_OBJ; k++)
+        if (has_suffix(out, llvm_suffix[k]) && strlen(base_name(out)) > strlen(llvm_suffix[k]))
+            return k;
+    return EM_DEFAULT;
+}
+
+/* Writes FILE.ll/.bc/.s/.o and FILE.h beside it, or the output alone to stdout. */
+static void write_llvm(const Options *o, const Model *m, const Graph *s, EmitKind kind, const char *out) {
+    LlvmOptions lo = o->llvm;
+    lo.kind = kind == EM_LLVM ? LLVM_IR : kind == EM_BC ? LLVM_BC : kind == EM_ASM ? LLVM_ASM : LLVM_OBJ;
+    lo.fp64 = o->fp64;
+    if (o->fp64 && (lo.trainer || lo.runtime))
+        usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
+    size_t len;
+    char *bytes = emit_llvm(m, s, &lo, &len); /* exits on a bad target: nothing written yet */
+    if (strcmp(out, "-") == 0) {
+        if (fwrite(bytes, 1, len, stdout) != len || fflush(stdout) != 0)
+            error_at("<stdout>", (Loc){0, 0}, "cannot write: %s", strerror(errno));
+        free(bytes);
+        return;
+    }
+    size_t stem = strlen(out) - (has_suffix(out, llvm_suffix[kind]) ? strlen(llvm_suffix[kind]) : 0);
+    char *hpath = xstrdup(format("%.*s.h", (int)stem, out));
+    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags};
+    FILE *h = open_temp(hpath, 0), *f = open_temp(out, 1);
+    emit_header(h, m, &eo);
+    bool bad = fwrite(bytes, 1, len, f) != len;
+    free(bytes);
+    if (bad)
+        error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+    close_temp(h, hpath);
+    close_temp(f, out);
     commit_temp(0, hpath);
     commit_temp(1, out);
     free(hpath);
@@ -354,8 +452,36 @@ int main(int argc, char **argv) {
 
     EmitKind emit = o.emit;
     const char *out = o.output;
+    if (emit == EM_DEFAULT && out)
+        emit = llvm_kind_of(out);
     if (emit == EM_DEFAULT)
         emit = out && strcmp(out, "-") != 0 && !strchr(base_name(out), '.') ? EM_EXE : EM_C;
+    if (o.run && (o.output || o.emit || o.fp64 || o.llvm.triple || o.llvm.trainer || o.llvm.runtime))
+        usage_error("%s", "netc run compiles for this machine in memory: it takes no -o, --emit, --fp64, "
+                          "--target, --trainer or --runtime");
+    if (o.llvm_flags && !o.run && !is_llvm(emit))
+        usage_error("%s", "--target, --cpu, --features, -O, --trainer and --runtime are for LLVM outputs "
+                          "(--emit=llvm|bc|asm|obj, or -o FILE.ll|.bc|.s|.o) and netc run");
+    if (o.run) {
+        Graph s;
+        graph_init(&s, true);
+        scalarize(&g, &s);
+        after(&o, &s, &m, "scalarize");
+        simplify(&s);
+        after(&o, &s, &m, "simplify-scalar");
+        graph_free(&g);
+        char **argv2 = xmalloc(sizeof(char *) * (size_t)(o.run_argc + 1));
+        argv2[0] = xstrdup(format("netc run %s", o.input));
+        for (int i = 1; i < o.run_argc; i++)
+            argv2[i] = o.run_argv[i];
+        argv2[o.run_argc] = NULL;
+        int status = run_jit(&m, &s, &o.llvm, o.run_argc, argv2);
+        free(argv2[0]);
+        free(argv2);
+        graph_free(&s);
+        model_free(&m);
+        return status;
+    }
     if (emit == EM_IR) {
         print_ir(&o, &g, &m);
     } else {
@@ -373,6 +499,13 @@ int main(int argc, char **argv) {
             if (o.fp64)
                 usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
             build_exe(&o, &m, &s, out);
+        } else if (is_llvm(emit)) {
+            if (!out) {
+                const char *b = base_name(o.input);
+                const char *dot = strrchr(b, '.');
+                out = intern(format("%.*s%s", (int)(dot ? dot - b : (long)strlen(b)), b, llvm_suffix[emit]));
+            }
+            write_llvm(&o, &m, &s, emit, out);
         } else {
             if (!out) {
                 const char *b = base_name(o.input);

@@ -43,23 +43,51 @@ typedef struct Loc {
 
 /* ---- the model: what the YAML says, checked ---- */
 
-typedef enum Act {
-    ACT_IDENTITY, /* a -> a */
-    ACT_RELU,     /* a -> max(a, 0) */
+typedef enum Act {       /* in the YAML spelling's order (parse.c) */
+    ACT_IDENTITY,        /* a -> a */
+    ACT_RELU,            /* a -> max(a, 0) */
+    ACT_SIGMOID,         /* a -> 1 / (1 + e^-a) */
+    ACT_TANH,            /* a -> tanh a */
+    ACT_LEAKY_RELU,      /* a -> a > 0 ? a : slope * a */
+    ACT_SOFTMAX,         /* each sample's outputs -> exp(a) / sum exp(a); last layer only */
 } Act;
+extern const char *const act_name[];
 
-typedef enum LossKind {
-    LOSS_MSE, /* mean of squared differences, over outputs and batch */
+typedef enum LossKind {  /* in the YAML spelling's order */
+    LOSS_MSE,            /* squared differences */
+    LOSS_L1,             /* absolute differences */
+    LOSS_BCE,            /* binary cross entropy on probabilities, log clamped at -100 */
+    LOSS_BCE_LOGITS,     /* binary cross entropy on logits, in the stable form */
+    LOSS_CROSS_ENTROPY,  /* softmax cross entropy on logits, class-index targets */
 } LossKind;
+extern const char *const loss_name[];
 
-typedef enum OptKind {
-    OPT_SGD, /* p -= lr * g */
+typedef enum OptKind {   /* in the YAML spelling's order */
+    OPT_SGD,             /* torch.optim.SGD: momentum, dampening, nesterov, weight_decay */
+    OPT_ADAM,            /* torch.optim.Adam */
+    OPT_ADAMW,           /* torch.optim.AdamW */
 } OptKind;
+extern const char *const opt_name[];
+
+typedef struct Optimizer {
+    OptKind kind;
+    double lr;           /* default learning rate, finite and > 0 */
+    double momentum;     /* sgd, in [0, 1) */
+    double dampening;    /* sgd, in [0, 1] */
+    bool nesterov;       /* sgd; needs momentum > 0 and dampening 0, as torch */
+    double weight_decay; /* >= 0 */
+    double beta1, beta2; /* adam(w), each in [0, 1) */
+    double eps;          /* adam(w), > 0 */
+    Loc loc;             /* the optimizer's key */
+} Optimizer;
 
 typedef struct Layer {
     char name[LIMIT_NAME + 1]; /* C identifier, unique in the model */
     int out;                   /* output features */
     Act act;                   /* activation applied after the affine map */
+    float slope;               /* leaky_relu's negative_slope */
+    bool bias;                 /* has a bias vector */
+    bool trainable;            /* gets gradients and updates */
     Loc loc;                   /* the layer's list item, for comments and IR */
 } Layer;
 
@@ -72,7 +100,34 @@ typedef struct Param {
     int cols;                   /* weight: in features; bias: 0 (a vector) */
     int size;                   /* number of scalars */
     int fan_in;                 /* in features of the layer, for init */
+    bool trainable;             /* its layer is trainable */
 } Param;
+
+/* What one optimizer state tensor holds. */
+typedef enum StateKind {
+    ST_MOMENTUM, /* sgd's momentum_buffer */
+    ST_EXP_AVG,  /* adam's first moment */
+    ST_EXP_AVG_SQ, /* adam's second moment */
+} StateKind;
+
+/* One optimizer state tensor in NAME_optim, shaped as its parameter. */
+typedef struct State {
+    char name[LIMIT_NAME + 40];  /* "optim.hidden.weight.momentum_buffer" */
+    char cname[LIMIT_NAME + 40]; /* "hidden_weight_momentum_buffer" */
+    int param;                   /* index into Model.params */
+    StateKind kind;
+} State;
+
+/* Per-step scalars the kernels compute from the optim struct (HYPER leaves). */
+typedef enum Hyper {
+    HY_LR,         /* the learning rate: o->lr, or the compiled default when 0 */
+    HY_FIRST,      /* bool: this is the first step (sgd momentum starts its buffer) */
+    HY_STEP_SIZE,  /* adam: lr / (1 - beta1^step), computed in double */
+    HY_BC2_SQRT,   /* adam: sqrt(1 - beta2^step), computed in double */
+    HY_DECAY,      /* adamw: 1 - lr * weight_decay, computed in double */
+    HY_COUNT
+} Hyper;
+extern const char *const hyper_name[HY_COUNT];
 
 typedef struct Model {
     const char *file;          /* the YAML path, as given */
@@ -81,13 +136,14 @@ typedef struct Model {
     Layer *layers;             /* nlayers entries */
     int nlayers;
     LossKind loss;
+    bool loss_sum;             /* reduction: sum (default mean) */
     Loc loss_loc;
-    OptKind opt;
-    float lr;                  /* learning rate, finite and > 0 */
-    Loc opt_loc;
+    Optimizer opt;
     int batch;                 /* samples per step, >= 1 */
     Param *params;             /* filled by model_params() */
     int nparams;
+    State *states;             /* filled by model_params() */
+    int nstates;
     uint64_t hash;             /* FNV-1a of the input bytes, for the banner */
 } Model;
 
@@ -123,7 +179,7 @@ typedef struct Node {
     Type type;
     int arg[3];       /* operand ids, each smaller than this node's id */
     float value;      /* OP_CONST: the value */
-    int slot;         /* OP_PARAM: index into Model.params */
+    int slot;         /* OP_PARAM: Model.params; OP_STATE: Model.states; OP_HYPER: Hyper */
     int index;        /* leaves in scalar form: element; OP_BCAST: rows */
     int layer;        /* producing layer, -1 for the loss and optimizer glue */
     Phase phase;      /* which section the node was built for */
@@ -136,6 +192,7 @@ typedef enum RootKind {
     ROOT_LOSS,   /* the scalar loss */
     ROOT_GRAD,   /* d loss / d params[slot] */
     ROOT_UPDATE, /* params[slot] after one optimizer step */
+    ROOT_STATE,  /* states[slot] after one optimizer step */
 } RootKind;
 
 /* A value the generated code must compute.  In scalar form, index names the
@@ -207,10 +264,13 @@ void ir_root(Graph *g, RootKind kind, int slot, int index, int node);
 bool ir_is_const(const Graph *g, int id, float v);
 void ir_print(FILE *out, const Graph *g, const Model *m);
 void ir_verify(const Graph *g, const char *after);
-extern const char *const root_name[4];
+extern const char *const root_name[5];
+int model_outputs(const Model *m);
+int model_targets(const Model *m);
 
 /* ---- lower.c ---- */
 void model_params(Model *m);
+Type param_type(const Param *p);
 /* Requires: a checked model.  Guarantees: g holds the forward pass for one
  * batch and the loss, with roots ROOT_OUTPUT and ROOT_LOSS. */
 void lower_model(const Model *m, Graph *g);
@@ -245,5 +305,26 @@ typedef struct EmitOptions {
 } EmitOptions;
 void emit_header(FILE *out, const Model *m, const EmitOptions *o);
 void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o);
+
+/* ---- emit_llvm.c (the only user of the LLVM C API) ---- */
+typedef enum LlvmKind { LLVM_IR, LLVM_BC, LLVM_ASM, LLVM_OBJ } LlvmKind;
+typedef struct LlvmOptions {
+    LlvmKind kind;
+    const char *triple;   /* NULL: the host */
+    const char *cpu;      /* NULL: the host's CPU when triple is NULL, else generic */
+    const char *features; /* "+a,-b", or NULL */
+    int opt;              /* 0..3: the pass pipeline default<On> and codegen level */
+    bool fp64;            /* double kernels, as EmitOptions.fp64 */
+    bool runtime;         /* also NAME_model, the netrt descriptor, as -DNETC_RUNTIME */
+    bool trainer;         /* also main(), the descriptor internal, as -DNETC_TRAINER */
+} LlvmOptions;
+/* Requires: the scalar graph emit_c prints.  Guarantees: the same kernels,
+ * computing the same values, as the requested output kind, in a malloc'd
+ * buffer of *len bytes (NUL-terminated); a bad target, CPU or feature is one
+ * error line and exit 1. */
+char *emit_llvm(const Model *m, const Graph *s, const LlvmOptions *o, size_t *len);
+/* Compiles the trainer in memory for the host (ORC LLJIT) and runs
+ * netrt_main with argc/argv; returns its exit status. */
+int run_jit(const Model *m, const Graph *s, const LlvmOptions *o, int argc, char **argv);
 
 #endif

@@ -475,9 +475,28 @@ static void expect_ident(Parser *p, const YNode *n, const char *what, char *out)
 
 /* ---- the schema ---- */
 
-enum { L_NAME, L_LINEAR, L_ACT, L_N };
-static const char *const layer_keys[] = {"name", "linear", "activation", NULL};
-static const char *const act_names[] = {"identity", "relu", NULL}; /* Act order */
+/* A plain true or false. */
+static bool expect_bool(Parser *p, const YNode *n, const char *what) {
+    if (n->kind == K_SCALAR && n->plain && (is(n, "true") || is(n, "false")))
+        return is(n, "true");
+    fail(p, n->loc, "%s must be true or false, got %s", what, describe(n));
+}
+
+/* A finite number in [lo, hi] (hi_open: [lo, hi)); `what` names it. */
+static double expect_range(Parser *p, const YNode *n, const char *what, double lo, double hi,
+                           bool hi_open) {
+    double v = expect_number(p, n, what);
+    if (!isfinite(v))
+        fail(p, n->loc, "%s must be finite, got %s", what, quote(n->text, n->len));
+    if (v < lo || v > hi || (hi_open && v == hi))
+        fail(p, n->loc, "%s must be in [%g, %g%c, got %s", what, lo, hi, hi_open ? ')' : ']',
+             quote(n->text, n->len));
+    return v;
+}
+
+enum { L_NAME, L_LINEAR, L_ACT, L_SLOPE, L_BIAS, L_TRAIN, L_N };
+static const char *const layer_keys[] = {"name", "linear", "activation", "negative_slope",
+                                         "bias", "trainable", NULL};
 
 /* Checks the layer list; returns the parameter count.  Sizes are at most
  * LIMIT_FEATURES and layers at most LIMIT_LAYERS, so int64_t cannot
@@ -495,6 +514,7 @@ static int64_t check_layers(Parser *p, const YNode *seq) {
     m->nlayers = seq->n;
     const YNode *name[LIMIT_LAYERS]; /* each layer's explicit name, or NULL */
     int64_t in = m->input, params = 0;
+    bool any_trainable = false;
     for (int i = 0; i < seq->n; i++) {
         const YNode *item = seq->kid[i], *key[L_N], *val[L_N];
         Layer *l = &m->layers[i];
@@ -521,57 +541,135 @@ static int64_t check_layers(Parser *p, const YNode *seq) {
                  j + 1, m->layers[j].loc.line);
         }
         l->out = expect_int(p, val[L_LINEAR], "'linear'", 1, LIMIT_FEATURES);
-        l->act = val[L_ACT] ? (Act)expect_choice(p, val[L_ACT], "activation", act_names)
+        l->act = val[L_ACT] ? (Act)expect_choice(p, val[L_ACT], "activation", act_name)
                             : ACT_IDENTITY;
-        params += (int64_t)l->out * in + l->out;
+        if (l->act == ACT_SOFTMAX && i + 1 != seq->n)
+            fail(p, val[L_ACT]->loc, "softmax is only allowed on the last layer (layer %s is %d of %d)",
+                 quote(l->name, strlen(l->name)), i + 1, seq->n);
+        l->slope = 0.01f; /* torch's default negative_slope */
+        if (val[L_SLOPE]) {
+            if (l->act != ACT_LEAKY_RELU)
+                fail(p, key[L_SLOPE]->loc, "'negative_slope' needs 'activation: leaky_relu'");
+            l->slope = (float)expect_range(p, val[L_SLOPE], "'negative_slope'", -1e6, 1e6, false);
+        }
+        l->bias = val[L_BIAS] ? expect_bool(p, val[L_BIAS], "'bias'") : true;
+        l->trainable = val[L_TRAIN] ? expect_bool(p, val[L_TRAIN], "'trainable'") : true;
+        any_trainable |= l->trainable;
+        params += (int64_t)l->out * in + (l->bias ? l->out : 0);
         if (params > LIMIT_PARAMS)
             fail(p, l->loc, "layer %s brings the model to %lld parameters; the limit is %d",
                  quote(l->name, strlen(l->name)), (long long)params, LIMIT_PARAMS);
         in = l->out;
     }
+    if (!any_trainable)
+        fail(p, seq->loc, "every layer has 'trainable: false': there is nothing to train");
     return params;
 }
 
 enum { T_NAME, T_INPUT, T_LAYERS, T_LOSS, T_OPT, T_BATCH, T_N };
 static const char *const top_keys[] = {"name", "input", "layers", "loss", "optimizer",
                                        "batch", NULL};
-static const char *const loss_names[] = {"mse", NULL};  /* LossKind order */
-static const char *const opt_names[] = {"sgd", NULL};   /* OptKind order */
-static const char *const sgd_keys[] = {"lr", NULL};
+static const char *const reduction_names[] = {"mean", "sum", NULL};
+static const char *const reduction_keys[] = {"reduction", NULL};
 
-/* optimizer: {sgd: {lr: NUMBER}}: exactly one optimizer, named by its key. */
-static void check_optimizer(Parser *p, const YNode *o) {
+/* loss: NAME, or {NAME: {reduction: mean | sum}}. */
+static void check_loss(Parser *p, const YNode *n) {
     Model *m = p->m;
-    const YNode *key[1], *val[1];
+    if (n->kind == K_MAP) {
+        if (n->n != 2)
+            fail(p, n->loc, "'loss' must name exactly one loss, such as {mse: {reduction: sum}}");
+        const YNode *opts = n->kid[1], *key[1], *val[1];
+        n = n->kid[0];
+        m->loss = (LossKind)expect_choice(p, n, "loss", loss_name);
+        if (opts->kind != K_MAP)
+            fail(p, opts->loc, "the options of loss '%s' must be a mapping such as {reduction: sum}, got %s",
+                 loss_name[m->loss], describe(opts));
+        match_keys(p, opts, format("loss '%s'", loss_name[m->loss]), reduction_keys, key, val);
+        if (val[0])
+            m->loss_sum = expect_choice(p, val[0], "reduction", reduction_names) == 1;
+    } else {
+        m->loss = (LossKind)expect_choice(p, n, "loss", loss_name);
+    }
+    m->loss_loc = n->loc;
+    int outs = model_outputs(m);
+    if (m->loss == LOSS_CROSS_ENTROPY && outs < 2)
+        fail(p, n->loc, "cross_entropy needs at least 2 outputs (one per class); the last layer has %d", outs);
+}
+
+enum { O_LR, O_MOMENTUM, O_DAMPENING, O_NESTEROV, O_WD, O_BETAS, O_EPS, O_N };
+static const char *const sgd_keys[] = {"lr", "momentum", "dampening", "nesterov", "weight_decay", NULL};
+static const char *const adam_keys[] = {"lr", "betas", "eps", "weight_decay", NULL};
+
+/* optimizer: {sgd: {...}} | {adam: {...}} | {adamw: {...}}: exactly one,
+ * named by its key, with torch.optim's defaults and range checks. */
+static void check_optimizer(Parser *p, const YNode *o) {
+    Optimizer *opt = &p->m->opt;
     if (o->kind != K_MAP)
         fail(p, o->loc, "'optimizer' must be a mapping such as {sgd: {lr: 0.01}}, got %s",
              describe(o));
     if (o->n == 0)
-        fail(p, o->loc, "'optimizer' names no optimizer; expected one of: %s",
-             word_list(opt_names));
-    for (int i = 0; i < o->n; i += 2)
-        if (o->kid[i]->kind == K_SCALAR && !is(o->kid[i], "sgd"))
-            expect_choice(p, o->kid[i], "optimizer", opt_names); /* fails */
-    match_keys(p, o, "optimizer", opt_names, key, val);
-    m->opt = OPT_SGD;
-    m->opt_loc = key[0]->loc;
-    const YNode *sgd = val[0], *skey[1], *sval[1];
-    if (sgd->kind != K_MAP)
-        fail(p, sgd->loc, "'sgd' must be a mapping such as {lr: 0.01}, got %s", describe(sgd));
-    match_keys(p, sgd, "sgd", sgd_keys, skey, sval);
-    require(p, sgd, "sgd", "lr", sval[0]);
-    const YNode *n = sval[0];
-    double lr = expect_number(p, n, "'lr'");
-    const char *q = quote(n->text, n->len);
-    if (!isfinite(lr))
-        fail(p, n->loc, "'lr' must be finite, got %s", q);
-    if (lr <= 0)
-        fail(p, n->loc, "'lr' must be greater than 0, got %s", q);
-    if (lr > FLT_MAX) /* checked before the conversion, which would be undefined */
-        fail(p, n->loc, "'lr' %s is too large for float", q);
-    m->lr = (float)lr;
-    if (m->lr == 0)
-        fail(p, n->loc, "'lr' %s is too small for float: it rounds to 0", q);
+        fail(p, o->loc, "'optimizer' names no optimizer; expected one of: %s", word_list(opt_name));
+    if (o->n > 2)
+        fail(p, o->kid[2]->loc, "'optimizer' must name exactly one optimizer");
+    const YNode *k = o->kid[0], *v = o->kid[1];
+    opt->kind = (OptKind)expect_choice(p, k, "optimizer", opt_name);
+    opt->loc = k->loc;
+    const char *what = opt_name[opt->kind];
+    if (v->kind != K_MAP)
+        fail(p, v->loc, "'%s' must be a mapping such as {lr: 0.01}, got %s", what, describe(v));
+    const YNode *key[O_N], *val[O_N], *ak[4], *av[4];
+    for (int i = 0; i < O_N; i++)
+        key[i] = val[i] = NULL;
+    if (opt->kind == OPT_SGD) {
+        match_keys(p, v, what, sgd_keys, key, val);
+        require(p, v, what, "lr", val[O_LR]);
+    } else { /* adam's keys map onto the shared slots */
+        match_keys(p, v, what, adam_keys, ak, av);
+        val[O_LR] = av[0], val[O_BETAS] = av[1], val[O_EPS] = av[2], val[O_WD] = av[3];
+        key[O_WD] = ak[3];
+    }
+    opt->lr = opt->kind == OPT_SGD ? 0 : 0.001;
+    opt->weight_decay = opt->kind == OPT_ADAMW ? 0.01 : 0;
+    opt->beta1 = 0.9, opt->beta2 = 0.999, opt->eps = 1e-8;
+    if (val[O_LR]) {
+        const YNode *n = val[O_LR];
+        double lr = expect_number(p, n, "'lr'");
+        const char *q = quote(n->text, n->len);
+        if (!isfinite(lr))
+            fail(p, n->loc, "'lr' must be finite, got %s", q);
+        if (lr <= 0)
+            fail(p, n->loc, "'lr' must be greater than 0, got %s", q);
+        if (lr > FLT_MAX) /* checked before the conversion, which would be undefined */
+            fail(p, n->loc, "'lr' %s is too large for float", q);
+        if ((float)lr == 0)
+            fail(p, n->loc, "'lr' %s is too small for float: it rounds to 0", q);
+        opt->lr = lr;
+    }
+    if (val[O_MOMENTUM])
+        opt->momentum = expect_range(p, val[O_MOMENTUM], "'momentum'", 0, 1, true);
+    if (val[O_DAMPENING])
+        opt->dampening = expect_range(p, val[O_DAMPENING], "'dampening'", 0, 1, false);
+    if (val[O_NESTEROV]) {
+        opt->nesterov = expect_bool(p, val[O_NESTEROV], "'nesterov'");
+        if (opt->nesterov && (opt->momentum == 0 || opt->dampening != 0))
+            fail(p, val[O_NESTEROV]->loc, "nesterov momentum needs momentum > 0 and dampening 0, as in torch");
+    }
+    if (val[O_WD])
+        opt->weight_decay = expect_range(p, val[O_WD], "'weight_decay'", 0, 1e6, false);
+    if (val[O_EPS]) {
+        opt->eps = expect_range(p, val[O_EPS], "'eps'", 0, 1e6, false);
+        if ((float)opt->eps == 0)
+            fail(p, val[O_EPS]->loc, "'eps' must be greater than 0 (as a float), got %s",
+                 quote(val[O_EPS]->text, val[O_EPS]->len));
+    }
+    if (val[O_BETAS]) {
+        const YNode *b = val[O_BETAS];
+        if (b->kind != K_SEQ || b->n != 2)
+            fail(p, b->loc, "'betas' must be a list of two numbers such as [0.9, 0.999], got %s",
+                 describe(b));
+        opt->beta1 = expect_range(p, b->kid[0], "'betas' first value", 0, 1, true);
+        opt->beta2 = expect_range(p, b->kid[1], "'betas' second value", 0, 1, true);
+    }
 }
 
 static void check_model(Parser *p) {
@@ -596,8 +694,7 @@ static void check_model(Parser *p) {
         fail(p, val[T_BATCH] ? val[T_BATCH]->loc : root->loc,
              "batch %d times %lld parameters is %lld unrolled scalars; the limit is %d",
              m->batch, (long long)params, (long long)(params * m->batch), LIMIT_UNROLL);
-    m->loss = (LossKind)expect_choice(p, val[T_LOSS], "loss", loss_names);
-    m->loss_loc = val[T_LOSS]->loc;
+    check_loss(p, val[T_LOSS]);
     check_optimizer(p, val[T_OPT]);
 }
 
@@ -609,6 +706,10 @@ void parse_model(const char *path, const char *buf, size_t len, Model *m) {
     m->nlayers = 0;
     m->params = NULL;
     m->nparams = 0;
+    m->states = NULL;
+    m->nstates = 0;
+    m->loss_sum = false;
+    m->opt = (Optimizer){0};
     /* A UTF-8 byte-order mark is skipped here, so libyaml's columns on line 1
      * do not count it. */
     if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
@@ -632,7 +733,9 @@ void parse_model(const char *path, const char *buf, size_t len, Model *m) {
 void model_free(Model *m) {
     free(m->layers);
     free(m->params);
+    free(m->states);
     m->layers = NULL;
     m->params = NULL;
+    m->states = NULL;
     m->nlayers = m->nparams = 0;
 }

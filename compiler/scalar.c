@@ -34,21 +34,51 @@ void scalarize(const Graph *t, Graph *s) {
         s->at = (Origin){.layer = n->layer, .phase = n->phase, .loc = n->loc};
         const int rows = n->type.dim[0], cols = n->type.dim[1];
         switch (n->op) {
-        case OP_INPUT: case OP_TARGET: case OP_PARAM:
+        case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE:
             for (int k = 0; k < numel; k++)
                 e[k] = ir_leaf(s, n->op, scalar, n->slot, k);
+            break;
+        case OP_HYPER:
+            e[0] = ir_leaf(s, OP_HYPER, n->type, n->slot, 0);
             break;
         case OP_CONST:
             for (int k = 0; k < numel; k++)
                 e[k] = ir_const(s, scalar, n->value);
             break;
-        case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAX: case OP_GT:
+        case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAX: case OP_GT: case OP_EQ:
             for (int k = 0; k < numel; k++)
                 e[k] = binary(s, n->op, A[k], Bv[k]);
             break;
-        case OP_NEG:
+        case OP_NEG: case OP_EXP: case OP_LOG: case OP_TANH: case OP_SIGMOID: case OP_ABS:
+        case OP_SQRT:
             for (int k = 0; k < numel; k++)
-                e[k] = ir_op(s, OP_NEG, A[k], -1, -1);
+                e[k] = ir_op(s, n->op, A[k], -1, -1);
+            break;
+        case OP_ONEHOT: /* row r: t[r] == j ? 1 : 0 */
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++)
+                    e[r * cols + c] = ir_op(s, OP_SELECT, binary(s, OP_EQ, A[r], ir_const(s, scalar, (float)c)),
+                                            ir_const(s, scalar, 1.0f), ir_const(s, scalar, 0.0f));
+            break;
+        case OP_SOFTMAX: case OP_LOGSOFTMAX: /* per row, shifted by the row's max as torch */
+            for (int r = 0; r < rows; r++) {
+                const int *a = A + r * cols;
+                int mx = a[0], sum = -1;
+                for (int c = 1; c < cols; c++)
+                    mx = binary(s, OP_MAX, mx, a[c]);
+                int *sh = e + r * cols; /* first the shifted values, then the results */
+                for (int c = 0; c < cols; c++) {
+                    sh[c] = binary(s, OP_SUB, a[c], mx);
+                    int ex = ir_op(s, OP_EXP, sh[c], -1, -1);
+                    sum = c ? binary(s, OP_ADD, sum, ex) : ex;
+                }
+                if (n->op == OP_SOFTMAX)
+                    for (int c = 0; c < cols; c++)
+                        sh[c] = binary(s, OP_DIV, ir_op(s, OP_EXP, sh[c], -1, -1), sum);
+                else
+                    for (int c = 0; c < cols; c++)
+                        sh[c] = binary(s, OP_SUB, sh[c], ir_op(s, OP_LOG, sum, -1, -1));
+            }
             break;
         case OP_SELECT:
             for (int k = 0; k < numel; k++)

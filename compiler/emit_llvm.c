@@ -1,0 +1,1134 @@
+/* emit_llvm.c: the scalar IR built as an LLVM module, through the LLVM C API.
+ *
+ * The second backend, and the only file of netc that includes llvm-c headers:
+ * every LLVM handle is created and disposed here.  It builds, node for node,
+ * what emit_c.c prints: the same kernels with the same C ABI, the same values
+ * in the same order (each sum left to right, max as `a < b ? b : a`, gt as an
+ * ordered >), with no fast-math flags and no fmuladd, so LLVM may not contract
+ * or reassociate anything.  The presentation decisions of emit_c.c (which
+ * values get a name, which are inlined into their user, and the names
+ * themselves: hidden_z_0, d_hidden_weight_2_4, tmp7) are repeated here so
+ * that the IR reads like the C.
+ *
+ * Outputs: textual IR, bitcode, assembly or an object for any target LLVM
+ * was built with (emit_llvm), or the whole trainer compiled in memory with
+ * ORC's LLJIT and run at once (run_jit).  With LlvmOptions.trainer the module
+ * also holds what the C backend puts under #ifdef NETC_TRAINER: void-pointer
+ * wrappers of the kernels, the netrt_model descriptor and main().
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "netc.h"
+#include "netrt.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/BitWriter.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The descriptor built below mirrors netrt.h field for field; a field added
+ * there must be added here (and this check updated). */
+_Static_assert(offsetof(netrt_model, set_lr) + sizeof(void (*)(void)) == sizeof(netrt_model),
+               "netrt_model gained a field: update model_type() and descriptor() in emit_llvm.c");
+
+typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN } Kernel;
+
+typedef struct L {
+    const Model *m;
+    const Graph *s;
+    const LlvmOptions *o;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMTargetDataRef td;
+    LLVMTypeRef real, i1, i8, i32, i64, isz, i8p, realp, params, optim, tensor, model;
+    /* the kernel being built */
+    Kernel k;
+    LLVMValueRef fn, p, o_arg, x, t, g, y;
+    LLVMValueRef step_s; /* NAME_train: the loop's step index s */
+    bool *live;
+    int *uses;
+    bool *is_var;
+    const char **var;
+    LLVMValueRef *val;  /* the value of each named node, once built */
+    LLVMValueRef *slot; /* K_TRAIN: the alloca holding each parameter leaf */
+    int ntmp;
+    const char **taken;
+    int ntaken_cap;
+    int *leaf_of;    /* scalar leaf of each parameter element, then each state element */
+    int *param_base; /* first element of each parameter in leaf_of; [nparams] = total */
+    int *state_base; /* first element of each state, after the parameters' */
+    LLVMValueRef pow_fn, tanh_fn;
+} L;
+
+/* ---- names, as emit_c.c gives them ---- */
+
+static const char *c_ident(const char *name) {
+    char buf[256];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof buf; i++)
+        buf[i] = name[i] == '.' ? '_' : name[i];
+    buf[i] = 0;
+    return intern(buf);
+}
+
+static uint64_t str_hash(const char *s) {
+    uint64_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static bool take_name(L *l, const char *name) {
+    size_t mask = (size_t)l->ntaken_cap - 1, h = str_hash(name) & mask;
+    for (; l->taken[h]; h = (h + 1) & mask)
+        if (strcmp(l->taken[h], name) == 0)
+            return false;
+    l->taken[h] = name;
+    return true;
+}
+
+static void name_var(L *l, int id) {
+    const char *base = l->s->node[id].name ? c_ident(l->s->node[id].name)
+                                           : intern(format("tmp%d", ++l->ntmp));
+    const char *name = base;
+    for (int suffix = 2; !take_name(l, name); suffix++)
+        name = intern(format("%s__%d", base, suffix));
+    l->var[id] = name;
+}
+
+/* ---- the plan: which nodes a kernel computes, which are named ---- */
+
+static bool root_in_kernel(const L *l, const Root *r) {
+    switch (l->k) {
+    case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < l->m->layers[l->m->nlayers - 1].out;
+    case K_GRAD: return r->kind == ROOT_LOSS || r->kind == ROOT_GRAD;
+    case K_STEP: case K_TRAIN: return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE;
+    }
+    return false;
+}
+
+/* Leaves NAME_train keeps in locals across its loop. */
+static bool carried(Op op) { return op == OP_PARAM || op == OP_STATE; }
+
+static bool is_leaf(Op op) {
+    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST || op == OP_STATE;
+}
+
+static int leaf_pos(const L *l, Op op, int slot, int k) {
+    return k + (op == OP_PARAM ? l->param_base[slot] : l->param_base[l->m->nparams] + l->state_base[slot]);
+}
+
+static void plan(L *l, Kernel k) {
+    const Graph *s = l->s;
+    l->k = k;
+    l->ntmp = 0;
+    memset(l->live, 0, sizeof(bool) * (size_t)s->n);
+    memset(l->uses, 0, sizeof(int) * (size_t)s->n);
+    memset(l->is_var, 0, sizeof(bool) * (size_t)s->n);
+    memset(l->val, 0, sizeof(LLVMValueRef) * (size_t)s->n);
+    memset(l->slot, 0, sizeof(LLVMValueRef) * (size_t)s->n);
+    for (int r = 0; r < s->nroot; r++)
+        if (root_in_kernel(l, &s->root[r])) {
+            l->live[s->root[r].node] = true;
+            l->uses[s->root[r].node] += 2;
+        }
+    for (int i = s->n - 1; i >= 0; i--) {
+        if (!l->live[i])
+            continue;
+        const Node *n = &s->node[i];
+        for (int a = 0; a < 3; a++)
+            if (n->arg[a] >= 0) {
+                l->live[n->arg[a]] = true;
+                l->uses[n->arg[a]] += n->op == OP_MAX ? 2 : 1;
+            }
+    }
+    memset(l->taken, 0, sizeof(char *) * (size_t)l->ntaken_cap);
+    static const char *const reserved[] = {"p", "o", "x", "t", "g", "y", "n", "s", "steps", "total"};
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        take_name(l, reserved[i]);
+    for (int i = 0; i < s->n; i++) {
+        const Node *n = &s->node[i];
+        if (!l->live[i])
+            continue;
+        bool leafy = is_leaf(n->op);
+        if (k == K_TRAIN && carried(n->op))
+            leafy = false;
+        if (!leafy && (n->name || l->uses[i] > 1)) {
+            l->is_var[i] = true;
+            name_var(l, i);
+        }
+    }
+}
+
+/* ---- values ---- */
+
+/* A constant as the C backend writes it: the shortest decimal that reads back
+ * as the float, which in --fp64 code is read as a double. */
+static LLVMValueRef real_const(L *l, float v) {
+    if (!l->o->fp64 || isnan(v) || isinf(v))
+        return LLVMConstReal(l->real, (double)v);
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    return LLVMConstReal(l->real, strtod(buf, NULL));
+}
+
+static LLVMValueRef gep2(L *l, LLVMValueRef base, LLVMTypeRef ty, unsigned a, unsigned b) {
+    LLVMValueRef idx[2] = {LLVMConstInt(l->i32, a, 0), LLVMConstInt(l->i32, b, 0)};
+    return LLVMBuildInBoundsGEP2(l->b, ty, base, idx, 2, "");
+}
+
+/* Address of element k of member `field` of struct type ty at base, shaped as
+ * parameter p: &base->member[k / cols][k % cols]. */
+static LLVMValueRef member_addr(L *l, LLVMTypeRef ty, LLVMValueRef base, int field, const Param *p, int k) {
+    LLVMValueRef idx[4] = {LLVMConstInt(l->i32, 0, 0), LLVMConstInt(l->i32, (unsigned)field, 0),
+                           LLVMConstInt(l->i32, (unsigned)(p->cols ? k / p->cols : k), 0),
+                           LLVMConstInt(l->i32, (unsigned)(p->cols ? k % p->cols : 0), 0)};
+    return LLVMBuildInBoundsGEP2(l->b, ty, base, idx, p->cols ? 4 : 3, "");
+}
+
+/* Address of element k of parameter tensor slot in the params struct at base. */
+static LLVMValueRef param_addr(L *l, LLVMValueRef base, int slot, int k) {
+    return member_addr(l, l->params, base, slot, &l->m->params[slot], k);
+}
+
+/* NAME_optim is {steps, lr, state tensors...}. */
+enum { OPTIM_STEPS, OPTIM_LR, OPTIM_STATE0 };
+
+static LLVMValueRef state_addr(L *l, int slot, int k) {
+    return member_addr(l, l->optim, l->o_arg, OPTIM_STATE0 + slot, &l->m->params[l->m->states[slot].param], k);
+}
+
+/* Where a carried leaf lives in memory. */
+static LLVMValueRef leaf_addr(L *l, Op op, int slot, int k) {
+    return op == OP_PARAM ? param_addr(l, l->p, slot, k) : state_addr(l, slot, k);
+}
+
+static LLVMValueRef elem_addr(L *l, LLVMValueRef base, int k) {
+    LLVMValueRef idx = LLVMConstInt(l->i64, (unsigned)k, 0);
+    return LLVMBuildInBoundsGEP2(l->b, l->real, base, &idx, 1, "");
+}
+
+static LLVMValueRef load(L *l, LLVMTypeRef ty, LLVMValueRef addr, const char *name) {
+    return LLVMBuildLoad2(l->b, ty, addr, name);
+}
+
+static LLVMValueRef value(L *l, int id);
+static void add_attr(L *l, LLVMValueRef fn, LLVMAttributeIndex at, const char *name);
+
+static LLVMValueRef intrinsic(L *l, const char *name, LLVMTypeRef ty, LLVMValueRef a, LLVMValueRef b) {
+    const char *full = format("llvm.%s.%s", name, ty == LLVMFloatTypeInContext(l->ctx) ? "f32" : "f64");
+    LLVMValueRef fn = LLVMGetNamedFunction(l->mod, full);
+    LLVMTypeRef args[2] = {ty, ty}, ft = LLVMFunctionType(ty, args, b ? 2 : 1, 0);
+    if (!fn)
+        fn = LLVMAddFunction(l->mod, full, ft);
+    LLVMValueRef v[2] = {a, b};
+    return LLVMBuildCall2(l->b, ft, fn, v, b ? 2 : 1, "");
+}
+
+/* tanh has no LLVM intrinsic: the C library's tanhf/tanh, as the C calls. */
+static LLVMValueRef libm_tanh(L *l, LLVMValueRef a, const char *name) {
+    const char *fname = l->o->fp64 ? "tanh" : "tanhf";
+    LLVMTypeRef ft = LLVMFunctionType(l->real, &l->real, 1, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(l->mod, fname);
+    if (!fn) {
+        fn = LLVMAddFunction(l->mod, fname, ft);
+        add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
+    }
+    return LLVMBuildCall2(l->b, ft, fn, &a, 1, name);
+}
+
+/* The optimizer's step counter for this step: o->steps (+ s in NAME_train). */
+static LLVMValueRef step_index(L *l) {
+    LLVMValueRef steps = load(l, l->i64, gep2(l, l->o_arg, l->optim, 0, OPTIM_STEPS), "");
+    return l->k == K_TRAIN ? LLVMBuildAdd(l->b, steps, LLVMBuildZExt(l->b, l->step_s, l->i64, ""), "") : steps;
+}
+
+/* A per-step scalar, as emit_c.c's hyper_def writes it (in double, then cast). */
+static LLVMValueRef hyper(L *l, Hyper h, const char *name) {
+    const Optimizer *o = &l->m->opt;
+    LLVMTypeRef dbl = LLVMDoubleTypeInContext(l->ctx);
+    LLVMValueRef one = LLVMConstReal(dbl, 1.0);
+    /* lr = o->lr != 0 ? (double)o->lr : NAME_LR */
+    LLVMValueRef lr = NULL;
+    if (h == HY_LR || h == HY_STEP_SIZE || h == HY_DECAY) {
+        LLVMValueRef olr = load(l, LLVMFloatTypeInContext(l->ctx), gep2(l, l->o_arg, l->optim, 0, OPTIM_LR), "");
+        LLVMValueRef set = LLVMBuildFCmp(l->b, LLVMRealUNE, olr, LLVMConstReal(LLVMTypeOf(olr), 0.0), "");
+        lr = LLVMBuildSelect(l->b, set, LLVMBuildFPExt(l->b, olr, dbl, ""), LLVMConstReal(dbl, o->lr), "lr");
+    }
+    LLVMValueRef d = NULL;
+    switch (h) {
+    case HY_LR:
+        d = lr;
+        break;
+    case HY_FIRST:
+        return LLVMBuildICmp(l->b, LLVMIntEQ, step_index(l), LLVMConstInt(l->i64, 0, 0), name);
+    case HY_STEP_SIZE: case HY_BC2_SQRT: {
+        /* 1.0 - pow(beta, (double)(step + 1)) */
+        LLVMValueRef n = LLVMBuildUIToFP(l->b, LLVMBuildAdd(l->b, step_index(l), LLVMConstInt(l->i64, 1, 0), ""), dbl, "");
+        LLVMValueRef pw = intrinsic(l, "pow", dbl, LLVMConstReal(dbl, h == HY_STEP_SIZE ? o->beta1 : o->beta2), n);
+        LLVMValueRef bc = LLVMBuildFSub(l->b, one, pw, "");
+        d = h == HY_STEP_SIZE ? LLVMBuildFDiv(l->b, lr, bc, "") : intrinsic(l, "sqrt", dbl, bc, NULL);
+        break;
+    }
+    case HY_DECAY:
+        d = LLVMBuildFSub(l->b, one, LLVMBuildFMul(l->b, lr, LLVMConstReal(dbl, o->weight_decay), ""), "");
+        break;
+    case HY_COUNT:
+        die("emit_llvm: hyper %d", (int)h);
+    }
+    return l->o->fp64 ? d : LLVMBuildFPTrunc(l->b, d, l->real, name);
+}
+
+/* Builds node id here, as the C evaluates an expression where it appears. */
+static LLVMValueRef build(L *l, int id, const char *name) {
+    const Node *n = &l->s->node[id];
+    switch (n->op) {
+    case OP_INPUT:
+        return load(l, l->real, elem_addr(l, l->x, n->index), name);
+    case OP_TARGET:
+        return load(l, l->real, elem_addr(l, l->t, n->index), name);
+    case OP_PARAM:
+        return load(l, l->real, param_addr(l, l->p, n->slot, n->index), name);
+    case OP_STATE:
+        return load(l, l->real, state_addr(l, n->slot, n->index), name);
+    case OP_HYPER:
+        return hyper(l, (Hyper)n->slot, name);
+    case OP_CONST:
+        return real_const(l, n->value);
+    case OP_EXP: case OP_LOG: case OP_ABS: case OP_SQRT: {
+        static const char *const fn[OP_COUNT] = {[OP_EXP] = "exp", [OP_LOG] = "log", [OP_ABS] = "fabs",
+                                                 [OP_SQRT] = "sqrt"};
+        LLVMValueRef v = intrinsic(l, fn[n->op], l->real, value(l, n->arg[0]), NULL);
+        LLVMSetValueName2(v, name, strlen(name));
+        return v;
+    }
+    case OP_TANH:
+        return libm_tanh(l, value(l, n->arg[0]), name);
+    case OP_SIGMOID: { /* 1 / (1 + e^-a) */
+        LLVMValueRef e = intrinsic(l, "exp", l->real, LLVMBuildFNeg(l->b, value(l, n->arg[0]), ""), NULL);
+        LLVMValueRef one = real_const(l, 1.0f);
+        return LLVMBuildFDiv(l->b, one, LLVMBuildFAdd(l->b, one, e, ""), name);
+    }
+    case OP_EQ: {
+        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
+        return LLVMBuildFCmp(l->b, LLVMRealOEQ, a, b, name);
+    }
+    case OP_ADD: {
+        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
+        return LLVMBuildFAdd(l->b, a, b, name);
+    }
+    case OP_SUB: {
+        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
+        return LLVMBuildFSub(l->b, a, b, name);
+    }
+    case OP_MUL: {
+        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
+        return LLVMBuildFMul(l->b, a, b, name);
+    }
+    case OP_DIV: {
+        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
+        return LLVMBuildFDiv(l->b, a, b, name);
+    }
+    case OP_NEG:
+        return LLVMBuildFNeg(l->b, value(l, n->arg[0]), name);
+    case OP_MAX: { /* a < b ? b : a: an ordered compare, so a NaN in a comes through */
+        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
+        LLVMValueRef lt = LLVMBuildFCmp(l->b, LLVMRealOLT, a, b, "");
+        return LLVMBuildSelect(l->b, lt, b, a, name);
+    }
+    case OP_GT: {
+        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
+        return LLVMBuildFCmp(l->b, LLVMRealOGT, a, b, name);
+    }
+    case OP_SELECT: {
+        LLVMValueRef c = value(l, n->arg[0]), a = value(l, n->arg[1]), b = value(l, n->arg[2]);
+        return LLVMBuildSelect(l->b, c, a, b, name);
+    }
+    case OP_MATMUL: case OP_TRANSPOSE: case OP_BCAST: case OP_SUMROWS: case OP_SUMALL:
+    case OP_SPLAT: case OP_ONEHOT: case OP_SOFTMAX: case OP_LOGSOFTMAX:
+        die("emit_llvm: %s in a scalar graph", op_name[n->op]);
+    case OP_COUNT:
+        break;
+    }
+    die("emit_llvm: unknown op %d", (int)n->op);
+}
+
+/* The value of node id where it is used: a named local, or built inline. */
+static LLVMValueRef value(L *l, int id) {
+    if (l->is_var[id]) {
+        if (l->k == K_TRAIN && carried(l->s->node[id].op))
+            return load(l, l->real, l->slot[id], "");
+        if (!l->val[id])
+            die("emit_llvm: %s used before it is computed", l->var[id]);
+        return l->val[id];
+    }
+    return build(l, id, "");
+}
+
+/* The statements computing every named local, in graph order. */
+static void body(L *l) {
+    for (int i = 0; i < l->s->n; i++) {
+        if (!l->is_var[i] || (l->k == K_TRAIN && carried(l->s->node[i].op)))
+            continue;
+        l->val[i] = build(l, i, l->var[i]);
+    }
+}
+
+/* The stores of the kernel's roots, in root order; returns the loss node. */
+static int stores(L *l) {
+    const Graph *s = l->s;
+    int loss = -1;
+    for (int r = 0; r < s->nroot; r++) {
+        const Root *root = &s->root[r];
+        if (!root_in_kernel(l, root))
+            continue;
+        LLVMValueRef addr = NULL;
+        switch (root->kind) {
+        case ROOT_OUTPUT:
+            addr = elem_addr(l, l->y, root->index);
+            break;
+        case ROOT_LOSS:
+            loss = root->node;
+            continue;
+        case ROOT_GRAD:
+            addr = param_addr(l, l->g, root->slot, root->index);
+            break;
+        case ROOT_UPDATE: case ROOT_STATE: {
+            Op op = root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE;
+            if (l->k == K_TRAIN) {
+                int leaf = l->leaf_of[leaf_pos(l, op, root->slot, root->index)];
+                if (leaf < 0 || !l->is_var[leaf]) /* never read: nothing to carry */
+                    continue;
+                addr = l->slot[leaf];
+            } else {
+                addr = leaf_addr(l, op, root->slot, root->index);
+            }
+            break;
+        }
+        }
+        LLVMBuildStore(l->b, value(l, root->node), addr);
+    }
+    return loss;
+}
+
+/* ---- functions ---- */
+
+static void add_attr(L *l, LLVMValueRef fn, LLVMAttributeIndex at, const char *name) {
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    if (!kind)
+        die("emit_llvm: no LLVM attribute '%s'", name);
+    LLVMAddAttributeAtIndex(fn, at, LLVMCreateEnumAttribute(l->ctx, kind, 0));
+}
+
+/* A kernel's prototype.  attrs[i] lists the attributes of parameter i + 1,
+ * blank-separated. */
+static LLVMValueRef function(L *l, const char *name, LLVMTypeRef ret, LLVMTypeRef *args,
+                             const char *const *names, const char *const *attrs, unsigned n) {
+    LLVMValueRef fn = LLVMAddFunction(l->mod, name, LLVMFunctionType(ret, args, n, 0));
+    add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
+    for (unsigned i = 0; i < n; i++) {
+        LLVMSetValueName2(LLVMGetParam(fn, i), names[i], strlen(names[i]));
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", attrs[i]);
+        for (char *save = NULL, *a = strtok_r(buf, " ", &save); a; a = strtok_r(NULL, " ", &save))
+            add_attr(l, fn, i + 1, a);
+    }
+    LLVMPositionBuilderAtEnd(l->b, LLVMAppendBasicBlockInContext(l->ctx, fn, "entry"));
+    l->fn = fn;
+    return fn;
+}
+
+static LLVMTypeRef ptr(LLVMTypeRef t) { return LLVMPointerType(t, 0); }
+
+static void kernel_forward(L *l) {
+    plan(l, K_FORWARD);
+    LLVMTypeRef args[] = {ptr(l->params), l->realp, l->realp};
+    static const char *const names[] = {"p", "x", "y"};
+    /* y is the only memory written: it must not overlap p or x (README). */
+    static const char *const attrs[] = {"nocapture readonly", "nocapture readonly",
+                                        "nocapture noalias writeonly"};
+    LLVMValueRef fn = function(l, format("%s_forward", l->m->name), LLVMVoidTypeInContext(l->ctx), args,
+                               names, attrs, 3);
+    l->p = LLVMGetParam(fn, 0), l->x = LLVMGetParam(fn, 1), l->y = LLVMGetParam(fn, 2);
+    body(l);
+    stores(l);
+    LLVMBuildRetVoid(l->b);
+}
+
+static void kernel_grad(L *l) {
+    plan(l, K_GRAD);
+    LLVMTypeRef args[] = {ptr(l->params), l->realp, l->realp, ptr(l->params)};
+    static const char *const names[] = {"p", "x", "t", "g"};
+    static const char *const attrs[] = {"nocapture readonly", "nocapture readonly",
+                                        "nocapture readonly", "nocapture noalias writeonly"};
+    LLVMValueRef fn = function(l, format("%s_grad", l->m->name), l->real, args, names, attrs, 4);
+    l->p = LLVMGetParam(fn, 0), l->x = LLVMGetParam(fn, 1), l->t = LLVMGetParam(fn, 2);
+    l->g = LLVMGetParam(fn, 3);
+    body(l);
+    int loss = stores(l);
+    LLVMBuildRet(l->b, value(l, loss));
+}
+
+/* o->steps += k */
+static void count_steps(L *l, LLVMValueRef k) {
+    LLVMValueRef addr = gep2(l, l->o_arg, l->optim, 0, 0);
+    LLVMValueRef steps = load(l, l->i64, addr, "");
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, steps, k, ""), addr);
+}
+
+static void kernel_step(L *l) {
+    plan(l, K_STEP);
+    LLVMTypeRef args[] = {ptr(l->params), ptr(l->optim), l->realp, l->realp};
+    static const char *const names[] = {"p", "o", "x", "t"};
+    static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly",
+                                        "nocapture readonly"};
+    LLVMValueRef fn = function(l, format("%s_step", l->m->name), l->real, args, names, attrs, 4);
+    l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1);
+    l->x = LLVMGetParam(fn, 2), l->t = LLVMGetParam(fn, 3);
+    body(l);
+    count_steps(l, LLVMConstInt(l->i64, 1, 0));
+    int loss = stores(l);
+    LLVMBuildRet(l->b, value(l, loss));
+}
+
+/* One loop over the steps; the parameters live in allocas across it, which
+ * the pass pipeline's SROA/mem2reg turns into registers (phis) from -O1. */
+static void kernel_train(L *l) {
+    const Model *m = l->m;
+    const Graph *s = l->s;
+    plan(l, K_TRAIN);
+    LLVMTypeRef args[] = {ptr(l->params), ptr(l->optim), l->realp, l->realp, l->isz};
+    static const char *const names[] = {"p", "o", "x", "t", "n"};
+    static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly",
+                                        "nocapture readonly", ""};
+    LLVMValueRef fn = function(l, format("%s_train", m->name), l->real, args, names, attrs, 5);
+    l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1);
+    LLVMValueRef x0 = LLVMGetParam(fn, 2), t0 = LLVMGetParam(fn, 3), n = LLVMGetParam(fn, 4);
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(l->b);
+    LLVMValueRef steps = LLVMBuildUDiv(l->b, n, LLVMConstInt(l->isz, (unsigned)m->batch, 0), "steps");
+    for (int i = 0; i < s->n; i++)
+        if (l->is_var[i] && carried(s->node[i].op)) {
+            const Node *nd = &s->node[i];
+            l->slot[i] = LLVMBuildAlloca(l->b, l->real, l->var[i]);
+            LLVMBuildStore(l->b, load(l, l->real, leaf_addr(l, nd->op, nd->slot, nd->index), ""), l->slot[i]);
+        }
+    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(l->ctx, fn, "loop");
+    LLVMBasicBlockRef step = LLVMAppendBasicBlockInContext(l->ctx, fn, "step");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(l->ctx, fn, "done");
+    LLVMBuildBr(l->b, head);
+
+    LLVMPositionBuilderAtEnd(l->b, head);
+    LLVMTypeRef dbl = LLVMDoubleTypeInContext(l->ctx);
+    LLVMValueRef si = LLVMBuildPhi(l->b, l->isz, "s");
+    LLVMValueRef xi = LLVMBuildPhi(l->b, l->realp, "x");
+    LLVMValueRef ti = LLVMBuildPhi(l->b, l->realp, "t");
+    LLVMValueRef total = LLVMBuildPhi(l->b, dbl, "total");
+    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntULT, si, steps, ""), step, done);
+
+    LLVMPositionBuilderAtEnd(l->b, step);
+    l->x = xi, l->t = ti, l->step_s = si;
+    body(l);
+    int loss = stores(l);
+    LLVMValueRef total2 = LLVMBuildFAdd(l->b, total, LLVMBuildFPExt(l->b, value(l, loss), dbl, ""), "");
+    LLVMValueRef s2 = LLVMBuildAdd(l->b, si, LLVMConstInt(l->isz, 1, 0), "");
+    LLVMValueRef dx = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)m->input, 0);
+    LLVMValueRef dt = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)model_targets(m), 0);
+    LLVMValueRef x2 = LLVMBuildInBoundsGEP2(l->b, l->real, xi, &dx, 1, "");
+    LLVMValueRef t2 = LLVMBuildInBoundsGEP2(l->b, l->real, ti, &dt, 1, "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(l->b);
+    LLVMBuildBr(l->b, head);
+
+    LLVMValueRef zero = LLVMConstInt(l->isz, 0, 0), dzero = LLVMConstReal(dbl, 0.0);
+    LLVMValueRef vs[2] = {zero, s2}, vx[2] = {x0, x2}, vt[2] = {t0, t2}, vtot[2] = {dzero, total2};
+    LLVMBasicBlockRef from[2] = {entry, latch};
+    LLVMAddIncoming(si, vs, from, 2);
+    LLVMAddIncoming(xi, vx, from, 2);
+    LLVMAddIncoming(ti, vt, from, 2);
+    LLVMAddIncoming(total, vtot, from, 2);
+
+    LLVMPositionBuilderAtEnd(l->b, done);
+    for (int i = 0; i < s->n; i++)
+        if (l->is_var[i] && carried(s->node[i].op))
+            LLVMBuildStore(l->b, load(l, l->real, l->slot[i], ""),
+                           leaf_addr(l, s->node[i].op, s->node[i].slot, s->node[i].index));
+    count_steps(l, LLVMBuildZExt(l->b, steps, l->i64, ""));
+    /* steps ? (real)(total / (double)steps) : 0 */
+    LLVMValueRef mean = LLVMBuildFDiv(l->b, total, LLVMBuildUIToFP(l->b, steps, dbl, ""), "");
+    if (!l->o->fp64)
+        mean = LLVMBuildFPTrunc(l->b, mean, l->real, "");
+    LLVMValueRef any = LLVMBuildICmp(l->b, LLVMIntNE, steps, zero, "");
+    LLVMBuildRet(l->b, LLVMBuildSelect(l->b, any, mean, LLVMConstReal(l->real, 0.0), "mean"));
+}
+
+/* NAME_init: splitmix64 and U(-bound, bound) from the top 24 bits, element by
+ * element in declaration order, as the C backend's loops. */
+static void kernel_init(L *l) {
+    const Model *m = l->m;
+    LLVMTypeRef args[] = {ptr(l->params), l->i64};
+    static const char *const names[] = {"p", "seed"};
+    static const char *const attrs[] = {"nocapture writeonly", ""};
+    LLVMValueRef fn = function(l, format("%s_init", m->name), LLVMVoidTypeInContext(l->ctx), args,
+                               names, attrs, 2);
+    LLVMValueRef p = LLVMGetParam(fn, 0), state = LLVMGetParam(fn, 1);
+    LLVMBasicBlockRef prev = LLVMGetInsertBlock(l->b);
+    for (int i = 0; i < m->nparams; i++) {
+        const Param *pa = &m->params[i];
+        LLVMValueRef base = LLVMBuildBitCast(l->b, gep2(l, p, l->params, 0, (unsigned)i), l->realp,
+                                             c_ident(pa->cname));
+        LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(l->ctx, fn, format("%s.loop", pa->cname));
+        LLVMBuildBr(l->b, loop);
+        LLVMPositionBuilderAtEnd(l->b, loop);
+        LLVMValueRef k = LLVMBuildPhi(l->b, l->i64, "k"), s = LLVMBuildPhi(l->b, l->i64, "s");
+        /* z = (*s += 0x9e3779b97f4a7c15); z = (z ^ z>>30) * ...; z = (z ^ z>>27) * ...; z ^ z>>31 */
+        LLVMValueRef s2 = LLVMBuildAdd(l->b, s, LLVMConstInt(l->i64, 0x9e3779b97f4a7c15u, 0), "");
+        LLVMValueRef z = s2;
+        z = LLVMBuildMul(l->b, LLVMBuildXor(l->b, z, LLVMBuildLShr(l->b, z, LLVMConstInt(l->i64, 30, 0), ""), ""),
+                         LLVMConstInt(l->i64, 0xbf58476d1ce4e5b9u, 0), "");
+        z = LLVMBuildMul(l->b, LLVMBuildXor(l->b, z, LLVMBuildLShr(l->b, z, LLVMConstInt(l->i64, 27, 0), ""), ""),
+                         LLVMConstInt(l->i64, 0x94d049bb133111ebu, 0), "");
+        z = LLVMBuildXor(l->b, z, LLVMBuildLShr(l->b, z, LLVMConstInt(l->i64, 31, 0), ""), "");
+        /* u = (R)(z >> 40) * (R)0x1p-24; (2 * u - 1) * bound */
+        LLVMValueRef u = LLVMBuildUIToFP(l->b, LLVMBuildLShr(l->b, z, LLVMConstInt(l->i64, 40, 0), ""), l->real, "");
+        u = LLVMBuildFMul(l->b, u, LLVMConstReal(l->real, 0x1p-24), "u");
+        LLVMValueRef w = LLVMBuildFSub(l->b, LLVMBuildFMul(l->b, LLVMConstReal(l->real, 2.0), u, ""),
+                                       LLVMConstReal(l->real, 1.0), "");
+        w = LLVMBuildFMul(l->b, w, real_const(l, (float)(1.0 / sqrt((double)pa->fan_in))), "w");
+        LLVMBuildStore(l->b, w, LLVMBuildInBoundsGEP2(l->b, l->real, base, &k, 1, ""));
+        LLVMValueRef k2 = LLVMBuildAdd(l->b, k, LLVMConstInt(l->i64, 1, 0), "");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(l->ctx, fn, "");
+        LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntULT, k2, LLVMConstInt(l->i64, (unsigned)pa->size, 0), ""),
+                        loop, next);
+        LLVMValueRef vk[2] = {LLVMConstInt(l->i64, 0, 0), k2}, vs[2] = {state, s2};
+        LLVMBasicBlockRef from[2] = {prev, loop};
+        LLVMAddIncoming(k, vk, from, 2);
+        LLVMAddIncoming(s, vs, from, 2);
+        LLVMPositionBuilderAtEnd(l->b, next);
+        prev = next;
+        state = s2;
+    }
+    LLVMBuildRetVoid(l->b);
+}
+
+/* ---- the trainer: what the C backend writes under #ifdef NETC_TRAINER ---- */
+
+static LLVMValueRef cstring(L *l, const char *s, const char *name) {
+    LLVMValueRef init = LLVMConstStringInContext(l->ctx, s, (unsigned)strlen(s), 0);
+    LLVMValueRef gv = LLVMAddGlobal(l->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+    LLVMValueRef zero[2] = {LLVMConstInt(l->i32, 0, 0), LLVMConstInt(l->i32, 0, 0)};
+    return LLVMConstInBoundsGEP2(LLVMTypeOf(init), gv, zero, 2);
+}
+
+/* static R wrapper(void *p, ...) { return NAME_kernel(p, ...); }: the
+ * descriptor's entry points take void pointers, the kernels typed ones. */
+static LLVMValueRef wrapper(L *l, const char *name, const char *kernel) {
+    LLVMValueRef k = LLVMGetNamedFunction(l->mod, format("%s_%s", l->m->name, kernel));
+    LLVMTypeRef kt = LLVMGlobalGetValueType(k);
+    unsigned n = LLVMCountParamTypes(kt);
+    LLVMTypeRef kargs[8], wargs[8];
+    LLVMGetParamTypes(kt, kargs);
+    for (unsigned i = 0; i < n; i++)
+        wargs[i] = kargs[i] == ptr(l->params) || kargs[i] == ptr(l->optim) ? l->i8p : kargs[i];
+    LLVMTypeRef ret = LLVMGetReturnType(kt);
+    LLVMValueRef fn = LLVMAddFunction(l->mod, name, LLVMFunctionType(ret, wargs, n, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
+    LLVMPositionBuilderAtEnd(l->b, LLVMAppendBasicBlockInContext(l->ctx, fn, "entry"));
+    LLVMValueRef args[8];
+    for (unsigned i = 0; i < n; i++) {
+        args[i] = LLVMGetParam(fn, i);
+        if (wargs[i] != kargs[i])
+            args[i] = LLVMBuildBitCast(l->b, args[i], kargs[i], "");
+    }
+    LLVMValueRef r = LLVMBuildCall2(l->b, kt, k, args, n, "");
+    if (LLVMGetTypeKind(ret) == LLVMVoidTypeKind)
+        LLVMBuildRetVoid(l->b);
+    else
+        LLVMBuildRet(l->b, r);
+    return fn;
+}
+
+/* netrt_tensor and netrt_model of netrt.h, for the target's pointer size. */
+static void model_type(L *l) {
+    LLVMTypeRef t[] = {l->i8p, l->isz, l->isz, l->isz};
+    l->tensor = LLVMStructCreateNamed(l->ctx, "netrt_tensor");
+    LLVMStructSetBody(l->tensor, t, 4, 0);
+    LLVMTypeRef vp = l->i8p, fp = l->realp, f = l->real, v = LLVMVoidTypeInContext(l->ctx);
+    LLVMTypeRef init[] = {vp, l->i64}, fwd[] = {vp, fp, fp}, grad[] = {vp, fp, fp, vp},
+                step[] = {vp, vp, fp, fp}, train[] = {vp, vp, fp, fp, l->isz}, lr[] = {vp, f};
+    LLVMTypeRef fields[] = {
+        l->i8p, l->i8p, l->i8p,                                /* name, source, version */
+        l->isz, l->isz, l->isz, l->isz, l->isz, l->isz, l->isz, /* n_in .. n_tensors */
+        ptr(l->tensor), f,                                     /* tensors, lr */
+        l->isz, ptr(l->tensor),                                /* n_state, state */
+        ptr(LLVMFunctionType(v, init, 2, 0)), ptr(LLVMFunctionType(v, fwd, 3, 0)),
+        ptr(LLVMFunctionType(f, grad, 4, 0)), ptr(LLVMFunctionType(f, step, 4, 0)),
+        ptr(LLVMFunctionType(f, train, 5, 0)), ptr(LLVMFunctionType(v, lr, 2, 0)),
+    };
+    l->model = LLVMStructCreateNamed(l->ctx, "netrt_model");
+    LLVMStructSetBody(l->model, fields, sizeof fields / sizeof *fields, 0);
+}
+
+/* The host's netrt_model must be the struct built above: checked whenever
+ * the module is for the machine netc runs on. */
+static void check_model_layout(L *l) {
+    static const size_t off[] = {
+        offsetof(netrt_model, name), offsetof(netrt_model, source), offsetof(netrt_model, version),
+        offsetof(netrt_model, n_in), offsetof(netrt_model, n_out), offsetof(netrt_model, n_target),
+        offsetof(netrt_model, batch), offsetof(netrt_model, params_size),
+        offsetof(netrt_model, optim_size), offsetof(netrt_model, n_tensors),
+        offsetof(netrt_model, tensors), offsetof(netrt_model, lr), offsetof(netrt_model, n_state),
+        offsetof(netrt_model, state), offsetof(netrt_model, init), offsetof(netrt_model, forward),
+        offsetof(netrt_model, grad), offsetof(netrt_model, step), offsetof(netrt_model, train),
+        offsetof(netrt_model, set_lr)};
+    if (LLVMCountStructElementTypes(l->model) != sizeof off / sizeof *off ||
+        LLVMABISizeOfType(l->td, l->model) != sizeof(netrt_model))
+        die("emit_llvm: the netrt_model type does not match netrt.h");
+    for (unsigned i = 0; i < sizeof off / sizeof *off; i++)
+        if (LLVMOffsetOfElement(l->td, l->model, i) != off[i])
+            die("emit_llvm: field %u of netrt_model is not where netrt.h puts it", i);
+}
+
+static LLVMValueRef size_const(L *l, unsigned long long v) { return LLVMConstInt(l->isz, v, 0); }
+
+/* static void set_lr_v(void *o, float lr) { ((NAME_optim *)o)->lr = lr; } */
+static LLVMValueRef set_lr_wrapper(L *l) {
+    LLVMTypeRef args[] = {l->i8p, LLVMFloatTypeInContext(l->ctx)};
+    LLVMValueRef fn = LLVMAddFunction(l->mod, "set_lr_v", LLVMFunctionType(LLVMVoidTypeInContext(l->ctx), args, 2, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
+    LLVMPositionBuilderAtEnd(l->b, LLVMAppendBasicBlockInContext(l->ctx, fn, "entry"));
+    l->o_arg = LLVMBuildBitCast(l->b, LLVMGetParam(fn, 0), ptr(l->optim), "o");
+    LLVMBuildStore(l->b, LLVMGetParam(fn, 1), gep2(l, l->o_arg, l->optim, 0, OPTIM_LR));
+    LLVMBuildRetVoid(l->b);
+    return fn;
+}
+
+/* A constant netrt_tensor array NAME_<what>: name, offset in floats from the
+ * struct's start, rows, cols; tensors of params or of optim. */
+static LLVMValueRef tensor_table(L *l, const char *what, bool states) {
+    const Model *m = l->m;
+    int n = states ? m->nstates : m->nparams;
+    LLVMValueRef *rows = xmalloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        const Param *p = &m->params[states ? m->states[i].param : i];
+        LLVMTypeRef st = states ? l->optim : l->params;
+        unsigned field = (unsigned)(states ? OPTIM_STATE0 + i : i);
+        LLVMValueRef f[] = {cstring(l, states ? m->states[i].name : p->name, format("%s.%s.%d", m->name, what, i)),
+                            size_const(l, LLVMOffsetOfElement(l->td, st, field) / LLVMABISizeOfType(l->td, l->real)),
+                            size_const(l, (unsigned)p->rows), size_const(l, (unsigned)p->cols)};
+        rows[i] = LLVMConstNamedStruct(l->tensor, f, 4);
+    }
+    if (!n) /* as the C: one zero row, C has no empty arrays */
+        rows[n++] = LLVMConstNull(l->tensor);
+    LLVMTypeRef arr = LLVMArrayType(l->tensor, (unsigned)n);
+    LLVMValueRef gv = LLVMAddGlobal(l->mod, arr, format("%s_%s", m->name, what));
+    LLVMSetInitializer(gv, LLVMConstArray(l->tensor, rows, (unsigned)n));
+    free(rows);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMInternalLinkage);
+    LLVMValueRef zero[2] = {LLVMConstInt(l->i32, 0, 0), LLVMConstInt(l->i32, 0, 0)};
+    return LLVMConstInBoundsGEP2(arr, gv, zero, 2);
+}
+
+/* The descriptor NAME_model, as the C backend's -DNETC_RUNTIME (an external
+ * NAME_model) or -DNETC_TRAINER (an internal one and main calling
+ * netrt_main). */
+static void descriptor(L *l, bool with_main, bool host) {
+    const Model *m = l->m;
+    model_type(l);
+    if (host)
+        check_model_layout(l);
+    LLVMValueRef fields[] = {
+        cstring(l, m->name, "name"), cstring(l, m->file, "source"), cstring(l, NETC_VERSION, "version"),
+        size_const(l, (unsigned)m->input), size_const(l, (unsigned)m->layers[m->nlayers - 1].out),
+        size_const(l, (unsigned)model_targets(m)), size_const(l, (unsigned)m->batch),
+        size_const(l, LLVMABISizeOfType(l->td, l->params)), size_const(l, LLVMABISizeOfType(l->td, l->optim)),
+        size_const(l, (unsigned)m->nparams), tensor_table(l, "tensors", false),
+        LLVMConstReal(l->real, (double)(float)m->opt.lr), /* (float)NAME_LR */
+        size_const(l, (unsigned)m->nstates), tensor_table(l, "state", true),
+        wrapper(l, "init_v", "init"), wrapper(l, "forward_v", "forward"), wrapper(l, "grad_v", "grad"),
+        wrapper(l, "step_v", "step"), wrapper(l, "train_v", "train"), set_lr_wrapper(l),
+    };
+    enum { FIRST_FN = 14 };
+    for (unsigned i = FIRST_FN; i < sizeof fields / sizeof *fields; i++)
+        fields[i] = LLVMConstBitCast(fields[i], LLVMStructGetTypeAtIndex(l->model, i));
+    LLVMValueRef model = LLVMAddGlobal(l->mod, l->model, format("%s_model", m->name));
+    LLVMSetInitializer(model, LLVMConstNamedStruct(l->model, fields, sizeof fields / sizeof *fields));
+    LLVMSetGlobalConstant(model, 1);
+    if (!with_main)
+        return;
+    LLVMSetLinkage(model, LLVMInternalLinkage);
+    LLVMTypeRef argv = ptr(l->i8p);
+    LLVMTypeRef margs[] = {l->i32, argv}, nargs[] = {ptr(l->model), l->i32, argv};
+    LLVMTypeRef nt = LLVMFunctionType(l->i32, nargs, 3, 0);
+    LLVMValueRef netrt_main = LLVMAddFunction(l->mod, "netrt_main", nt);
+    static const char *const names[] = {"argc", "argv"}, *const attrs[] = {"", ""};
+    LLVMValueRef fn = function(l, "main", l->i32, margs, names, attrs, 2);
+    LLVMValueRef cargs[] = {model, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)};
+    LLVMBuildRet(l->b, LLVMBuildCall2(l->b, nt, netrt_main, cargs, 3, ""));
+}
+
+/* ---- the module ---- */
+
+static void verify(L *l, const char *when) {
+    char *msg = NULL;
+    if (!LLVMVerifyModule(l->mod, LLVMReturnStatusAction, &msg)) {
+        LLVMDisposeMessage(msg);
+        return;
+    }
+    LLVMDisposeMessage(msg);
+    for (LLVMValueRef f = LLVMGetFirstFunction(l->mod); f; f = LLVMGetNextFunction(f))
+        if (LLVMCountBasicBlocks(f) && LLVMVerifyFunction(f, LLVMReturnStatusAction)) {
+            size_t len;
+            die("emit_llvm: the module does not verify %s, in function %s", when,
+                LLVMGetValueName2(f, &len));
+        }
+    die("emit_llvm: the module does not verify %s", when);
+}
+
+static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool desc, bool with_main,
+                         bool host) {
+    const Model *m = l->m;
+    const Graph *s = l->s;
+    l->ctx = ctx;
+    l->mod = LLVMModuleCreateWithNameInContext(m->file, ctx);
+    LLVMSetSourceFileName(l->mod, m->file, strlen(m->file));
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMSetTarget(l->mod, triple);
+    LLVMDisposeMessage(triple);
+    l->td = LLVMCreateTargetDataLayout(tm);
+    LLVMSetModuleDataLayout(l->mod, l->td);
+    l->b = LLVMCreateBuilderInContext(ctx);
+
+    l->real = l->o->fp64 ? LLVMDoubleTypeInContext(ctx) : LLVMFloatTypeInContext(ctx);
+    l->i1 = LLVMInt1TypeInContext(ctx);
+    l->i8 = LLVMInt8TypeInContext(ctx);
+    l->i32 = LLVMInt32TypeInContext(ctx);
+    l->i64 = LLVMInt64TypeInContext(ctx);
+    l->isz = LLVMIntPtrTypeInContext(ctx, l->td);
+    l->i8p = ptr(l->i8);
+    l->realp = ptr(l->real);
+    /* NAME_params: one array per parameter tensor, as in the header */
+    LLVMTypeRef *fields = xmalloc(sizeof(LLVMTypeRef) * (size_t)m->nparams);
+    for (int i = 0; i < m->nparams; i++) {
+        const Param *p = &m->params[i];
+        fields[i] = LLVMArrayType(l->real, (unsigned)p->rows);
+        if (p->cols)
+            fields[i] = LLVMArrayType(LLVMArrayType(l->real, (unsigned)p->cols), (unsigned)p->rows);
+    }
+    l->params = LLVMStructCreateNamed(ctx, format("%s_params", m->name));
+    LLVMStructSetBody(l->params, fields, (unsigned)m->nparams, 0);
+    free(fields);
+    /* NAME_optim: { uint64_t steps; float lr; one array per state tensor } */
+    fields = xmalloc(sizeof(LLVMTypeRef) * (size_t)(m->nstates + OPTIM_STATE0));
+    fields[OPTIM_STEPS] = l->i64;
+    fields[OPTIM_LR] = LLVMFloatTypeInContext(ctx);
+    for (int i = 0; i < m->nstates; i++) {
+        const Param *p = &m->params[m->states[i].param];
+        fields[OPTIM_STATE0 + i] = LLVMArrayType(l->real, (unsigned)p->rows);
+        if (p->cols)
+            fields[OPTIM_STATE0 + i] = LLVMArrayType(LLVMArrayType(l->real, (unsigned)p->cols), (unsigned)p->rows);
+    }
+    l->optim = LLVMStructCreateNamed(ctx, format("%s_optim", m->name));
+    LLVMStructSetBody(l->optim, fields, (unsigned)(m->nstates + OPTIM_STATE0), 0);
+    free(fields);
+
+    l->live = xmalloc(sizeof(bool) * (size_t)s->n);
+    l->uses = xmalloc(sizeof(int) * (size_t)s->n);
+    l->is_var = xmalloc(sizeof(bool) * (size_t)s->n);
+    l->var = xcalloc((size_t)s->n, sizeof(char *));
+    l->val = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
+    l->slot = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
+    for (l->ntaken_cap = 64; l->ntaken_cap < 2 * s->n + 32;)
+        l->ntaken_cap *= 2;
+    l->taken = xmalloc(sizeof(char *) * (size_t)l->ntaken_cap);
+    l->param_base = xmalloc(sizeof(int) * (size_t)(m->nparams + 1));
+    l->state_base = xmalloc(sizeof(int) * (size_t)(m->nstates + 1));
+    l->param_base[0] = l->state_base[0] = 0;
+    for (int p = 0; p < m->nparams; p++)
+        l->param_base[p + 1] = l->param_base[p] + m->params[p].size;
+    for (int st = 0; st < m->nstates; st++)
+        l->state_base[st + 1] = l->state_base[st] + m->params[m->states[st].param].size;
+    size_t nleaf = (size_t)(l->param_base[m->nparams] + l->state_base[m->nstates] + 1);
+    l->leaf_of = xmalloc(sizeof(int) * nleaf);
+    memset(l->leaf_of, -1, sizeof(int) * nleaf);
+    for (int i = 0; i < s->n; i++)
+        if (carried(s->node[i].op))
+            l->leaf_of[leaf_pos(l, s->node[i].op, s->node[i].slot, s->node[i].index)] = i;
+
+    kernel_init(l);
+    kernel_forward(l);
+    kernel_grad(l);
+    kernel_step(l);
+    kernel_train(l);
+    if (desc)
+        descriptor(l, with_main, host);
+
+    free(l->live);
+    free(l->uses);
+    free(l->is_var);
+    free(l->var);
+    free(l->val);
+    free(l->slot);
+    free(l->taken);
+    free(l->param_base);
+    free(l->state_base);
+    free(l->leaf_of);
+    LLVMDisposeBuilder(l->b);
+    l->b = NULL;
+    verify(l, "as built");
+}
+
+/* ---- targets ---- */
+
+static bool targets_ready;
+
+static void init_targets(void) {
+    if (targets_ready)
+        return;
+    LLVMInitializeAllTargetInfos();
+    LLVMInitializeAllTargets();
+    LLVMInitializeAllTargetMCs();
+    LLVMInitializeAllAsmPrinters();
+    LLVMInitializeAllAsmParsers();
+    targets_ready = true;
+}
+
+/* Reads what LLVM printed on stderr while fn ran.  LLVM reports an unknown
+ * CPU or feature only as a warning on stderr ("'x' is not a recognized
+ * processor for this target (ignoring processor)") and goes on with the
+ * generic one; the C API offers no other way to learn it, so the driver runs
+ * the target machine's creation with fd 2 pointed at a temporary file. */
+static char *capture_stderr(LLVMTargetMachineRef (*fn)(void *), void *arg, LLVMTargetMachineRef *tm) {
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    if (!tmp || saved < 0 || dup2(fileno(tmp), 2) < 0)
+        error_at("netc", (Loc){0, 0}, "cannot capture LLVM's diagnostics");
+    *tm = fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    long len = ftell(tmp) > 0 ? ftell(tmp) : 0;
+    char *text = xmalloc((size_t)len + 1);
+    rewind(tmp);
+    size_t got = fread(text, 1, (size_t)len, tmp);
+    text[got] = 0;
+    fclose(tmp);
+    return text;
+}
+
+typedef struct TMArgs {
+    LLVMTargetRef target;
+    const char *triple, *cpu, *features;
+    LLVMCodeGenOptLevel level;
+    LLVMRelocMode reloc;
+} TMArgs;
+
+static LLVMTargetMachineRef create_tm(void *arg) {
+    TMArgs *a = arg;
+    return LLVMCreateTargetMachine(a->target, a->triple, a->cpu, a->features, a->level, a->reloc,
+                                   LLVMCodeModelDefault);
+}
+
+static bool valid_features(const char *f) {
+    if (!*f)
+        return true;
+    for (;;) {
+        if (*f != '+' && *f != '-')
+            return false;
+        size_t n = strcspn(++f, ",");
+        if (!n)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!(f[i] == '.' || f[i] == '-' || f[i] == '_' || (f[i] >= '0' && f[i] <= '9') ||
+                  (f[i] >= 'a' && f[i] <= 'z') || (f[i] >= 'A' && f[i] <= 'Z')))
+                return false;
+        f += n;
+        if (!*f)
+            return true;
+        f++;
+    }
+}
+
+static _Noreturn void user_error(const char *msg) { error_at("netc", (Loc){0, 0}, "%s", msg); }
+
+/* The target machine the options ask for; an unknown triple, CPU or feature
+ * is a user error.  *host tells whether it is the machine netc runs on. */
+static LLVMTargetMachineRef target_machine(const LlvmOptions *o, bool *host) {
+    init_targets();
+    char *def = LLVMGetDefaultTargetTriple();
+    char *triple = o->triple ? LLVMNormalizeTargetTriple(o->triple) : LLVMNormalizeTargetTriple(def);
+    char *host_triple = LLVMNormalizeTargetTriple(def);
+    LLVMDisposeMessage(def);
+    *host = strcmp(triple, host_triple) == 0;
+    LLVMDisposeMessage(host_triple);
+    LLVMTargetRef target;
+    char *err = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &err)) {
+        const char *msg = format("unknown target '%s' (%s)", o->triple ? o->triple : triple, err);
+        LLVMDisposeMessage(err);
+        LLVMDisposeMessage(triple);
+        user_error(msg);
+    }
+    /* No --target and no --cpu: the host's CPU and features, as -march=native. */
+    char *cpu = NULL, *features = NULL;
+    if (!o->triple && !o->cpu) {
+        cpu = LLVMGetHostCPUName();
+        features = LLVMGetHostCPUFeatures();
+    }
+    const char *feat = o->features ? o->features : features ? features : "";
+    if (o->features && !valid_features(o->features)) {
+        LLVMDisposeMessage(triple);
+        user_error(format("bad --features '%s': expected a comma-separated list of +name and -name",
+                          o->features));
+    }
+    static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
+                                                  LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
+    TMArgs a = {target, triple, o->cpu ? o->cpu : cpu ? cpu : "", feat, levels[o->opt],
+                strstr(triple, "-none") ? LLVMRelocStatic : LLVMRelocPIC};
+    LLVMTargetMachineRef tm;
+    char *said = capture_stderr(create_tm, &a, &tm);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    const char *bad = NULL;
+    if (strstr(said, "is not a recognized processor"))
+        bad = format("unknown CPU '%s' for target %s", o->cpu, triple);
+    else if (strstr(said, "is not a recognized feature")) {
+        const char *q = strchr(said, '\''), *e = q ? strchr(q + 1, '\'') : NULL;
+        bad = format("unknown feature '%.*s' for target %s", q && e ? (int)(e - q - 1) : 0,
+                     q && e ? q + 1 : "", triple);
+    } else if (*said) {
+        fputs(said, stderr); /* --cpu=help prints the list; anything else, pass it on */
+        if (o->cpu && strcmp(o->cpu, "help") == 0) {
+            free(said);
+            LLVMDisposeTargetMachine(tm);
+            LLVMDisposeMessage(triple);
+            exit(0);
+        }
+    }
+    free(said);
+    LLVMDisposeMessage(triple);
+    if (bad || !tm) {
+        if (tm)
+            LLVMDisposeTargetMachine(tm);
+        user_error(bad ? bad : "LLVM cannot create a target machine for these options");
+    }
+    return tm;
+}
+
+static void optimize(L *l, LLVMTargetMachineRef tm) {
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    char pipeline[32];
+    snprintf(pipeline, sizeof pipeline, "default<O%d>", l->o->opt);
+    LLVMErrorRef err = LLVMRunPasses(l->mod, pipeline, tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    if (err) {
+        char *msg = LLVMGetErrorMessage(err);
+        die("emit_llvm: the pass pipeline %s failed: %s", pipeline, msg);
+    }
+    verify(l, format("after %s", pipeline));
+}
+
+static char *copy_out(const char *data, size_t n, size_t *len) {
+    char *out = xmalloc(n + 1);
+    memcpy(out, data, n);
+    out[n] = 0;
+    *len = n;
+    return out;
+}
+
+char *emit_llvm(const Model *m, const Graph *s, const LlvmOptions *o, size_t *len) {
+    bool host;
+    LLVMTargetMachineRef tm = target_machine(o, &host);
+    L l = {.m = m, .s = s, .o = o};
+    LLVMContextRef ctx = LLVMContextCreate();
+    build_module(&l, ctx, tm, o->trainer || o->runtime, o->trainer, host);
+    optimize(&l, tm);
+    char *out = NULL, *err = NULL;
+    LLVMMemoryBufferRef buf = NULL;
+    switch (o->kind) {
+    case LLVM_IR: {
+        char *text = LLVMPrintModuleToString(l.mod);
+        out = copy_out(text, strlen(text), len);
+        LLVMDisposeMessage(text);
+        break;
+    }
+    case LLVM_BC:
+        buf = LLVMWriteBitcodeToMemoryBuffer(l.mod);
+        break;
+    case LLVM_ASM: case LLVM_OBJ:
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, l.mod, o->kind == LLVM_ASM ? LLVMAssemblyFile : LLVMObjectFile,
+                                                &err, &buf))
+            die("emit_llvm: code generation failed: %s", err);
+        break;
+    }
+    if (buf) {
+        out = copy_out(LLVMGetBufferStart(buf), LLVMGetBufferSize(buf), len);
+        LLVMDisposeMemoryBuffer(buf);
+    }
+    LLVMDisposeModule(l.mod);
+    LLVMDisposeTargetData(l.td);
+    LLVMContextDispose(ctx);
+    LLVMDisposeTargetMachine(tm);
+    LLVMShutdown();
+    return out;
+}
+
+static _Noreturn void jit_error(LLVMErrorRef err, const char *what) {
+    char *msg = LLVMGetErrorMessage(err);
+    const char *text = format("JIT: %s: %s", what, msg);
+    LLVMDisposeErrorMessage(msg);
+    user_error(text);
+}
+
+int run_jit(const Model *m, const Graph *s, const LlvmOptions *o, int argc, char **argv) {
+    LlvmOptions host_only = *o;
+    host_only.triple = NULL;
+    bool host;
+    LLVMTargetMachineRef tm = target_machine(&host_only, &host);
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    L l = {.m = m, .s = s, .o = o};
+    build_module(&l, LLVMOrcThreadSafeContextGetContext(tsc), tm, true, false, true);
+    optimize(&l, tm);
+    LLVMDisposeTargetData(l.td);
+
+    /* The JIT compiles with this same target machine (it takes it over). */
+    LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+    LLVMOrcLLJITRef jit;
+    LLVMErrorRef err = LLVMOrcCreateLLJIT(&jit, jb);
+    if (err)
+        jit_error(err, "cannot create the JIT");
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(l.mod, tsc);
+    LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps the context alive */
+    if ((err = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm)))
+        jit_error(err, "cannot add the module");
+    LLVMOrcExecutorAddress addr = 0;
+    if ((err = LLVMOrcLLJITLookup(jit, &addr, format("%s_model", m->name))))
+        jit_error(err, "cannot compile the model");
+    int status = netrt_main((const netrt_model *)(uintptr_t)addr, argc, argv);
+    fflush(stdout);
+    if ((err = LLVMOrcDisposeLLJIT(jit)))
+        jit_error(err, "cannot release the JIT");
+    LLVMShutdown();
+    return status;
+}
