@@ -30,7 +30,8 @@ typedef struct netrt_model {
     const char *source;       /* the YAML file it was compiled from */
     const char *version;      /* netc's version */
     size_t n_in;              /* input features per sample */
-    size_t n_out;             /* outputs (and targets) per sample */
+    size_t n_out;             /* outputs per sample */
+    size_t n_target;          /* targets per sample: n_out, or 1 (a class index) for cross_entropy */
     size_t batch;             /* samples per optimizer step */
     size_t params_size;       /* sizeof(NAME_params) */
     size_t optim_size;        /* sizeof(NAME_optim) */
