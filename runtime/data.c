@@ -1,4 +1,4 @@
-/* data.c: reads training data from CSV.
+/* data.c: reads training data: CSV here, .npy in npy.c, chosen by suffix.
  *
  * One sample a row: n_in inputs then n_out targets, separated by commas,
  * spaces and tabs allowed around each number.  Blank lines and lines whose
@@ -246,23 +246,17 @@ static int row(reader *r)
     return 0;
 }
 
-int netrt_data_read(const char *path, size_t n_in, size_t n_out, netrt_data *d)
+int netrt_csv_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_data *d)
 {
     reader r = {0};
-    FILE *f;
     int got, status = 0, first = 1;
     memset(d, 0, sizeof *d);
     r.path = path;
     r.n_in = n_in;
     r.n_out = n_out;
     r.d = d;
-    if (!(f = fopen(path, "rb"))) {
-        report(&r, 0, 0, "cannot open: %s", strerror(errno));
-        return -1;
-    }
     if (!(r.buf = malloc(NETRT_LINE_MAX + 2))) {
         report(&r, 0, 0, "out of memory");
-        fclose(f);
         return -1;
     }
     while (status == 0 && (got = next_line(&r, f)) != 0) {
@@ -296,9 +290,42 @@ int netrt_data_read(const char *path, size_t n_in, size_t n_out, netrt_data *d)
         status = -1;
     }
     free(r.buf);
-    fclose(f);
     if (status)
         netrt_data_free(d);
+    return status;
+}
+
+/* Whether path ends in suffix, ignoring ASCII case. */
+static int ends_with(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), k = strlen(suffix), i;
+    if (n < k)
+        return 0;
+    for (i = 0; i < k; i++) {
+        char c = path[n - k + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != suffix[i])
+            return 0;
+    }
+    return 1;
+}
+
+int netrt_data_read(const char *path, size_t n_in, size_t n_out, netrt_data *d)
+{
+    FILE *f;
+    int status;
+    memset(d, 0, sizeof *d);
+    if (!(f = fopen(path, "rb"))) {
+        fflush(stdout);
+        fprintf(stderr, "%s: error: cannot open: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (ends_with(path, ".npy"))
+        status = netrt_npy_read(f, path, n_in, n_out, d);
+    else
+        status = netrt_csv_read(f, path, n_in, n_out, d);
+    fclose(f);
     return status;
 }
 
@@ -307,4 +334,30 @@ void netrt_data_free(netrt_data *d)
     free(d->x);
     free(d->t);
     memset(d, 0, sizeof *d);
+}
+
+int netrt_data_split(netrt_data *d, double frac, size_t n_in, size_t n_out, netrt_data *val)
+{
+    size_t k, keep;
+    double want = frac * (double)d->n;
+    memset(val, 0, sizeof *val);
+    if (!(frac > 0 && frac < 1))
+        return -1;
+    k = want >= (double)d->n ? d->n : (size_t)ceil(want);
+    if (k == 0)
+        k = 1;
+    if (k >= d->n)
+        return -1;
+    keep = d->n - k;
+    val->x = malloc(k * n_in * sizeof(float));
+    val->t = malloc(k * n_out * sizeof(float));
+    if (!val->x || !val->t) {
+        netrt_data_free(val);
+        return -1;
+    }
+    memcpy(val->x, d->x + keep * n_in, k * n_in * sizeof(float));
+    memcpy(val->t, d->t + keep * n_out, k * n_out * sizeof(float));
+    val->n = k;
+    d->n = keep;
+    return 0;
 }

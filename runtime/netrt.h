@@ -50,8 +50,43 @@ typedef struct netrt_model {
     void (*set_lr)(void *o, float lr);
 } netrt_model;
 
-/* The trainer's main: parses argv (--data, --epochs, --seed, --quiet,
- * --help), trains, prints; returns the process exit status. */
+/* The trainer's main: parses argv (--data, --epochs, --seed, --load,
+ * --save, ... --help), trains, prints; returns the process exit status. */
 int netrt_main(const netrt_model *m, int argc, char **argv);
+
+/* ---- checkpoints (safetensors files; README "Checkpoints") ----
+ *
+ * A checkpoint holds the parameters under their PyTorch state_dict names
+ * (F32, shape [out, in] or [out]), the optimizer state tensors under their
+ * "optim." names, and in the header's __metadata__ the optimizer's step
+ * count ("netc.steps"), the trainer's epoch and shuffling seed, and a CRC-32
+ * of the data ("netc.crc32").  A plain state_dict saved from PyTorch loads
+ * too; the optimizer then starts afresh. */
+
+/* What the trainer keeps beside the tensors.  Apps may pass NULL. */
+typedef struct netrt_meta {
+    uint64_t epoch;  /* epochs trained so far; 0 when the file does not say */
+    uint64_t seed;   /* the trainer's shuffling seed, valid if has_seed */
+    int has_seed;
+    int has_optim;   /* after a load: whether the file held optimizer state
+                        (if not, steps and state tensors were reset to zero) */
+} netrt_meta;
+
+/* Writes the model's parameters p and optimizer state o (NULL: weights only)
+ * to path, crash-safely: a temporary file in the same folder, written,
+ * fsync'ed, renamed over path, then the folder fsync'ed.  At every instant
+ * path holds either the old file or the complete new one.  Returns 0, or -1
+ * with one line "PATH: error: ..." in err (the old file, if any, intact). */
+int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta,
+               const char *path, char *err, size_t errlen);
+
+/* Reads path and checks all of it against the model (header, names, dtypes,
+ * shapes, offsets, checksum, finite values) before it writes p and o: on
+ * any problem it returns -1 with one line "PATH: error: ..." in err and p
+ * and o are untouched.  o may be NULL (weights only); otherwise its steps
+ * and state tensors are restored from the file, or zeroed when the file has
+ * no optimizer state, and its other bytes are kept.  meta may be NULL. */
+int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
+               char *err, size_t errlen);
 
 #endif

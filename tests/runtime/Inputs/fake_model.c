@@ -5,16 +5,23 @@
  * over the batch), SGD with lr 0.05 and 2 samples a step.  It implements the
  * entry points the way generated code does and describes itself with a
  * netrt_model; main() hands over to the runtime as a generated trainer does.
+ * With -DFAKE_MOMENTUM the optimizer is SGD with momentum 0.9 as PyTorch's
+ * (buf = 0.9 buf + g; p -= lr buf), whose buffers are optimizer state
+ * tensors, so the checkpoint tests can check they are saved and restored.
+ * With -DFAKE_LR=x another learning rate (a large one diverges).
  */
 #include "netrt.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #define FAKE_IN 2
 #define FAKE_OUT 1
 #define FAKE_BATCH 2
+#ifndef FAKE_LR
 #define FAKE_LR 0.05f
+#endif
 
 typedef struct fake_params {
     float fc_weight[FAKE_OUT][FAKE_IN];
@@ -22,7 +29,10 @@ typedef struct fake_params {
 } fake_params;
 
 typedef struct fake_optim {
-    char unused; /* SGD has no state */
+    uint64_t steps; /* as generated code: the step count comes first */
+#ifdef FAKE_MOMENTUM
+    fake_params buf; /* the momentum buffers */
+#endif
 } fake_optim;
 
 /* U(-1/sqrt(in), 1/sqrt(in)) from splitmix64, as torch.nn.Linear. */
@@ -67,11 +77,19 @@ static float fake_grad(const void *pv, const float *x, const float *t, void *gv)
 static float fake_step(void *pv, void *ov, const float *x, const float *t)
 {
     fake_params g, *p = pv;
-    float loss = fake_grad(pv, x, t, &g);
-    (void)ov;
-    p->fc_weight[0][0] -= FAKE_LR * g.fc_weight[0][0];
-    p->fc_weight[0][1] -= FAKE_LR * g.fc_weight[0][1];
-    p->fc_bias[0] -= FAKE_LR * g.fc_bias[0];
+    fake_optim *o = ov;
+    float loss = fake_grad(pv, x, t, &g), *pf = (float *)p, *gf = (float *)&g;
+    size_t i;
+    for (i = 0; i < sizeof g / sizeof(float); i++) {
+#ifdef FAKE_MOMENTUM
+        float *bf = (float *)&o->buf;
+        bf[i] = o->steps ? 0.9f * bf[i] + gf[i] : gf[i];
+        pf[i] -= FAKE_LR * bf[i];
+#else
+        pf[i] -= FAKE_LR * gf[i];
+#endif
+    }
+    o->steps++;
     return loss;
 }
 
@@ -89,10 +107,26 @@ static const netrt_tensor fake_tensors[] = {
     {"fc.bias", FAKE_OUT * FAKE_IN, FAKE_OUT, 0},
 };
 
+#ifdef FAKE_MOMENTUM
+static const netrt_tensor fake_state[] = {
+    {"optim.fc.weight.momentum_buffer", offsetof(fake_optim, buf) / sizeof(float), FAKE_OUT, FAKE_IN},
+    {"optim.fc.bias.momentum_buffer", offsetof(fake_optim, buf) / sizeof(float) + FAKE_OUT * FAKE_IN,
+     FAKE_OUT, 0},
+};
+#define FAKE_N_STATE 2
+#else
+#define fake_state NULL
+#define FAKE_N_STATE 0
+#endif
+
 static const netrt_model fake_model = {
-    "fake", "fake.yaml", "0.0-test", FAKE_IN, FAKE_OUT, FAKE_BATCH,
-    sizeof(fake_params), sizeof(fake_optim), 2, fake_tensors, FAKE_LR,
-    fake_init, fake_forward, fake_grad, fake_step, fake_train,
+    .name = "fake", .source = "fake.yaml", .version = "0.0-test",
+    .n_in = FAKE_IN, .n_out = FAKE_OUT, .batch = FAKE_BATCH,
+    .params_size = sizeof(fake_params), .optim_size = sizeof(fake_optim),
+    .n_tensors = 2, .tensors = fake_tensors, .lr = FAKE_LR,
+    .n_state = FAKE_N_STATE, .state = fake_state,
+    .init = fake_init, .forward = fake_forward, .grad = fake_grad, .step = fake_step,
+    .train = fake_train,
 };
 
 int main(int argc, char **argv) { return netrt_main(&fake_model, argc, argv); }

@@ -18,7 +18,7 @@ typedef struct seed_params {
 } seed_params;
 
 typedef struct seed_optim {
-    char unused;
+    uint64_t steps; /* as generated code: the step count comes first */
 } seed_optim;
 
 static float uniform(uint64_t *s, int fan_in)
@@ -91,7 +91,7 @@ static float seed_step(void *pv, void *o, const float *x, const float *t)
     seed_params g;
     float *p = pv, *gf = (float *)&g, loss = seed_grad(pv, x, t, &g);
     size_t i;
-    (void)o;
+    ((seed_optim *)o)->steps++;
     for (i = 0; i < sizeof g / sizeof(float); i++)
         p[i] -= 0.01f * gf[i];
     return loss;
@@ -114,8 +114,12 @@ static const netrt_tensor seed_tensors[] = {
 };
 
 static const netrt_model seed_model = {
-    "seed", "seed.yaml", "0.0-test", 5, 1, 1, sizeof(seed_params), sizeof(seed_optim),
-    4, seed_tensors, 0.01f, seed_init, seed_forward, seed_grad, seed_step, seed_train,
+    .name = "seed", .source = "seed.yaml", .version = "0.0-test",
+    .n_in = 5, .n_out = 1, .batch = 1,
+    .params_size = sizeof(seed_params), .optim_size = sizeof(seed_optim),
+    .n_tensors = 4, .tensors = seed_tensors, .lr = 0.01f,
+    .init = seed_init, .forward = seed_forward, .grad = seed_grad, .step = seed_step,
+    .train = seed_train,
 };
 
 int main(int argc, char **argv) { return netrt_main(&seed_model, argc, argv); }

@@ -1,0 +1,74 @@
+/* trainer.h: what the trainer's files share, internal to the runtime (not
+ * installed): the PRNG, the model state, the training loop, messages.
+ *
+ * netrt.c holds the command line and netrt_main, train.c the training loop
+ * (shuffling, validation, logging, progress, periodic checkpoints, the
+ * divergence check), demo.c the tutorial demo and its synthetic task.
+ */
+#ifndef NETRT_TRAINER_H
+#define NETRT_TRAINER_H
+
+#include "data.h"
+#include "netrt.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* PRNG streams derived from one seed, so that e.g. the shuffle does not
+ * repeat the numbers that drew the demo's sample.  Epoch e's shuffle uses
+ * stream STREAM_EPOCH + e, so any epoch's order follows from the seed and
+ * its number alone: a resumed run shuffles as the run it continues would. */
+enum { STREAM_SAMPLE = 1, STREAM_SHUFFLE = 2, STREAM_TASK = 3 };
+#define STREAM_EPOCH 0x100000000u
+
+/* splitmix64: small and good enough for shuffling and data. */
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+uint64_t rng_next(rng *r);
+rng rng_stream(uint64_t seed, uint64_t stream);
+double rng_uniform(rng *r);       /* [0, 1), 53 random bits */
+size_t rng_below(rng *r, size_t n); /* [0, n), n >= 1, no modulo bias */
+float rng_normal(rng *r);         /* standard normal, Box-Muller */
+
+/* `trainer: error: ...` on stderr, after flushing stdout. */
+void fail(const char *fmt, ...);
+
+/* The model's state: weights, optimizer state, a gradient scratch buffer. */
+typedef struct state {
+    void *p, *o, *g;
+} state;
+
+int state_new(const netrt_model *m, state *s);
+void state_free(state *s);
+
+/* The mean loss over the first n - n % batch samples, in order, without
+ * changing the weights (the gradient goes to s->g); n >= batch. */
+double mean_loss(const netrt_model *m, state *s, const float *x, const float *t, size_t n);
+
+/* Whether the gradient is zero on every batch of d: no step moves p. */
+int zero_gradient(const netrt_model *m, state *s, const netrt_data *d);
+
+/* One training run's settings and results. */
+typedef struct train_run {
+    const netrt_data *d;     /* training data, d->n >= batch */
+    const netrt_data *val;   /* NULL, or validation data with val->n >= batch */
+    uint64_t epoch0;         /* epochs already done (a resumed run); numbering continues */
+    uint64_t epochs;         /* epochs to run now */
+    uint64_t seed;           /* the shuffling seed */
+    uint64_t steps0;         /* optimizer steps already done */
+    int quiet;
+    FILE *log;               /* NULL, or the --log file (header already written) */
+    const char *save;        /* NULL, or the checkpoint path */
+    uint64_t save_every;     /* 0: save only at the end */
+    double first, last;      /* out: loss before training, and the last epoch's */
+} train_run;
+
+/* Trains; returns 0, or -1 after reporting (divergence, a failed save, out
+ * of memory).  See train.c for what it prints. */
+int train(const netrt_model *m, state *s, train_run *r);
+
+int run_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet);
+
+#endif
