@@ -65,16 +65,16 @@ static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float
     double before, after;
     for (i = 0; i < m->n_in; i++)
         xb[i] = rng_normal(r);
-    for (i = 0; i < m->n_out; i++)
-        tb[i] = rng_normal(r);
+    for (i = 0; i < m->n_target; i++) /* a class index when n_target < n_out */
+        tb[i] = m->n_target == m->n_out ? rng_normal(r) : (float)rng_below(r, m->n_out);
     for (i = 1; i < m->batch; i++) {
         memcpy(xb + i * m->n_in, xb, m->n_in * sizeof(float));
-        memcpy(tb + i * m->n_out, tb, m->n_out * sizeof(float));
+        memcpy(tb + i * m->n_target, tb, m->n_target * sizeof(float));
     }
     m->forward(s->p, xb, y);
     printf("the tutorial's step, on one random sample:\n");
     print_row("input", xb, m->n_in);
-    print_row("target", tb, m->n_out);
+    print_row("target", tb, m->n_target);
     print_row("output", y, m->n_out);
     before = m->step(s->p, s->o, xb, tb);
     after = m->grad(s->p, xb, tb, s->g);
@@ -86,6 +86,22 @@ static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float
     printf("  (the gradient is zero on this sample, so the step changed nothing)\n");
 }
 
+/* The teacher's target for x: its outputs, or for class targets the index
+ * of the largest output (y is scratch for the outputs). */
+static void teach(const netrt_model *m, const void *p, const float *x, float *t, float *y)
+{
+    size_t j, best = 0;
+    if (m->n_target == m->n_out) {
+        m->forward(p, x, t);
+        return;
+    }
+    m->forward(p, x, y);
+    for (j = 1; j < m->n_out; j++)
+        if (y[j] > y[best])
+            best = j;
+    t[0] = (float)best;
+}
+
 /* Fills d (d->n allocated rows) with the synthetic task: standard normal
  * inputs, targets from the teacher.  The teacher is m->init's weights for
  * TEACHER_SEED scaled by TEACHER_SCALE, so targets are not tiny; but a ReLU
@@ -93,7 +109,7 @@ static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float
  * first of TEACHER_SEED, TEACHER_SEED + 1, ... whose outputs sit at their
  * minimum for at most a quarter of the samples is taken (the best of 16 if
  * none is).  All fixed: the task does not depend on --seed. */
-static void make_task(const netrt_model *m, state *teacher, netrt_data *d)
+static void make_task(const netrt_model *m, state *teacher, netrt_data *d, float *y)
 {
     size_t nf = m->params_size / sizeof(float), i;
     uint64_t k, best = 0;
@@ -106,8 +122,8 @@ static void make_task(const netrt_model *m, state *teacher, netrt_data *d)
         for (i = 0; i < nf; i++)
             ((float *)teacher->p)[i] *= TEACHER_SCALE;
         for (i = 0; i < d->n; i++)
-            m->forward(teacher->p, d->x + i * m->n_in, d->t + i * m->n_out);
-        if (k == 16 || (stuck = stuck_fraction(d, m->n_out)) <= 0.25)
+            teach(m, teacher->p, d->x + i * m->n_in, d->t + i * m->n_target, y);
+        if (k == 16 || (stuck = stuck_fraction(d, m->n_target)) <= 0.25)
             break;
         if (stuck < best_stuck) {
             best_stuck = stuck;
@@ -138,20 +154,20 @@ int run_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet)
     netrt_data d = {0};
     state s = {0}, teacher = {0};
     float *xb = malloc(m->batch * m->n_in * sizeof(float));
-    float *tb = malloc(m->batch * m->n_out * sizeof(float));
+    float *tb = malloc(m->batch * m->n_target * sizeof(float));
     float *y = malloc(m->n_out * sizeof(float));
     rng r = rng_stream(seed, STREAM_SAMPLE);
     train_run run = {0};
     double first, last;
     uint64_t student;
     int status = 1;
-    if (n > SIZE_MAX / sizeof(float) / (m->n_in + m->n_out)) {
+    if (n > SIZE_MAX / sizeof(float) / (m->n_in + m->n_out + m->n_target)) {
         fail("the model's batch is too large for the demo");
         goto done;
     }
     d.n = n;
     d.x = malloc(n * m->n_in * sizeof(float));
-    d.t = malloc(n * m->n_out * sizeof(float));
+    d.t = malloc(n * m->n_target * sizeof(float));
     if (!xb || !tb || !y || !d.x || !d.t) {
         fail("out of memory");
         goto done;
@@ -169,7 +185,7 @@ int run_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet)
     if (!quiet)
         printf("synthetic task: %zu random inputs, targets from a fixed teacher network "
                "(the same model, other weights)\n", n);
-    make_task(m, &teacher, &d);
+    make_task(m, &teacher, &d, y);
     student = pick_student(m, &s, &d, seed);
     if (student != seed && !quiet)
         printf("the weights from seed %llu give a zero gradient on every sample (a dead "

@@ -97,7 +97,7 @@ static void usage(const netrt_model *m, const char *argv0)
            "  --log FILE      append epoch,step,train_loss,val_loss rows to a CSV file\n"
            "  --quiet         print only the final result\n"
            "  --help          print this help and exit\n\n",
-           m->n_in, m->n_out, m->n_in + m->n_out, DEFAULT_EPOCHS_DATA, DEFAULT_EPOCHS_DEMO);
+           m->n_in, m->n_target, m->n_in + m->n_target, DEFAULT_EPOCHS_DATA, DEFAULT_EPOCHS_DEMO);
     printf("Without --data: the PyTorch tutorial's step (a random sample, the output,\n"
            "the loss, one optimizer step, the loss after), then training on a synthetic\n"
            "task whose targets come from a fixed teacher network.\n");
@@ -218,9 +218,10 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
  * us: check what the arithmetic relies on. */
 static int check_model(const netrt_model *m)
 {
-    size_t row = m->n_in + m->n_out;
+    size_t row = m->n_in + m->n_target;
     char msg[256];
-    if (!m->name || !m->source || !m->version || !m->n_in || !m->n_out || !m->batch ||
+    if (!m->name || !m->source || !m->version || !m->n_in || !m->n_out || !m->n_target ||
+        (m->n_target != m->n_out && m->n_target != 1) || !m->batch ||
         !m->params_size || m->params_size % sizeof(float) || row < m->n_in ||
         m->batch > SIZE_MAX / sizeof(float) / row || !m->init || !m->forward || !m->grad ||
         !m->step || !m->train) {
@@ -244,6 +245,25 @@ static int enough(const netrt_model *m, const char *what, const netrt_data *d)
     return -1;
 }
 
+/* Class indices (n_target 1 for n_out > 1 outputs) must be whole numbers in
+ * [0, n_out): the kernels use them as indices. */
+static int check_classes(const netrt_model *m, const char *path, const netrt_data *d)
+{
+    size_t i;
+    if (m->n_target == m->n_out)
+        return 0;
+    for (i = 0; i < d->n; i++) {
+        float c = d->t[i];
+        if (!(c >= 0 && c < (float)m->n_out && c == floorf(c))) {
+            fflush(stdout);
+            fprintf(stderr, "%s: error: sample %zu: target %g is not a class index: expected "
+                    "a whole number from 0 to %zu\n", path, i + 1, (double)c, m->n_out - 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int run_data(const netrt_model *m, options *o)
 {
     netrt_data d = {0}, val = {0};
@@ -255,11 +275,13 @@ static int run_data(const netrt_model *m, options *o)
     uint64_t init_seed = o->init_seed_given ? o->init_seed : o->seed;
     char err[1024], b[200];
     int status = 1;
-    if (netrt_data_read(o->data, m->n_in, m->n_out, &d))
+    if (netrt_data_read(o->data, m->n_in, m->n_target, &d))
         return 1;
-    if (o->val && netrt_data_read(o->val, m->n_in, m->n_out, &val))
+    if (o->val && netrt_data_read(o->val, m->n_in, m->n_target, &val))
         goto done;
-    if (o->val_split > 0 && netrt_data_split(&d, o->val_split, m->n_in, m->n_out, &val)) {
+    if (check_classes(m, o->data, &d) || (o->val && check_classes(m, o->val, &val)))
+        goto done;
+    if (o->val_split > 0 && netrt_data_split(&d, o->val_split, m->n_in, m->n_target, &val)) {
         fail("--val-split %g leaves no training or no validation samples of %zu", o->val_split,
              d.n);
         goto done;
@@ -339,10 +361,16 @@ done:
     return status;
 }
 
-int netrt_main(const netrt_model *m, int argc, char **argv)
+int netrt_main(const netrt_model *desc, int argc, char **argv)
 {
     options o;
     int status, r;
+    /* Descriptors from before n_target existed leave it 0: targets are
+     * then one per output. */
+    netrt_model copy = *desc;
+    const netrt_model *m = &copy;
+    if (!copy.n_target)
+        copy.n_target = copy.n_out;
     if (check_model(m))
         return 1;
     if ((r = parse_args(m, argc, argv, &o)) < 0)

@@ -98,7 +98,7 @@ double mean_loss(const netrt_model *m, state *s, const float *x, const float *t,
     size_t steps = n / m->batch, i;
     double sum = 0;
     for (i = 0; i < steps; i++)
-        sum += m->grad(s->p, x + i * m->batch * m->n_in, t + i * m->batch * m->n_out, s->g);
+        sum += m->grad(s->p, x + i * m->batch * m->n_in, t + i * m->batch * m->n_target, s->g);
     return sum / (double)steps;
 }
 
@@ -106,7 +106,7 @@ int zero_gradient(const netrt_model *m, state *s, const netrt_data *d)
 {
     size_t b, i, nf = m->params_size / sizeof(float);
     for (b = 0; b < d->n / m->batch; b++) {
-        m->grad(s->p, d->x + b * m->batch * m->n_in, d->t + b * m->batch * m->n_out, s->g);
+        m->grad(s->p, d->x + b * m->batch * m->n_in, d->t + b * m->batch * m->n_target, s->g);
         for (i = 0; i < nf; i++)
             if (((const float *)s->g)[i] != 0)
                 return 0;
@@ -205,7 +205,7 @@ static void report_divergence(const netrt_model *m, state *s, const void *p0, co
     memcpy(s->p, p0, m->params_size);
     memcpy(s->o, o0, m->optim_size);
     for (k = 0; k < steps; k++) {
-        float loss = m->step(s->p, s->o, xs + k * m->batch * m->n_in, ts + k * m->batch * m->n_out);
+        float loss = m->step(s->p, s->o, xs + k * m->batch * m->n_in, ts + k * m->batch * m->n_target);
         if (!isfinite(loss))
             break;
         if (!finite_params(m, s->p)) {
@@ -226,7 +226,7 @@ int train(const netrt_model *m, state *s, train_run *r)
     const netrt_data *d = r->d;
     size_t n = d->n, used = n - n % m->batch, per_epoch = used / m->batch, i;
     float *xs = malloc(n * m->n_in * sizeof(float));
-    float *ts = malloc(n * m->n_out * sizeof(float));
+    float *ts = malloc(n * m->n_target * sizeof(float));
     size_t *perm = malloc(n * sizeof(size_t));
     void *p0 = malloc(m->params_size), *o0 = malloc(m->optim_size ? m->optim_size : 1);
     uint64_t e, every = 1, last = r->epoch0 + r->epochs;
@@ -261,7 +261,7 @@ int train(const netrt_model *m, state *s, train_run *r)
         }
         for (i = 0; i < used; i++) {
             memcpy(xs + i * m->n_in, d->x + perm[i] * m->n_in, m->n_in * sizeof(float));
-            memcpy(ts + i * m->n_out, d->t + perm[i] * m->n_out, m->n_out * sizeof(float));
+            memcpy(ts + i * m->n_target, d->t + perm[i] * m->n_target, m->n_target * sizeof(float));
         }
         memcpy(p0, s->p, m->params_size);
         memcpy(o0, s->o, m->optim_size);
