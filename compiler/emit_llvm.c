@@ -112,7 +112,8 @@ static bool root_in_kernel(const L *l, const Root *r) {
     switch (l->k) {
     case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < l->m->layers[l->m->nlayers - 1].out;
     case K_GRAD: return r->kind == ROOT_LOSS || r->kind == ROOT_GRAD;
-    case K_STEP: case K_TRAIN: return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE;
+    case K_STEP: case K_TRAIN:
+        return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE;
     }
     return false;
 }
