@@ -298,6 +298,11 @@ static bool loop_invariant(const Node *n) {
 /* Leaves NAME_train keeps in locals across its loop. */
 static bool carried(Op op) { return op == OP_PARAM || op == OP_STATE; }
 
+/* A parameter of a frozen layer: read, never written. */
+static bool frozen(const Emit *e, const Node *n) {
+    return n->op == OP_PARAM && !e->m->params[n->slot].trainable;
+}
+
 static bool is_leaf(Op op) {
     return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST || op == OP_STATE;
 }
@@ -514,7 +519,7 @@ static void kernel_train(Emit *e) {
     fprintf(e->out, "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n", N);
     for (int i = 0; i < s->n; i++)
         if (e->is_var[i] && carried(s->node[i].op)) {
-            fprintf(e->out, "    %s %s = ", R, e->var[i]);
+            fprintf(e->out, "    %s%s %s = ", frozen(e, &s->node[i]) ? "const " : "", R, e->var[i]);
             leaf(e, &s->node[i]);
             fputs(";\n", e->out);
         }
@@ -532,7 +537,7 @@ static void kernel_train(Emit *e) {
     stores(e, "        ");
     fputs("    }\n\n", e->out);
     for (int i = 0; i < s->n; i++)
-        if (e->is_var[i] && carried(s->node[i].op)) {
+        if (e->is_var[i] && carried(s->node[i].op) && !frozen(e, &s->node[i])) {
             fputs("    ", e->out);
             leaf(e, &s->node[i]);
             fprintf(e->out, " = %s;\n", e->var[i]);
