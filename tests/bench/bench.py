@@ -1,0 +1,544 @@
+#!/usr/bin/python3
+"""netc's benchmark: per-sample and mini-batch SGD on the reference network
+(models/seed.yaml, 5-3-1 ReLU, MSE, SGD lr 0.01) against an obvious-loops C
+baseline, a genann-style C MLP, FANN and PyTorch eager, all on the same data,
+from the same initial weights, for the same number of samples.
+
+    bench.py --netc PATH [--work DIR] [--rounds R] [--samples N] [--check]
+
+It builds every variant, runs them interleaved (round after round, each
+variant once a round, in a rotating order), and prints one markdown table of
+medians, then instruction counts (callgrind, AVX2 build), kernel sizes and
+netc's compile time.  Every variant's final weights are checked against netc's
+(see TOLERANCE below); a netc variant or the baseline that disagrees fails
+the run (exit 1), so a fast wrong kernel cannot win.  Timings never decide
+the exit status.
+
+--check builds everything with a tiny sample count and only checks the
+weights (for ctest); no timing, no PyTorch, no callgrind.
+"""
+import argparse
+import os
+import shlex
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SEED_YAML = os.path.join(ROOT, 'models', 'seed.yaml')
+
+# Compiler flags.  -ffp-contract=off is gcc's default under -std=c11 and what
+# netc's output asks for; it keeps netc and the baseline bit-identical.
+STD = ['-std=c11', '-ffp-contract=off']
+O3N = ['-O3', '-march=native']
+O2 = ['-O2']                      # what netc uses for its own trainer build
+AVX2 = ['-O3', '-mavx2', '-mfma']  # for callgrind: valgrind 3.19 has no AVX-512
+
+
+class V:
+    """One benchmarked variant.
+
+    kind: netc (generated C), netc-obj (netc --emit=obj, linked with the C
+    backend's header), baseline, genann, fann, torch.  tol: None for bit-exact
+    agreement with the reference, a number for the largest allowed
+    |w - w_ref| over the 22 parameters, 'loss' for a loss sanity check only.
+    gate: whether a disagreement fails the run.  optional: skip (with a note)
+    instead of failing when it cannot be built."""
+
+    def __init__(self, name, kind, cflags=(), netc=(), model=SEED_YAML, batch=1,
+                 tol=None, gate=True, optional=False, note=''):
+        self.name, self.kind, self.cflags, self.netc = name, kind, list(cflags), list(netc)
+        self.model, self.batch, self.tol, self.gate = model, batch, tol, gate
+        self.optional, self.note = optional, note
+        self.cmd = None        # the command that runs it, once built
+        self.skipped = None    # why it is not in the table
+        self.ns = []           # per-round ns per sample
+        self.weights = None
+        self.loss = None
+
+
+# ---- the variants: adding one is one line ----
+REF = 'netc C, -O3 -march=native'
+VARIANTS = [
+    V(REF, 'netc', O3N),
+    V('netc C, -O2 (netc\'s default)', 'netc', O2),
+    V('netc C --reassociate, -O3 -march=native', 'netc', O3N, netc=['--reassociate'],
+      tol=1e-3, optional=True, note='reordered arithmetic, compared to 1e-3'),
+    V('netc LLVM --emit=obj (host CPU, -O2)', 'netc-obj', netc=['--emit=obj'], tol=1e-4, optional=True,
+      note='LLVM backend, compared to 1e-4'),
+    V('obvious C loops, -O3 -march=native', 'baseline', O3N),
+    V('genann-style C, -O3 -march=native', 'genann', O3N, tol=1e-3, gate=False,
+      note='bias first in each sum: equal to rounding'),
+    V('FANN 2.2 fann_train', 'fann', O3N, tol='loss', gate=False,
+      note='no ReLU in FANN 2.2: clamp(z, 0, 1) units, so loss only'),
+    V('PyTorch 1.13 eager', 'torch', tol=1e-4, gate=False,
+      note='fewer samples; compared to netc after as many'),
+]
+BATCH_VARIANTS = [
+    V('netc C batch 16, -O3 -march=native', 'netc', O3N, model=os.path.join(HERE, 'batch16.yaml'), batch=16),
+    V('netc C batch 64, -O3 -march=native', 'netc', O3N, model=os.path.join(HERE, 'batch64.yaml'), batch=64),
+    V('obvious C loops batch 16, -O3 -march=native', 'baseline', O3N, batch=16),
+    V('obvious C loops batch 64, -O3 -march=native', 'baseline', O3N, batch=64),
+]
+BASELINES = ['obvious C loops, -O3 -march=native', 'genann-style C, -O3 -march=native',
+             'FANN 2.2 fann_train', 'PyTorch 1.13 eager']
+BASELINE_SHORT = {BASELINES[0]: 'C loops', BASELINES[1]: 'genann-style',
+                  BASELINES[2]: 'FANN', BASELINES[3]: 'PyTorch'}
+
+# Useful floating-point operations per sample of the 5-3-1 network (a multiply
+# and an add count one each; ReLU and its mask, which are selects, count 0):
+# forward 3*(5 mul + 5 add) + (3 mul + 3 add) = 36; loss gradient y - t and
+# its doubling = 2; backward: d_hidden_a 3 mul, d_out_weight 3 mul,
+# d_hidden_weight 15 mul = 21; update 22 * (mul + sub) = 44 per step.  For a
+# batch of B: the 1/B scale 1 more per sample, summing 22 gradients over the
+# batch (B - 1) * 22 adds per step, and the update once per step.
+N_PARAMS = 22
+
+
+def flops_per_sample(batch):
+    per_sample = 36 + 2 + 21 + (1 if batch > 1 else 0)
+    return per_sample + (22 * (batch - 1) + 2 * N_PARAMS) / batch
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def write_data(path, n):
+    """n inputs ~ N(0, 1); targets from a fixed teacher of the same shape
+    (torch.nn.Linear's init distribution from another seed, times 3; about
+    65% of its outputs are positive); initial weights from torch.nn.Linear's
+    distribution, a draw whose output unit is alive on the whole set."""
+    def linear_init(rng):
+        a, b = 1 / np.sqrt(5), 1 / np.sqrt(3)
+        return np.concatenate([rng.uniform(-a, a, 18), rng.uniform(-b, b, 4)]).astype(np.float32)
+
+    def forward(w, x):
+        h = np.maximum(x @ w[:15].reshape(3, 5).T + w[15:18], 0)
+        return np.maximum(h @ w[18:21].reshape(1, 3).T + w[21:22], 0)
+
+    x = np.random.default_rng(2024).standard_normal((n, 5)).astype(np.float32)
+    teacher = (linear_init(np.random.default_rng(102)) * np.float32(3)).astype(np.float32)
+    t = forward(teacher, x).astype(np.float32)
+    w0 = linear_init(np.random.default_rng(3))
+    with open(path, 'wb') as f:
+        f.write(b'NETCBNCH' + struct.pack('<I', n))
+        f.write(w0.astype('<f4').tobytes() + x.astype('<f4').tobytes() + t.astype('<f4').tobytes())
+
+
+class Builder:
+    def __init__(self, args):
+        self.args, self.work = args, args.work
+        self.cc = shlex.split(args.cc)
+        self.san = shlex.split(args.san_flags) if args.check else []
+        self.warn = ['-Wall', '-Wextra', '-Werror']
+
+    def compile(self, out, sources, flags, extra=(), link=True):
+        cmd = self.cc + STD + flags + self.warn + self.san + ['-I', HERE] + list(extra) + sources
+        cmd += ['-o', out] if link else ['-c', '-o', out]
+        run(cmd)
+        return out
+
+    def obj(self, name, source, flags, extra=()):
+        return self.compile(os.path.join(self.work, name + '.o'), [source], flags, extra, link=False)
+
+    def harness(self, name, objs, libs=()):
+        """Links harness.c (built at -O2: it only reads data and times) with
+        an implementation's objects."""
+        out = os.path.join(self.work, name)
+        cmd = self.cc + STD + O2 + self.warn + self.san + ['-I', HERE, os.path.join(HERE, 'harness.c')]
+        run(cmd + objs + ['-o', out] + list(libs) + ['-lm'])
+        return out
+
+    def netc_c(self, model, netc_flags, tag):
+        """Generates the C for a model; returns (dir, model name)."""
+        d = os.path.join(self.work, tag + '-src')
+        os.makedirs(d, exist_ok=True)
+        name = model_name(model)
+        run([self.args.netc] + netc_flags + [model, '-o', os.path.join(d, name + '.c')])
+        return d, name
+
+    def build(self, v, tag):
+        if v.kind in ('netc', 'netc-obj'):
+            if v.kind == 'netc':
+                d, name = self.netc_c(v.model, v.netc, tag)
+                kern = self.obj(tag + '-kernel', os.path.join(d, name + '.c'), v.cflags)
+            else:
+                d, name = self.netc_c(v.model, [], tag)  # the header
+                kern = os.path.join(self.work, tag + '-kernel.o')
+                run([self.args.netc] + v.netc + [v.model, '-o', kern])
+            adapter = self.obj(tag + '-impl', os.path.join(HERE, 'impl_netc.c'), O2,
+                               ['-I', d, '-DNETC_NAME=' + name, '-DNETC_HEADER="%s.h"' % name])
+            v.kernel_obj, v.symbol = kern, name + '_train'
+            return [self.harness(tag, [adapter, kern])]
+        if v.kind == 'baseline':
+            objs = [self.obj(tag + '-baseline', os.path.join(HERE, 'baseline.c'), v.cflags),
+                    self.obj(tag + '-impl', os.path.join(HERE, 'impl_baseline.c'), O2)]
+            v.kernel_obj, v.symbol = objs[0], 'baseline_train'
+            return [self.harness(tag, objs)]
+        if v.kind == 'genann':
+            return [self.harness(tag, [self.obj(tag + '-impl', os.path.join(HERE, 'genann_style.c'), v.cflags)])]
+        if v.kind == 'fann':
+            if not os.path.exists('/usr/include/fann.h'):
+                raise Skip('FANN not installed (apt-get install libfann-dev)')
+            # fann.h has unused-parameter and sign warnings of its own.
+            o = self.compile(os.path.join(self.work, tag + '-impl.o'), [os.path.join(HERE, 'impl_fann.c')],
+                             v.cflags, ['-Wno-error'], link=False)
+            return [self.harness(tag, [o], ['-lfann'])]
+        if v.kind == 'torch':
+            if self.args.check:
+                raise Skip('not in --check')
+            if subprocess.call([sys.executable, '-c', 'import torch'], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL):
+                raise Skip('torch is not importable by ' + sys.executable)
+            return [sys.executable, os.path.join(HERE, 'torch_bench.py')]
+        raise ValueError(v.kind)
+
+
+class Skip(Exception):
+    pass
+
+
+def model_name(path):
+    for line in open(path, encoding='utf-8'):
+        if line.startswith('name:'):
+            return line.split(':', 1)[1].split('#')[0].strip()
+    raise ValueError('no name in ' + path)
+
+
+def parse_output(text):
+    out = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(' ')
+        out[key] = rest.split()
+    return ([float(v) for v in out['ns_per_sample']], float(out['loss'][0]),
+            [float.fromhex(v) for v in out['weights']])
+
+
+def run_variant(v, data, samples, reps, warmup=True):
+    cmd = v.cmd + [data, '--samples', str(samples), '--reps', str(reps)]
+    if v.kind != 'torch':
+        cmd += ['--batch', str(v.batch)] + (['--warmup'] if warmup else [])
+    return parse_output(run(cmd).stdout)
+
+
+def maxdiff(a, b):
+    return max(abs(x - y) for x, y in zip(a, b))
+
+
+def fmt_rate(x):
+    return '{:,.0f}'.format(x)
+
+
+def fmt_ns(x):
+    return '%.1f' % x if x < 1000 else '{:,.0f}'.format(x)
+
+
+def fmt_ratio(x):
+    if x >= 100:
+        return '{:,.0f}x'.format(x)
+    return '%.2fx' % x
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--netc', required=True)
+    ap.add_argument('--work', default=os.path.join(os.getcwd(), 'bench-work'))
+    ap.add_argument('--cc', default=os.environ.get('CC', 'gcc'))
+    ap.add_argument('--rounds', type=int, default=7, help='interleaved rounds (median over them)')
+    ap.add_argument('--reps', type=int, default=3, help='timed runs within a round (their median)')
+    ap.add_argument('--samples', type=int, default=4096 * 256, help='samples per timed run')
+    ap.add_argument('--torch-samples', type=int, default=3000)
+    ap.add_argument('--data-size', type=int, default=4096)
+    ap.add_argument('--check', action='store_true', help='correctness only, tiny sizes')
+    ap.add_argument('--san-flags', default='', help='sanitizer flags for --check builds')
+    args = ap.parse_args()
+    if args.check:
+        args.samples, args.rounds, args.reps = 4096 * 2, 1, 1
+    os.makedirs(args.work, exist_ok=True)
+    # One snapshot of netc for the whole run: the build tree's binary may be
+    # rebuilt while the benchmark runs.
+    snap = os.path.join(args.work, 'netc')
+    shutil.copy2(args.netc, snap)
+    args.netc = snap
+
+    data = os.path.join(args.work, 'data.bin')
+    write_data(data, args.data_size)
+    b = Builder(args)
+    notes = []
+
+    # ---- build ----
+    variants = VARIANTS + BATCH_VARIANTS
+    for i, v in enumerate(variants):
+        try:
+            if args.check and v.batch > 16:
+                raise Skip('not in --check (gcc needs ~10 s for the unrolled batch-64 file)')
+            v.cmd = b.build(v, 'v%d' % i)
+        except Skip as e:
+            v.skipped = str(e)
+        except subprocess.CalledProcessError as e:
+            if not v.optional:
+                log('bench: building %s failed:\n%s%s' % (v.name, e.stdout or '', e.stderr or ''))
+                return 2
+            msg = (e.stderr or e.stdout or '').strip().splitlines()
+            v.skipped = 'not available: `%s` says: %s' % (
+                ' '.join(os.path.basename(c) for c in e.cmd[:1] + [c for c in e.cmd[1:] if c.startswith('--')]),
+                msg[0] if msg else 'exit %d' % e.returncode)
+        if v.skipped:
+            notes.append('%s: skipped, %s' % (v.name, v.skipped))
+    live = [v for v in variants if not v.skipped]
+    peak = None if args.check else b.compile(os.path.join(args.work, 'peak'), [os.path.join(HERE, 'peak.c')], O2)
+
+    # ---- run, interleaved ----
+    peaks = {'avx512': [], 'avx2': []}
+    for r in range(args.rounds):
+        log('bench: round %d of %d' % (r + 1, args.rounds))
+        order = live[r % len(live):] + live[:r % len(live)]
+        for v in order:
+            samples = args.torch_samples if v.kind == 'torch' and not args.check else args.samples
+            ns, loss, w = run_variant(v, data, samples, args.reps)
+            v.ns.append(statistics.median(ns))
+            if v.weights is not None and w != v.weights:
+                notes.append('%s: weights differ between rounds (nondeterministic)' % v.name)
+                v.nondeterministic = True
+            v.weights, v.loss = w, loss
+        if peak:
+            for line in run([peak, '0.1']).stdout.splitlines():
+                k, val = line.split()
+                peaks[k].append(float(val))
+
+    # ---- correctness ----
+    failed = []
+    by_name = {v.name: v for v in variants}
+    ref = by_name[REF]
+    ref_batch = {}
+    for v in live:
+        if v.kind == 'netc' and v.batch > 1 and not v.netc and v.batch not in ref_batch:
+            ref_batch[v.batch] = v
+    checks = []
+    for v in live:
+        if v is ref:
+            continue
+        r = ref if v.batch == 1 else ref_batch.get(v.batch)
+        if r is None or r is v:
+            continue
+        rw, rl = r.weights, r.loss
+        if v.kind == 'torch':
+            _, rl, rw = run_variant(ref, data, args.torch_samples, 1, warmup=False)
+        if v.kind == 'torch':
+            v.note_loss = ' (after %d samples: loss %.4g vs netc %.4g)' % (args.torch_samples, v.loss, rl)
+        if v.tol == 'loss':
+            verdict = 'loss %.4g vs netc %.4g (weights not comparable)' % (v.loss, rl)
+            ok = True
+        else:
+            d = maxdiff(v.weights, rw)
+            if v.tol is None:
+                ok = v.weights == rw
+                verdict = 'bit-identical' if ok else 'DIFFERS (max |dw| %.3g, must be bit-identical)' % d
+            else:
+                ok = d <= v.tol
+                verdict = 'max |dw| %.3g (tolerance %g)%s' % (d, v.tol, '' if ok else ' EXCEEDED')
+        checks.append('%s vs %s: %s%s' % (v.name, r.name, verdict, getattr(v, 'note_loss', '')))
+        if not ok and v.gate:
+            failed.append(v.name)
+        elif not ok:
+            notes.append('%s: outside its tolerance (reported, not gated)' % v.name)
+
+    print('# netc benchmark: reference network %s, %d-sample data set, %s' % (
+        os.path.relpath(SEED_YAML, ROOT), args.data_size,
+        'check mode' if args.check else '%d samples a run, median of %d rounds x %d runs' % (
+            args.samples, args.rounds, args.reps)))
+    print()
+    print('Weights after training, against netc (%s):' % REF)
+    for c in checks:
+        print('  ' + c)
+    print('  final mean loss (last 4096 samples): ' + ', '.join(
+        '%s %.4g' % (BASELINE_SHORT.get(v.name, v.name), v.loss) for v in live if v.batch == 1 and v.kind != 'torch'))
+    print()
+    if args.check:
+        for n in notes:
+            print('note: ' + n)
+        if failed:
+            print('FAIL: weights disagree: ' + ', '.join(failed))
+            return 1
+        print('check: ok')
+        return 0
+
+    # ---- tables ----
+    med = {v.name: statistics.median(v.ns) for v in live}
+    cols = [n for n in BASELINES if n in med]
+    print('## Per-sample SGD (batch 1)')
+    print()
+    print('| variant | steps/s | ns/step | ' + ' | '.join('vs ' + BASELINE_SHORT[c] for c in cols) + ' |')
+    print('| --- | ---: | ---: | ' + ' | '.join('---:' for _ in cols) + ' |')
+    for v in live:
+        if v.batch != 1:
+            continue
+        ns = med[v.name]
+        ratios = [fmt_ratio(med[c] / ns) for c in cols]
+        print('| %s | %s | %s | %s |' % (v.name, fmt_rate(1e9 / ns), fmt_ns(ns), ' | '.join(ratios)))
+    print()
+    print('Ratios are speed-ups (baseline time / variant time); all from this run.')
+    print()
+
+    peak_g = {k: statistics.median(vals) for k, vals in peaks.items()}
+    best = max(peak_g.values())
+    print('## Mini-batch SGD')
+    print()
+    print('FMA throughput bound, measured: AVX-512 %.1f GFLOP/s, AVX2 %.1f GFLOP/s (one core).' % (
+        peak_g['avx512'], peak_g['avx2']))
+    print()
+    print('| variant | samples/s | ns/sample | FLOP/sample | GFLOP/s | x from FMA bound | vs C loops, same batch |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    batch_base = {v.batch: v for v in live if v.kind == 'baseline'}
+    for v in live:
+        if not (v.name == REF or v.batch > 1 or v.kind == 'baseline'):
+            continue
+        ns = med[v.name]
+        f = flops_per_sample(v.batch)
+        g = f / ns
+        base = batch_base.get(v.batch)
+        vs = fmt_ratio(med[base.name] / ns) if base else '-'
+        print('| %s | %s | %s | %.1f | %.2f | %.0fx | %s |' % (
+            v.name, fmt_rate(1e9 / ns), fmt_ns(ns), f, g, best / g, vs))
+    print()
+    print('"x from FMA bound": how many times slower than the measured peak (%.1f GFLOP/s) at the'
+          ' useful FLOPs per sample.' % best)
+    print()
+
+    # ---- instructions, sizes, compile time ----
+    stats = static_stats(b, args, data, ref, by_name)
+    for line in stats['lines']:
+        print(line)
+
+    # ---- targets ----
+    print()
+    print('## Targets (issue 3)')
+    print()
+    base = med.get(BASELINES[0])
+    tgt = []
+    if base:
+        tgt.append(('netc train >= 2.0x faster than C loops -O3 -march=native', base / med[REF] >= 2.0,
+                    '%.2fx' % (base / med[REF])))
+        reas = [v for v in live if '--reassociate' in v.netc and v.batch == 1]
+        tgt.append(('--reassociate >= 3.0x faster than C loops', bool(reas) and base / med[reas[0].name] >= 3.0,
+                    '%.2fx' % (base / med[reas[0].name]) if reas else 'no --reassociate yet'))
+    torch_v = med.get(BASELINES[3])
+    tgt.append(('netc train >= 10,000x faster than PyTorch eager', bool(torch_v) and torch_v / med[REF] >= 1e4,
+                fmt_ratio(torch_v / med[REF]) if torch_v else 'PyTorch not run'))
+    ipc = stats.get('instr')
+    tgt.append(('<= 50 instructions per step (AVX2 build)', ipc is not None and ipc <= 50,
+                '%.1f' % ipc if ipc is not None else 'callgrind not run'))
+    b64 = [v for v in live if v.batch == 64 and v.kind == 'netc']
+    if b64:
+        x = best / (flops_per_sample(64) / med[b64[0].name])
+        tgt.append(('batch 64 within 3x of the FMA bound', x <= 3, '%.0fx from the bound' % x))
+    tgt.append(('< 1 KiB .text per kernel', stats['max_text'] < 1024,
+                'largest %d bytes (%s)' % (stats['max_text'], stats['max_text_sym'])))
+    print('| target | holds | measured |')
+    print('| --- | --- | --- |')
+    for name, ok, val in tgt:
+        print('| %s | %s | %s |' % (name, 'yes' if ok else 'no', val))
+    print()
+    for n in notes:
+        print('note: ' + n)
+    if failed:
+        print('FAIL: weights disagree: ' + ', '.join(failed))
+        return 1
+    return 0
+
+
+def static_stats(b, args, data, ref, by_name):
+    lines = ['## Instructions, code size, compile time', '']
+    res = {'lines': lines}
+    # Callgrind on AVX2 builds of netc's train and the baseline, counting only
+    # inside the train function (--toggle-collect).
+    calls = []
+    if shutil.which('valgrind'):
+        steps = 4096 * 10
+        rows = []
+        for v, tag in ((ref, 'cg-netc'), (by_name[BASELINES[0]], 'cg-baseline'),
+                       (by_name['netc C batch 64, -O3 -march=native'], 'cg-netc64')):
+            if v.skipped:
+                continue
+            w = V(v.name, v.kind, AVX2, v.netc, v.model, v.batch)
+            w.cmd = b.build(w, tag)
+            out = os.path.join(args.work, tag + '.callgrind')
+            run(['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out,
+                 '--toggle-collect=' + w.symbol] + w.cmd + [data, '--samples', str(steps), '--batch', str(v.batch)])
+            ir = None
+            for line in open(out):
+                if line.startswith(('summary:', 'totals:')):
+                    ir = int(line.split()[1])
+            per = ir / steps * v.batch
+            rows.append((v.name.split(',')[0], v.batch, per))
+            if v is ref:
+                res['instr'] = per
+            calls.append(w)
+        lines.append('Instructions per step, `valgrind --tool=callgrind --toggle-collect=<train function>`'
+                     ' on an AVX2 build (-O3 -mavx2 -mfma), loop overhead included:')
+        lines.append('')
+        lines.append('| kernel | batch | instructions/step | instructions/sample |')
+        lines.append('| --- | ---: | ---: | ---: |')
+        for name, batch, per in rows:
+            lines.append('| %s | %d | %.1f | %.1f |' % (name, batch, per, per / batch))
+        lines.append('')
+    else:
+        lines.append('valgrind not installed: no instruction counts.')
+        lines.append('')
+
+    # .text bytes of each kernel (nm --size), per build.
+    builds = [('-O2', by_name["netc C, -O2 (netc's default)"]), ('-O3 -march=native', ref)]
+    builds += [('-O3 -mavx2 -mfma', c) for c in calls if c.kind == 'netc' and c.batch == 1]
+    sizes = {}
+    for label, v in builds:
+        if v.skipped:
+            continue
+        for line in run(['nm', '--size-sort', '-S', '--defined-only', v.kernel_obj]).stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[2] in 'tT':
+                sizes.setdefault(parts[3], {})[label] = int(parts[1], 16)
+    labels = [label for label, v in builds if not v.skipped]
+    lines.append('`.text` bytes per function of the reference kernels (`nm --size`):')
+    lines.append('')
+    lines.append('| function | ' + ' | '.join(labels) + ' |')
+    lines.append('| --- | ' + ' | '.join('---:' for _ in labels) + ' |')
+    res['max_text'], res['max_text_sym'] = 0, ''
+    for sym in sorted(sizes):
+        lines.append('| %s | %s |' % (sym, ' | '.join(str(sizes[sym].get(lab, '-')) for lab in labels)))
+        for lab, n in sizes[sym].items():
+            if n > res['max_text'] and sym.startswith(model_name(SEED_YAML) + '_'):
+                res['max_text'], res['max_text_sym'] = n, '%s at %s' % (sym, lab)
+    lines.append('')
+
+    # netc's own time to compile seed.yaml to C.
+    tmp = os.path.join(args.work, 'compile-time')
+    os.makedirs(tmp, exist_ok=True)
+    ts = []
+    for _ in range(11):
+        t0 = time.perf_counter()
+        run([args.netc, SEED_YAML, '-o', os.path.join(tmp, 'seed.c')])
+        ts.append(time.perf_counter() - t0)
+    tc = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        run(b.cc + STD + O2 + ['-c', os.path.join(tmp, 'seed.c'), '-o', os.path.join(tmp, 'seed.o')])
+        tc.append(time.perf_counter() - t0)
+    lines.append('netc compile time for models/seed.yaml to C: %.1f ms (median of 11, process start included);'
+                 ' then `%s -O2 -c` on its output: %.0f ms.' % (
+                     statistics.median(ts) * 1e3, ' '.join(b.cc), statistics.median(tc) * 1e3))
+    return res
+
+
+if __name__ == '__main__':
+    sys.exit(main())
