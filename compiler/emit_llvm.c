@@ -1119,6 +1119,12 @@ int run_jit(const Model *m, const Graph *s, const LlvmOptions *o, int argc, char
     LLVMErrorRef err = LLVMOrcCreateLLJIT(&jit, jb);
     if (err)
         jit_error(err, "cannot create the JIT");
+    /* The kernels may call the C library's math (expf, logf, tanhf, pow): the
+     * JIT resolves them in netc's own process, which links libm. */
+    LLVMOrcDefinitionGeneratorRef gen;
+    if ((err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL)))
+        jit_error(err, "cannot search the process for symbols");
+    LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(jit), gen);
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(l.mod, tsc);
     LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps the context alive */
     if ((err = LLVMOrcLLJITAddLLVMIRModule(jit, LLVMOrcLLJITGetMainJITDylib(jit), tsm)))
