@@ -119,7 +119,13 @@ static const netrt_tensor fake_state[] = {
 #define FAKE_N_STATE 0
 #endif
 
+/* -DFAKE_NO_MAIN: no main(), and the descriptor is visible to a test program. */
+#ifdef FAKE_NO_MAIN
+extern const netrt_model fake_model;
+const netrt_model fake_model = {
+#else
 static const netrt_model fake_model = {
+#endif
     .name = "fake", .source = "fake.yaml", .version = "0.0-test",
     .n_in = FAKE_IN, .n_out = FAKE_OUT, .batch = FAKE_BATCH,
     .params_size = sizeof(fake_params), .optim_size = sizeof(fake_optim),
@@ -129,4 +135,6 @@ static const netrt_model fake_model = {
     .train = fake_train,
 };
 
+#ifndef FAKE_NO_MAIN
 int main(int argc, char **argv) { return netrt_main(&fake_model, argc, argv); }
+#endif
