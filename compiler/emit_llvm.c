@@ -70,6 +70,13 @@ typedef struct L {
     LLVMValueRef pow_fn, tanh_fn;
 } L;
 
+/* RISC-V's float ABI (lp64d, ...) for the target being built, or NULL.  The
+ * LLVM 14 C API cannot set TargetOptions' ABI name: the module flag
+ * "target-abi" makes code generation use the hard-float calling convention,
+ * and emit_llvm() marks the object's ELF header (e_flags) to match, as llc
+ * -target-abi would. */
+static const char *riscv_abi;
+
 /* ---- names, as emit_c.c gives them ---- */
 
 static const char *c_ident(const char *name) {
@@ -818,6 +825,9 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
     l->td = LLVMCreateTargetDataLayout(tm);
     LLVMSetModuleDataLayout(l->mod, l->td);
     l->b = LLVMCreateBuilderInContext(ctx);
+    if (riscv_abi)
+        LLVMAddModuleFlag(l->mod, LLVMModuleFlagBehaviorError, "target-abi", 10,
+                          LLVMMDStringInContext2(ctx, riscv_abi, strlen(riscv_abi)));
 
     l->real = l->o->fp64 ? LLVMDoubleTypeInContext(ctx) : LLVMFloatTypeInContext(ctx);
     l->i1 = LLVMInt1TypeInContext(ctx);
@@ -997,6 +1007,16 @@ static LLVMTargetMachineRef target_machine(const LlvmOptions *o, bool *host) {
         features = LLVMGetHostCPUFeatures();
     }
     const char *feat = o->features ? o->features : features ? features : "";
+    /* riscv64-linux-gnu means rv64gc and the lp64d ABI, as Debian's gcc and
+     * clang default to; LLVM 14's default would be the soft-float rv64i. */
+    bool riscv = strncmp(triple, "riscv", 5) == 0;
+    if (riscv && !o->features && !o->cpu && strstr(triple, "linux"))
+        feat = "+m,+a,+f,+d,+c";
+    riscv_abi = NULL;
+    if (riscv && (strstr(feat, "+d") || strstr(feat, "+f"))) {
+        bool rv64 = strncmp(triple, "riscv64", 7) == 0, d = strstr(feat, "+d") != NULL;
+        riscv_abi = rv64 ? (d ? "lp64d" : "lp64f") : (d ? "ilp32d" : "ilp32f");
+    }
     if (o->features && !valid_features(o->features)) {
         LLVMDisposeMessage(triple);
         user_error(format("bad --features '%s': expected a comma-separated list of +name and -name",
@@ -1049,6 +1069,16 @@ static void optimize(L *l, LLVMTargetMachineRef tm) {
     verify(l, format("after %s", pipeline));
 }
 
+/* Sets the float ABI bits of a little-endian RISC-V ELF object's e_flags
+ * (EF_RISCV_FLOAT_ABI_SINGLE 0x2, _DOUBLE 0x4) to riscv_abi's. */
+static void mark_float_abi(char *elf, size_t len) {
+    size_t at = len > 4 && elf[4] == 2 ? 48 : 36; /* e_flags in ELF64 / ELF32 */
+    if (len < at + 4 || memcmp(elf, "\177ELF", 4) != 0 || elf[5] != 1)
+        die("emit_llvm: the RISC-V object is not a little-endian ELF file");
+    unsigned char *f = (unsigned char *)elf + at;
+    f[0] = (unsigned char)((f[0] & ~0x6u) | (strchr(riscv_abi, 'd') ? 0x4u : 0x2u));
+}
+
 static char *copy_out(const char *data, size_t n, size_t *len) {
     char *out = xmalloc(n + 1);
     memcpy(out, data, n);
@@ -1086,6 +1116,8 @@ char *emit_llvm(const Model *m, const Graph *s, const LlvmOptions *o, size_t *le
         out = copy_out(LLVMGetBufferStart(buf), LLVMGetBufferSize(buf), len);
         LLVMDisposeMemoryBuffer(buf);
     }
+    if (o->kind == LLVM_OBJ && riscv_abi)
+        mark_float_abi(out, *len);
     LLVMDisposeModule(l.mod);
     LLVMDisposeTargetData(l.td);
     LLVMContextDispose(ctx);
