@@ -17,6 +17,7 @@
 
 #include "checkpoint.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,7 +274,7 @@ static int run_data(const netrt_model *m, options *o)
     FILE *log = NULL;
     uint64_t epochs = o->epochs ? o->epochs : DEFAULT_EPOCHS_DATA;
     uint64_t init_seed = o->init_seed_given ? o->init_seed : o->seed;
-    char err[1024], b[200];
+    char err[1024];
     int status = 1;
     if (netrt_data_read(o->data, m->n_in, m->n_target, &d))
         return 1;
@@ -316,7 +317,8 @@ static int run_data(const netrt_model *m, options *o)
     }
     if (o->log) {
         if (!(log = fopen(o->log, "a"))) {
-            fail("cannot open the log '%s'", shown(o->log, b, sizeof b));
+            fflush(stdout);
+            fprintf(stderr, "%s: error: cannot open the log: %s\n", o->log, strerror(errno));
             goto done;
         }
         if (ftell(log) == 0)
@@ -352,7 +354,8 @@ static int run_data(const netrt_model *m, options *o)
         status = 0;
 done:
     if (log && (ferror(log) | fclose(log)) != 0 && status == 0) {
-        fail("cannot write the log '%s'", shown(o->log, b, sizeof b));
+        fflush(stdout);
+        fprintf(stderr, "%s: error: cannot write the log\n", o->log);
         status = 1;
     }
     state_free(&s);

@@ -159,7 +159,8 @@ static void progress_draw(progress *pg, uint64_t done, uint64_t total, uint64_t 
 {
     double t = now(), el = t - pg->start, left;
     unsigned long long s;
-    if (!pg->on || (t - pg->drawn < 0.1 && done < total))
+    /* The first epoch always draws, so a short run shows the line once. */
+    if (!pg->on || done >= total || (done > 1 && t - pg->drawn < 0.1))
         return;
     pg->drawn = t;
     left = done ? el / (double)done * (double)(total - done) : 0;
