@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef NETC_FUZZ
+#include <setjmp.h>
+jmp_buf *netc_fuzz_jmp; /* set by the fuzz target around parse_model */
+#endif
+
 static void (*cleanup_fn)(void);
 
 void diag_cleanup(void (*fn)(void)) { cleanup_fn = fn; }
@@ -34,6 +39,11 @@ void error_at(const char *file, Loc loc, const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     run_cleanup();
+#ifdef NETC_FUZZ
+    /* tests/fuzz/fuzz_yaml.c: a rejected input returns to the fuzzer. */
+    if (netc_fuzz_jmp)
+        longjmp(*netc_fuzz_jmp, 1);
+#endif
     exit(1);
 }
 
