@@ -99,8 +99,11 @@ int main(int argc, char **argv)
     if (n == 0 || samples % batch)
         die("--samples and the data set size must be multiples of --batch", NULL);
 
-    if (impl_setup(w0, batch))
+    if (impl_setup(w0, batch)) {
+        free(x);
+        free(t);
         return 3;
+    }
     if (warmup)
         run(x, t, n, samples < n ? samples : n);
 
