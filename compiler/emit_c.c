@@ -140,7 +140,7 @@ static int precedence(const Emit *e, int id) {
     case OP_ADD: case OP_SUB: return 5;
     case OP_GT: case OP_EQ: return 3;
     case OP_SIGMOID: return 6;
-    case OP_SELECT: case OP_MAX: return 1;
+    case OP_SELECT: case OP_MAX: return 10; /* printed as calls */
     default: return 10;
     }
 }
@@ -257,20 +257,24 @@ static void expr(Emit *e, int id) {
         operand(e, a, prec + 1);
         return;
     case OP_MAX: /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
+        fprintf(e->out, "%s_sel(", e->m->name);
         operand(e, a, 4);
         fputs(" < ", e->out);
         operand(e, b, 4);
-        fputs(" ? ", e->out);
-        operand(e, b, 2);
-        fputs(" : ", e->out);
-        operand(e, a, 2);
+        fputs(", ", e->out);
+        expr(e, b);
+        fputs(", ", e->out);
+        expr(e, a);
+        fputc(')', e->out);
         return;
     case OP_SELECT:
-        operand(e, a, 2);
-        fputs(" ? ", e->out);
-        operand(e, b, 2);
-        fputs(" : ", e->out);
-        operand(e, c, 2);
+        fprintf(e->out, "%s_sel(", e->m->name);
+        expr(e, a);
+        fputs(", ", e->out);
+        expr(e, b);
+        fputs(", ", e->out);
+        expr(e, c);
+        fputc(')', e->out);
         return;
     default:
         die("emit_c: %s in a scalar graph", op_name[n->op]);
@@ -612,6 +616,20 @@ void emit_header(FILE *out, const Model *m, const EmitOptions *o) {
     fprintf(out, "\n#endif\n");
 }
 
+/* Selects as bit operations: a ternary on data compiles to a branch, which
+ * mispredicts on ReLU masks; this compiles to and/andn/or or a blend. */
+static void emit_select(Emit *e) {
+    const char *N = e->m->name, *R = e->real, *U = e->o->fp64 ? "uint64_t" : "uint32_t";
+    fprintf(e->out,
+            "/* c ? a : b without a branch. */\n"
+            "static inline %s %s_sel(int c, %s a, %s b)\n{\n"
+            "    union { %s f; %s u; } x = {a}, y = {b};\n"
+            "    const %s m = (%s)0 - (%s)(c != 0);\n"
+            "    x.u = (x.u & m) | (y.u & ~m);\n"
+            "    return x.f;\n}\n\n",
+            R, N, R, R, R, U, U, U, U);
+}
+
 static void emit_init(Emit *e) {
     const char *N = e->m->name, *R = e->real;
     fprintf(e->out,
@@ -724,6 +742,7 @@ void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
         fprintf(out, "#include \"%s\"\n", o->header);
     }
     fputs("\n#include <math.h>\n\n", out);
+    emit_select(&e);
     emit_init(&e);
     kernel_forward(&e);
     kernel_grad(&e);
