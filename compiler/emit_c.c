@@ -15,66 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN } Kernel;
-
 typedef struct Emit {
     FILE *out;
     const Model *m;
     const Graph *s;
     const EmitOptions *o;
     const char *real;   /* "float" or "double" */
-    Kernel k;
-    bool *live;         /* node is computed by this kernel */
-    int *uses;          /* uses by live nodes and roots */
-    bool *is_var;       /* node is held in a local */
-    const char **var;   /* the local's name */
-    int ntmp;           /* unnamed locals so far: tmp1, tmp2, ... */
-    const char **taken; /* hash set of the kernel's local names */
-    int ntaken_cap;     /* its size, a power of two */
-    int *leaf_of;       /* scalar leaf of each parameter element, then each state element */
-    int *param_base;    /* first element of each parameter in leaf_of; [nparams] = total */
-    int *state_base;    /* first element of each state, after the parameters' */
+    Plan pl;            /* the kernel being printed */
 } Emit;
-
-/* ---- names ---- */
-
-/* A node name ("d_hidden.weight_2_4") as a C identifier. */
-static const char *c_ident(const char *name) {
-    char buf[256];
-    size_t i = 0;
-    for (; name[i] && i + 1 < sizeof buf; i++)
-        buf[i] = name[i] == '.' ? '_' : name[i];
-    buf[i] = 0;
-    return intern(buf);
-}
-
-static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
-/* Adds name to the kernel's set of locals unless present; returns whether
- * it was added. */
-static bool take_name(Emit *e, const char *name) {
-    size_t mask = (size_t)e->ntaken_cap - 1, h = str_hash(name) & mask;
-    for (; e->taken[h]; h = (h + 1) & mask)
-        if (strcmp(e->taken[h], name) == 0)
-            return false;
-    e->taken[h] = name;
-    return true;
-}
-
-/* Gives node id a unique local name in this kernel. */
-static void name_var(Emit *e, int id) {
-    const char *base = e->s->node[id].name ? c_ident(e->s->node[id].name)
-                                           : intern(format("tmp%d", ++e->ntmp));
-    const char *name = base;
-    for (int suffix = 2; !take_name(e, name); suffix++)
-        name = intern(format("%s__%d", base, suffix));
-    e->var[id] = name;
-}
 
 /* s as the body of a C string literal. */
 static const char *c_string(const char *s) {
@@ -131,7 +79,7 @@ static void print_real(Emit *e, float v) {
 
 static int precedence(const Emit *e, int id) {
     const Node *n = &e->s->node[id];
-    if (e->is_var[id])
+    if (e->pl.is_var[id])
         return 10;
     switch (n->op) {
     case OP_CONST: return n->value < 0 || signbit(n->value) ? 8 : 10;
@@ -215,8 +163,8 @@ static void call(Emit *e, const char *fn, int a) {
 
 static void expr(Emit *e, int id) {
     const Node *n = &e->s->node[id];
-    if (e->is_var[id]) {
-        fputs(e->var[id], e->out);
+    if (e->pl.is_var[id]) {
+        fputs(e->pl.var[id], e->out);
         return;
     }
     static const char *const sym[OP_COUNT] = {
@@ -228,7 +176,7 @@ static void expr(Emit *e, int id) {
         leaf(e, n);
         return;
     case OP_HYPER:
-        hyper_def(e, (Hyper)n->slot, e->k == K_TRAIN ? "o->steps + s" : "o->steps");
+        hyper_def(e, (Hyper)n->slot, e->pl.k == K_TRAIN ? "o->steps + s" : "o->steps");
         return;
     case OP_CONST:
         print_real(e, n->value);
@@ -283,75 +231,6 @@ static void expr(Emit *e, int id) {
 
 /* ---- kernels ---- */
 
-static bool root_in_kernel(const Emit *e, const Root *r) {
-    switch (e->k) {
-    case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < e->m->layers[e->m->nlayers - 1].out;
-    case K_GRAD: return r->kind == ROOT_LOSS || r->kind == ROOT_GRAD;
-    case K_STEP: case K_TRAIN:
-        return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE;
-    }
-    return false;
-}
-
-/* Per-step scalars that do not change from step to step: NAME_train
- * computes them once, before its loop. */
-static bool loop_invariant(const Node *n) {
-    return n->op == OP_HYPER && (n->slot == HY_LR || n->slot == HY_DECAY);
-}
-
-/* Leaves NAME_train keeps in locals across its loop. */
-static bool carried(Op op) { return op == OP_PARAM || op == OP_STATE; }
-
-/* A parameter of a frozen layer: read, never written. */
-static bool frozen(const Emit *e, const Node *n) {
-    return n->op == OP_PARAM && !e->m->params[n->slot].trainable;
-}
-
-static bool is_leaf(Op op) {
-    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST || op == OP_STATE;
-}
-
-/* Decides which nodes the kernel computes and which become locals. */
-static void plan(Emit *e, Kernel k) {
-    const Graph *s = e->s;
-    e->k = k;
-    e->ntmp = 0;
-    memset(e->live, 0, sizeof(bool) * (size_t)s->n);
-    memset(e->uses, 0, sizeof(int) * (size_t)s->n);
-    memset(e->is_var, 0, sizeof(bool) * (size_t)s->n);
-    for (int r = 0; r < s->nroot; r++)
-        if (root_in_kernel(e, &s->root[r])) {
-            e->live[s->root[r].node] = true;
-            e->uses[s->root[r].node] += 2; /* a root's value is always held in a local */
-        }
-    for (int i = s->n - 1; i >= 0; i--) {
-        if (!e->live[i])
-            continue;
-        const Node *n = &s->node[i];
-        for (int a = 0; a < 3; a++)
-            if (n->arg[a] >= 0) {
-                e->live[n->arg[a]] = true;
-                e->uses[n->arg[a]] += n->op == OP_MAX ? 2 : 1; /* max reads operands twice */
-            }
-    }
-    memset(e->taken, 0, sizeof(char *) * (size_t)e->ntaken_cap);
-    static const char *const reserved[] = {"p", "o", "x", "t", "g", "y", "n", "s", "steps", "total"};
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        take_name(e, reserved[i]);
-    for (int i = 0; i < s->n; i++) {
-        const Node *n = &s->node[i];
-        if (!e->live[i])
-            continue;
-        bool leafy = is_leaf(n->op);
-        if (k == K_TRAIN && carried(n->op))
-            leafy = false; /* parameters and state live in locals across the loop */
-        if (!leafy && (n->name || e->uses[i] > 1)) {
-            e->is_var[i] = true;
-            name_var(e, i);
-        }
-    }
-}
-
 static const char *const phase_title[] = {"forward", "backward", "update"};
 
 /* The statements computing every live local, grouped by phase and layer. */
@@ -361,7 +240,7 @@ static void body(Emit *e, const char *indent) {
     Loc loc = {0, 0};
     for (int i = 0; i < s->n; i++) {
         const Node *n = &s->node[i];
-        if (!e->is_var[i] || (e->k == K_TRAIN && (carried(n->op) || loop_invariant(n))))
+        if (!e->pl.is_var[i] || (e->pl.k == K_TRAIN && (plan_carried(n->op) || plan_loop_invariant(n))))
             continue;
         if ((int)n->phase != phase) {
             phase = (int)n->phase;
@@ -386,10 +265,10 @@ static void body(Emit *e, const char *indent) {
             }
         }
         fprintf(e->out, "%sconst %s %s = ", indent, n->type.dt == DT_BOOL ? "int" : e->real,
-                e->var[i]);
-        e->is_var[i] = false; /* print the definition, not the name */
+                e->pl.var[i]);
+        e->pl.is_var[i] = false; /* print the definition, not the name */
         expr(e, i);
-        e->is_var[i] = true;
+        e->pl.is_var[i] = true;
         fputs(";\n", e->out);
     }
 }
@@ -400,24 +279,13 @@ static void leaf_at(Emit *e, Op op, int slot, int k) {
     leaf(e, &n);
 }
 
-/* Where element k of a parameter or state is in leaf_of. */
-static int leaf_pos(const Emit *e, Op op, int slot, int k) {
-    return k + (op == OP_PARAM ? e->param_base[slot]
-                               : e->param_base[e->m->nparams] + e->state_base[slot]);
-}
-
-/* The scalar leaf node of a parameter or state element, or -1. */
-static int carried_leaf(const Emit *e, Op op, int slot, int k) {
-    return e->leaf_of[leaf_pos(e, op, slot, k)];
-}
-
 /* Stores of the kernel's roots: y, g, p, and the loss. */
 static void stores(Emit *e, const char *indent) {
     const Graph *s = e->s;
     int loss = -1;
     for (int r = 0; r < s->nroot; r++) {
         const Root *root = &s->root[r];
-        if (!root_in_kernel(e, root))
+        if (!plan_has_root(&e->pl, root))
             continue;
         const Param *p = root->kind == ROOT_GRAD ? &e->m->params[root->slot] : NULL;
         switch (root->kind) {
@@ -436,11 +304,11 @@ static void stores(Emit *e, const char *indent) {
             break;
         case ROOT_UPDATE: case ROOT_STATE: {
             Op op = root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE;
-            if (e->k == K_TRAIN) {
-                int leaf = carried_leaf(e, op, root->slot, root->index);
-                if (leaf < 0 || !e->is_var[leaf]) /* never read: nothing to carry */
+            if (e->pl.k == K_TRAIN) {
+                int leaf = plan_leaf(&e->pl, op, root->slot, root->index);
+                if (leaf < 0 || !e->pl.is_var[leaf]) /* never read: nothing to carry */
                     continue;
-                fprintf(e->out, "%s%s = ", indent, e->var[leaf]);
+                fprintf(e->out, "%s%s = ", indent, e->pl.var[leaf]);
             } else {
                 fputs(indent, e->out);
                 leaf_at(e, op, root->slot, root->index);
@@ -453,7 +321,7 @@ static void stores(Emit *e, const char *indent) {
         fputs(";\n", e->out);
     }
     if (loss >= 0) {
-        if (e->k == K_TRAIN) {
+        if (e->pl.k == K_TRAIN) {
             fprintf(e->out, "%stotal += ", indent);
             expr(e, loss);
             fputs(";\n", e->out);
@@ -476,7 +344,7 @@ static void contract(Emit *e, const char *what) {
 
 static void kernel_forward(Emit *e) {
     const char *N = e->m->name, *R = e->real;
-    plan(e, K_FORWARD);
+    plan_kernel(&e->pl, K_FORWARD);
     fprintf(e->out, "/* %s_forward: one sample, y = f(x). Straight-line code. */\n", N);
     fprintf(e->out, "void %s_forward(const %s_params *p, const %s *x, %s *y)\n{", N, N, R, R);
     body(e, "    ");
@@ -487,7 +355,7 @@ static void kernel_forward(Emit *e) {
 
 static void kernel_grad(Emit *e) {
     const char *N = e->m->name, *R = e->real;
-    plan(e, K_GRAD);
+    plan_kernel(&e->pl, K_GRAD);
     contract(e, format("%s_grad: loss of one batch, and its gradient into g.", N));
     fprintf(e->out, "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g)\n{", R,
             N, N, R, R, N);
@@ -499,7 +367,7 @@ static void kernel_grad(Emit *e) {
 
 static void kernel_step(Emit *e) {
     const char *N = e->m->name, *R = e->real;
-    plan(e, K_STEP);
+    plan_kernel(&e->pl, K_STEP);
     contract(e, format("%s_step: one %s step on one batch; returns the loss before it.", N,
                        opt_name[e->m->opt.kind]));
     fprintf(e->out, "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t)\n{", R, N, N,
@@ -513,7 +381,7 @@ static void kernel_step(Emit *e) {
 static void kernel_train(Emit *e) {
     const char *N = e->m->name, *R = e->real;
     const Graph *s = e->s;
-    plan(e, K_TRAIN);
+    plan_kernel(&e->pl, K_TRAIN);
     fprintf(e->out,
             "/* %s_train: n samples in order, one step per %s_BATCH of them; returns the mean\n"
             " * loss.  The parameters stay in locals across the loop. */\n",
@@ -522,14 +390,14 @@ static void kernel_train(Emit *e) {
             R, N, N, N, R, R);
     fprintf(e->out, "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n", N);
     for (int i = 0; i < s->n; i++)
-        if (e->is_var[i] && carried(s->node[i].op)) {
-            fprintf(e->out, "    %s%s %s = ", frozen(e, &s->node[i]) ? "const " : "", R, e->var[i]);
+        if (e->pl.is_var[i] && plan_carried(s->node[i].op)) {
+            fprintf(e->out, "    %s%s %s = ", plan_frozen(&e->pl, &s->node[i]) ? "const " : "", R, e->pl.var[i]);
             leaf(e, &s->node[i]);
             fputs(";\n", e->out);
         }
     for (int i = 0; i < s->n; i++)
-        if (e->is_var[i] && loop_invariant(&s->node[i])) {
-            fprintf(e->out, "    const %s %s = ", R, e->var[i]);
+        if (e->pl.is_var[i] && plan_loop_invariant(&s->node[i])) {
+            fprintf(e->out, "    const %s %s = ", R, e->pl.var[i]);
             hyper_def(e, (Hyper)s->node[i].slot, "o->steps");
             fputs(";\n", e->out);
         }
@@ -541,10 +409,10 @@ static void kernel_train(Emit *e) {
     stores(e, "        ");
     fputs("    }\n\n", e->out);
     for (int i = 0; i < s->n; i++)
-        if (e->is_var[i] && carried(s->node[i].op) && !frozen(e, &s->node[i])) {
+        if (e->pl.is_var[i] && plan_carried(s->node[i].op) && !plan_frozen(&e->pl, &s->node[i])) {
             fputs("    ", e->out);
             leaf(e, &s->node[i]);
-            fprintf(e->out, " = %s;\n", e->var[i]);
+            fprintf(e->out, " = %s;\n", e->pl.var[i]);
         }
     fprintf(e->out, "    o->steps += steps;\n    return steps ? (%s)(total / (double)steps) : 0;\n}\n\n",
             R);
@@ -714,26 +582,7 @@ static void emit_trainer(Emit *e) {
 
 void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
     Emit e = {.out = out, .m = m, .s = s, .o = o, .real = o->fp64 ? "double" : "float"};
-    e.live = xmalloc(sizeof(bool) * (size_t)s->n);
-    e.uses = xmalloc(sizeof(int) * (size_t)s->n);
-    e.is_var = xmalloc(sizeof(bool) * (size_t)s->n);
-    e.var = xcalloc((size_t)s->n, sizeof(char *));
-    for (e.ntaken_cap = 64; e.ntaken_cap < 2 * s->n + 32;)
-        e.ntaken_cap *= 2;
-    e.taken = xmalloc(sizeof(char *) * (size_t)e.ntaken_cap);
-    e.param_base = xmalloc(sizeof(int) * (size_t)(m->nparams + 1));
-    e.state_base = xmalloc(sizeof(int) * (size_t)(m->nstates + 1));
-    e.param_base[0] = e.state_base[0] = 0;
-    for (int p = 0; p < m->nparams; p++)
-        e.param_base[p + 1] = e.param_base[p] + m->params[p].size;
-    for (int st = 0; st < m->nstates; st++)
-        e.state_base[st + 1] = e.state_base[st] + m->params[m->states[st].param].size;
-    size_t nleaf = (size_t)(e.param_base[m->nparams] + e.state_base[m->nstates] + 1);
-    e.leaf_of = xmalloc(sizeof(int) * nleaf);
-    memset(e.leaf_of, -1, sizeof(int) * nleaf);
-    for (int i = 0; i < s->n; i++)
-        if (carried(s->node[i].op))
-            e.leaf_of[leaf_pos(&e, s->node[i].op, s->node[i].slot, s->node[i].index)] = i;
+    plan_init(&e.pl, m, s);
     banner(out, m, o, "Trainer kernels");
     if (o->inline_header) {
         fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
@@ -750,12 +599,5 @@ void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
     kernel_train(&e);
     if (!o->fp64)
         emit_trainer(&e);
-    free(e.live);
-    free(e.uses);
-    free(e.is_var);
-    free(e.var);
-    free(e.taken);
-    free(e.param_base);
-    free(e.leaf_of);
-    free(e.state_base);
+    plan_free(&e.pl);
 }

@@ -40,8 +40,6 @@
 _Static_assert(offsetof(netrt_model, set_lr) + sizeof(void (*)(void)) == sizeof(netrt_model),
                "netrt_model gained a field: update model_type() and descriptor() in emit_llvm.c");
 
-typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN } Kernel;
-
 typedef struct L {
     const Model *m;
     const Graph *s;
@@ -52,21 +50,11 @@ typedef struct L {
     LLVMTargetDataRef td;
     LLVMTypeRef real, i1, i8, i32, i64, isz, i8p, realp, params, optim, tensor, model;
     /* the kernel being built */
-    Kernel k;
+    Plan pl; /* the kernel being built */
     LLVMValueRef fn, p, o_arg, x, t, g, y;
     LLVMValueRef step_s; /* NAME_train: the loop's step index s */
-    bool *live;
-    int *uses;
-    bool *is_var;
-    const char **var;
     LLVMValueRef *val;  /* the value of each named node, once built */
     LLVMValueRef *slot; /* K_TRAIN: the alloca holding each parameter leaf */
-    int ntmp;
-    const char **taken;
-    int ntaken_cap;
-    int *leaf_of;    /* scalar leaf of each parameter element, then each state element */
-    int *param_base; /* first element of each parameter in leaf_of; [nparams] = total */
-    int *state_base; /* first element of each state, after the parameters' */
     LLVMValueRef pow_fn, tanh_fn;
 } L;
 
@@ -77,105 +65,11 @@ typedef struct L {
  * -target-abi would. */
 static const char *riscv_abi;
 
-/* ---- names, as emit_c.c gives them ---- */
-
-static const char *c_ident(const char *name) {
-    char buf[256];
-    size_t i = 0;
-    for (; name[i] && i + 1 < sizeof buf; i++)
-        buf[i] = name[i] == '.' ? '_' : name[i];
-    buf[i] = 0;
-    return intern(buf);
-}
-
-static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
-static bool take_name(L *l, const char *name) {
-    size_t mask = (size_t)l->ntaken_cap - 1, h = str_hash(name) & mask;
-    for (; l->taken[h]; h = (h + 1) & mask)
-        if (strcmp(l->taken[h], name) == 0)
-            return false;
-    l->taken[h] = name;
-    return true;
-}
-
-static void name_var(L *l, int id) {
-    const char *base = l->s->node[id].name ? c_ident(l->s->node[id].name)
-                                           : intern(format("tmp%d", ++l->ntmp));
-    const char *name = base;
-    for (int suffix = 2; !take_name(l, name); suffix++)
-        name = intern(format("%s__%d", base, suffix));
-    l->var[id] = name;
-}
-
-/* ---- the plan: which nodes a kernel computes, which are named ---- */
-
-static bool root_in_kernel(const L *l, const Root *r) {
-    switch (l->k) {
-    case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < l->m->layers[l->m->nlayers - 1].out;
-    case K_GRAD: return r->kind == ROOT_LOSS || r->kind == ROOT_GRAD;
-    case K_STEP: case K_TRAIN:
-        return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE;
-    }
-    return false;
-}
-
-/* Leaves NAME_train keeps in locals across its loop. */
-static bool carried(Op op) { return op == OP_PARAM || op == OP_STATE; }
-
-static bool is_leaf(Op op) {
-    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST || op == OP_STATE;
-}
-
-static int leaf_pos(const L *l, Op op, int slot, int k) {
-    return k + (op == OP_PARAM ? l->param_base[slot] : l->param_base[l->m->nparams] + l->state_base[slot]);
-}
-
+/* Starts kernel k: the shared plan, and no values built yet. */
 static void plan(L *l, Kernel k) {
-    const Graph *s = l->s;
-    l->k = k;
-    l->ntmp = 0;
-    memset(l->live, 0, sizeof(bool) * (size_t)s->n);
-    memset(l->uses, 0, sizeof(int) * (size_t)s->n);
-    memset(l->is_var, 0, sizeof(bool) * (size_t)s->n);
-    memset(l->val, 0, sizeof(LLVMValueRef) * (size_t)s->n);
-    memset(l->slot, 0, sizeof(LLVMValueRef) * (size_t)s->n);
-    for (int r = 0; r < s->nroot; r++)
-        if (root_in_kernel(l, &s->root[r])) {
-            l->live[s->root[r].node] = true;
-            l->uses[s->root[r].node] += 2;
-        }
-    for (int i = s->n - 1; i >= 0; i--) {
-        if (!l->live[i])
-            continue;
-        const Node *n = &s->node[i];
-        for (int a = 0; a < 3; a++)
-            if (n->arg[a] >= 0) {
-                l->live[n->arg[a]] = true;
-                l->uses[n->arg[a]] += n->op == OP_MAX ? 2 : 1;
-            }
-    }
-    memset(l->taken, 0, sizeof(char *) * (size_t)l->ntaken_cap);
-    static const char *const reserved[] = {"p", "o", "x", "t", "g", "y", "n", "s", "steps", "total"};
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        take_name(l, reserved[i]);
-    for (int i = 0; i < s->n; i++) {
-        const Node *n = &s->node[i];
-        if (!l->live[i])
-            continue;
-        bool leafy = is_leaf(n->op);
-        if (k == K_TRAIN && carried(n->op))
-            leafy = false;
-        if (!leafy && (n->name || l->uses[i] > 1)) {
-            l->is_var[i] = true;
-            name_var(l, i);
-        }
-    }
+    plan_kernel(&l->pl, k);
+    memset(l->val, 0, sizeof(LLVMValueRef) * (size_t)l->s->n);
+    memset(l->slot, 0, sizeof(LLVMValueRef) * (size_t)l->s->n);
 }
 
 /* ---- values ---- */
@@ -262,7 +156,7 @@ static LLVMValueRef libm_tanh(L *l, LLVMValueRef a, const char *name) {
 /* The optimizer's step counter for this step: o->steps (+ s in NAME_train). */
 static LLVMValueRef step_index(L *l) {
     LLVMValueRef steps = load(l, l->i64, gep2(l, l->o_arg, l->optim, 0, OPTIM_STEPS), "");
-    return l->k == K_TRAIN ? LLVMBuildAdd(l->b, steps, LLVMBuildZExt(l->b, l->step_s, l->i64, ""), "") : steps;
+    return l->pl.k == K_TRAIN ? LLVMBuildAdd(l->b, steps, LLVMBuildZExt(l->b, l->step_s, l->i64, ""), "") : steps;
 }
 
 /* A per-step scalar, as emit_c.c's hyper_def writes it (in double, then cast). */
@@ -377,11 +271,11 @@ static LLVMValueRef build(L *l, int id, const char *name) {
 
 /* The value of node id where it is used: a named local, or built inline. */
 static LLVMValueRef value(L *l, int id) {
-    if (l->is_var[id]) {
-        if (l->k == K_TRAIN && carried(l->s->node[id].op))
+    if (l->pl.is_var[id]) {
+        if (l->pl.k == K_TRAIN && plan_carried(l->s->node[id].op))
             return load(l, l->real, l->slot[id], "");
         if (!l->val[id])
-            die("emit_llvm: %s used before it is computed", l->var[id]);
+            die("emit_llvm: %s used before it is computed", l->pl.var[id]);
         return l->val[id];
     }
     return build(l, id, "");
@@ -390,9 +284,9 @@ static LLVMValueRef value(L *l, int id) {
 /* The statements computing every named local, in graph order. */
 static void body(L *l) {
     for (int i = 0; i < l->s->n; i++) {
-        if (!l->is_var[i] || (l->k == K_TRAIN && carried(l->s->node[i].op)))
+        if (!l->pl.is_var[i] || (l->pl.k == K_TRAIN && plan_carried(l->s->node[i].op)))
             continue;
-        l->val[i] = build(l, i, l->var[i]);
+        l->val[i] = build(l, i, l->pl.var[i]);
     }
 }
 
@@ -402,7 +296,7 @@ static int stores(L *l) {
     int loss = -1;
     for (int r = 0; r < s->nroot; r++) {
         const Root *root = &s->root[r];
-        if (!root_in_kernel(l, root))
+        if (!plan_has_root(&l->pl, root))
             continue;
         LLVMValueRef addr = NULL;
         switch (root->kind) {
@@ -417,9 +311,9 @@ static int stores(L *l) {
             break;
         case ROOT_UPDATE: case ROOT_STATE: {
             Op op = root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE;
-            if (l->k == K_TRAIN) {
-                int leaf = l->leaf_of[leaf_pos(l, op, root->slot, root->index)];
-                if (leaf < 0 || !l->is_var[leaf]) /* never read: nothing to carry */
+            if (l->pl.k == K_TRAIN) {
+                int leaf = plan_leaf(&l->pl, op, root->slot, root->index);
+                if (leaf < 0 || !l->pl.is_var[leaf]) /* never read: nothing to carry */
                     continue;
                 addr = l->slot[leaf];
             } else {
@@ -529,9 +423,9 @@ static void kernel_train(L *l) {
     LLVMBasicBlockRef entry = LLVMGetInsertBlock(l->b);
     LLVMValueRef steps = LLVMBuildUDiv(l->b, n, LLVMConstInt(l->isz, (unsigned)m->batch, 0), "steps");
     for (int i = 0; i < s->n; i++)
-        if (l->is_var[i] && carried(s->node[i].op)) {
+        if (l->pl.is_var[i] && plan_carried(s->node[i].op)) {
             const Node *nd = &s->node[i];
-            l->slot[i] = LLVMBuildAlloca(l->b, l->real, l->var[i]);
+            l->slot[i] = LLVMBuildAlloca(l->b, l->real, l->pl.var[i]);
             LLVMBuildStore(l->b, load(l, l->real, leaf_addr(l, nd->op, nd->slot, nd->index), ""), l->slot[i]);
         }
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(l->ctx, fn, "loop");
@@ -570,7 +464,7 @@ static void kernel_train(L *l) {
 
     LLVMPositionBuilderAtEnd(l->b, done);
     for (int i = 0; i < s->n; i++)
-        if (l->is_var[i] && carried(s->node[i].op))
+        if (l->pl.is_var[i] && plan_carried(s->node[i].op))
             LLVMBuildStore(l->b, load(l, l->real, l->slot[i], ""),
                            leaf_addr(l, s->node[i].op, s->node[i].slot, s->node[i].index));
     count_steps(l, LLVMBuildZExt(l->b, steps, l->i64, ""));
@@ -596,7 +490,7 @@ static void kernel_init(L *l) {
     for (int i = 0; i < m->nparams; i++) {
         const Param *pa = &m->params[i];
         LLVMValueRef base = LLVMBuildBitCast(l->b, gep2(l, p, l->params, 0, (unsigned)i), l->realp,
-                                             c_ident(pa->cname));
+                                             pa->cname);
         LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(l->ctx, fn, format("%s.loop", pa->cname));
         LLVMBuildBr(l->b, loop);
         LLVMPositionBuilderAtEnd(l->b, loop);
@@ -862,28 +756,9 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
     LLVMStructSetBody(l->optim, fields, (unsigned)(m->nstates + OPTIM_STATE0), 0);
     free(fields);
 
-    l->live = xmalloc(sizeof(bool) * (size_t)s->n);
-    l->uses = xmalloc(sizeof(int) * (size_t)s->n);
-    l->is_var = xmalloc(sizeof(bool) * (size_t)s->n);
-    l->var = xcalloc((size_t)s->n, sizeof(char *));
     l->val = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
     l->slot = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
-    for (l->ntaken_cap = 64; l->ntaken_cap < 2 * s->n + 32;)
-        l->ntaken_cap *= 2;
-    l->taken = xmalloc(sizeof(char *) * (size_t)l->ntaken_cap);
-    l->param_base = xmalloc(sizeof(int) * (size_t)(m->nparams + 1));
-    l->state_base = xmalloc(sizeof(int) * (size_t)(m->nstates + 1));
-    l->param_base[0] = l->state_base[0] = 0;
-    for (int p = 0; p < m->nparams; p++)
-        l->param_base[p + 1] = l->param_base[p] + m->params[p].size;
-    for (int st = 0; st < m->nstates; st++)
-        l->state_base[st + 1] = l->state_base[st] + m->params[m->states[st].param].size;
-    size_t nleaf = (size_t)(l->param_base[m->nparams] + l->state_base[m->nstates] + 1);
-    l->leaf_of = xmalloc(sizeof(int) * nleaf);
-    memset(l->leaf_of, -1, sizeof(int) * nleaf);
-    for (int i = 0; i < s->n; i++)
-        if (carried(s->node[i].op))
-            l->leaf_of[leaf_pos(l, s->node[i].op, s->node[i].slot, s->node[i].index)] = i;
+    plan_init(&l->pl, m, s);
 
     kernel_init(l);
     kernel_forward(l);
@@ -893,16 +768,9 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
     if (desc)
         descriptor(l, with_main, host);
 
-    free(l->live);
-    free(l->uses);
-    free(l->is_var);
-    free(l->var);
+    plan_free(&l->pl);
     free(l->val);
     free(l->slot);
-    free(l->taken);
-    free(l->param_base);
-    free(l->state_base);
-    free(l->leaf_of);
     LLVMDisposeBuilder(l->b);
     l->b = NULL;
     verify(l, "as built");

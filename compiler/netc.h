@@ -296,6 +296,34 @@ void simplify(Graph *g);
  * node a scalar, matmuls and sums unrolled in index order. */
 void scalarize(const Graph *t, Graph *s);
 
+/* ---- plan.c ---- */
+typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN } Kernel;
+
+/* One kernel's plan over the scalar graph, shared by both backends. */
+typedef struct Plan {
+    const Model *m;
+    const Graph *s;
+    Kernel k;
+    bool *live;         /* node is computed by this kernel */
+    int *uses;          /* uses by live nodes and roots */
+    bool *is_var;       /* node is held in a named local */
+    const char **var;   /* the local's name */
+    int ntmp;           /* unnamed locals so far: tmp1, tmp2, ... */
+    const char **taken; /* hash set of the kernel's local names */
+    int ntaken_cap;     /* its size, a power of two */
+    int *leaf_of;       /* scalar leaf of each parameter element, then each state element */
+    int *param_base;    /* first element of each parameter in leaf_of; [nparams] = total */
+    int *state_base;    /* first element of each state, after the parameters' */
+} Plan;
+void plan_init(Plan *p, const Model *m, const Graph *s);
+void plan_kernel(Plan *p, Kernel k);
+void plan_free(Plan *p);
+bool plan_has_root(const Plan *p, const Root *r);
+bool plan_carried(Op op);              /* NAME_train keeps it in a local across the loop */
+bool plan_loop_invariant(const Node *n); /* NAME_train computes it once, before the loop */
+bool plan_frozen(const Plan *p, const Node *n); /* a frozen layer's parameter: never written */
+int plan_leaf(const Plan *p, Op op, int slot, int k); /* scalar leaf of an element, or -1 */
+
 /* ---- emit_c.c ---- */
 typedef struct EmitOptions {
     bool fp64;            /* emit double instead of float (gradient checks) */

@@ -1,0 +1,160 @@
+/* plan.c: what each generated kernel computes, and what its values are called.
+ *
+ * Both backends print the same scalar schedule; this file makes the one set
+ * of decisions they share, so that the C and the LLVM IR stay equivalent and
+ * name their values alike: which roots a kernel stores, which nodes are live
+ * in it, which values are held in named locals (named nodes and values used
+ * more than once; NAME_train also keeps the parameters and optimizer state
+ * in locals across its loop), and each local's unique name.
+ */
+#include "netc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A node name ("d_hidden.weight_2_4") as a C identifier. */
+static const char *c_ident(const char *name) {
+    char buf[256];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof buf; i++)
+        buf[i] = name[i] == '.' ? '_' : name[i];
+    buf[i] = 0;
+    return intern(buf);
+}
+
+static uint64_t str_hash(const char *s) {
+    uint64_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* Adds name to the kernel's set of locals unless present; returns whether
+ * it was added. */
+static bool take_name(Plan *p, const char *name) {
+    size_t mask = (size_t)p->ntaken_cap - 1, h = str_hash(name) & mask;
+    for (; p->taken[h]; h = (h + 1) & mask)
+        if (strcmp(p->taken[h], name) == 0)
+            return false;
+    p->taken[h] = name;
+    return true;
+}
+
+/* Gives node id a unique local name in this kernel. */
+static void name_var(Plan *p, int id) {
+    const char *base = p->s->node[id].name ? c_ident(p->s->node[id].name)
+                                           : intern(format("tmp%d", ++p->ntmp));
+    const char *name = base;
+    for (int suffix = 2; !take_name(p, name); suffix++)
+        name = intern(format("%s__%d", base, suffix));
+    p->var[id] = name;
+}
+
+bool plan_has_root(const Plan *p, const Root *r) {
+    switch (p->k) {
+    case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < model_outputs(p->m);
+    case K_GRAD: return r->kind == ROOT_LOSS || r->kind == ROOT_GRAD;
+    case K_STEP: case K_TRAIN:
+        return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE;
+    }
+    return false;
+}
+
+bool plan_carried(Op op) { return op == OP_PARAM || op == OP_STATE; }
+
+bool plan_loop_invariant(const Node *n) {
+    return n->op == OP_HYPER && (n->slot == HY_LR || n->slot == HY_DECAY);
+}
+
+bool plan_frozen(const Plan *p, const Node *n) {
+    return n->op == OP_PARAM && !p->m->params[n->slot].trainable;
+}
+
+static bool is_leaf(Op op) {
+    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST || op == OP_STATE;
+}
+
+/* Where element k of a parameter or state is in leaf_of. */
+static int leaf_pos(const Plan *p, Op op, int slot, int k) {
+    return k + (op == OP_PARAM ? p->param_base[slot]
+                               : p->param_base[p->m->nparams] + p->state_base[slot]);
+}
+
+int plan_leaf(const Plan *p, Op op, int slot, int k) { return p->leaf_of[leaf_pos(p, op, slot, k)]; }
+
+void plan_init(Plan *p, const Model *m, const Graph *s) {
+    memset(p, 0, sizeof *p);
+    p->m = m;
+    p->s = s;
+    p->live = xmalloc(sizeof(bool) * (size_t)s->n);
+    p->uses = xmalloc(sizeof(int) * (size_t)s->n);
+    p->is_var = xmalloc(sizeof(bool) * (size_t)s->n);
+    p->var = xcalloc((size_t)s->n, sizeof(char *));
+    for (p->ntaken_cap = 64; p->ntaken_cap < 2 * s->n + 32;)
+        p->ntaken_cap *= 2;
+    p->taken = xmalloc(sizeof(char *) * (size_t)p->ntaken_cap);
+    p->param_base = xmalloc(sizeof(int) * (size_t)(m->nparams + 1));
+    p->state_base = xmalloc(sizeof(int) * (size_t)(m->nstates + 1));
+    p->param_base[0] = p->state_base[0] = 0;
+    for (int i = 0; i < m->nparams; i++)
+        p->param_base[i + 1] = p->param_base[i] + m->params[i].size;
+    for (int i = 0; i < m->nstates; i++)
+        p->state_base[i + 1] = p->state_base[i] + m->params[m->states[i].param].size;
+    size_t nleaf = (size_t)(p->param_base[m->nparams] + p->state_base[m->nstates] + 1);
+    p->leaf_of = xmalloc(sizeof(int) * nleaf);
+    memset(p->leaf_of, -1, sizeof(int) * nleaf);
+    for (int i = 0; i < s->n; i++)
+        if (plan_carried(s->node[i].op))
+            p->leaf_of[leaf_pos(p, s->node[i].op, s->node[i].slot, s->node[i].index)] = i;
+}
+
+void plan_kernel(Plan *p, Kernel k) {
+    const Graph *s = p->s;
+    p->k = k;
+    p->ntmp = 0;
+    memset(p->live, 0, sizeof(bool) * (size_t)s->n);
+    memset(p->uses, 0, sizeof(int) * (size_t)s->n);
+    memset(p->is_var, 0, sizeof(bool) * (size_t)s->n);
+    for (int r = 0; r < s->nroot; r++)
+        if (plan_has_root(p, &s->root[r])) {
+            p->live[s->root[r].node] = true;
+            p->uses[s->root[r].node] += 2; /* a root's value is always held in a local */
+        }
+    for (int i = s->n - 1; i >= 0; i--) {
+        if (!p->live[i])
+            continue;
+        const Node *n = &s->node[i];
+        for (int a = 0; a < 3; a++)
+            if (n->arg[a] >= 0) {
+                p->live[n->arg[a]] = true;
+                p->uses[n->arg[a]] += n->op == OP_MAX ? 2 : 1; /* max reads operands twice */
+            }
+    }
+    memset(p->taken, 0, sizeof(char *) * (size_t)p->ntaken_cap);
+    static const char *const reserved[] = {"p", "o", "x", "t", "g", "y", "n", "s", "steps", "total"};
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        take_name(p, reserved[i]);
+    for (int i = 0; i < s->n; i++) {
+        const Node *n = &s->node[i];
+        if (!p->live[i])
+            continue;
+        bool leafy = is_leaf(n->op);
+        if (k == K_TRAIN && plan_carried(n->op))
+            leafy = false; /* parameters and state live in locals across the loop */
+        if (!leafy && (n->name || p->uses[i] > 1)) {
+            p->is_var[i] = true;
+            name_var(p, i);
+        }
+    }
+}
+
+void plan_free(Plan *p) {
+    free(p->live);
+    free(p->uses);
+    free(p->is_var);
+    free(p->var);
+    free(p->taken);
+    free(p->param_base);
+    free(p->state_base);
+    free(p->leaf_of);
+}
