@@ -33,14 +33,16 @@ $cc $flags -I"$rt" -DFUZZ_NPY "$here/fuzz_data.c" "$rt/data.c" "$rt/npy.c" -lm -
 # The YAML target links parse.c and diag.c, plus whatever they use from the
 # rest of the compiler (tables in lower.c, ...), through an archive so that
 # only the objects needed are pulled in; not main.c or the LLVM backend.
-rm -rf "$work/obj" && mkdir -p "$work/obj"
+# A private folder per run, so that two runs on one WORK cannot collide.
+obj=$(mktemp -d "$work/obj.XXXXXX")
+trap 'rm -rf "$obj"' EXIT
 for src in "$root"/compiler/*.c; do
     case $(basename "$src") in main.c|emit_llvm*.c) continue ;; esac
     $cc $flags -Wno-error -DNETC_FUZZ -I"$root/compiler" $(pkg-config --cflags yaml-0.1) \
-        -c "$src" -o "$work/obj/$(basename "$src" .c).o"
+        -c "$src" -o "$obj/$(basename "$src" .c).o"
 done
-ar rcs "$work/libnetc_fuzz.a" "$work"/obj/*.o
-$cc $flags -DNETC_FUZZ -I"$root/compiler" "$here/fuzz_yaml.c" "$work/libnetc_fuzz.a" $yaml_flags -lm -o "$work/fuzz_yaml"
+ar rcs "$obj/libnetc_fuzz.a" "$obj"/*.o
+$cc $flags -DNETC_FUZZ -I"$root/compiler" "$here/fuzz_yaml.c" "$obj/libnetc_fuzz.a" $yaml_flags -lm -o "$work/fuzz_yaml"
 
 status=0
 for t in yaml csv npy safetensors; do
