@@ -57,7 +57,7 @@ static const char *c_comment(const char *s) {
 
 /* ---- expressions ---- */
 
-static void print_real(Emit *e, float v) {
+static void print_real(Emit *e, double v) {
     if (isnan(v)) {
         fputs("NAN", e->out);
         return;
@@ -67,9 +67,9 @@ static void print_real(Emit *e, float v) {
         return;
     }
     char buf[32];
-    for (int prec = 1; prec <= 9; prec++) { /* the shortest text that reads back */
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v)
+    for (int prec = 1; prec <= 17; prec++) { /* the shortest text that reads back */
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (e->o->fp64 ? strtod(buf, NULL) == v : strtof(buf, NULL) == (float)v)
             break;
     }
     if (!strpbrk(buf, ".eEn"))

@@ -74,18 +74,10 @@ static void plan(L *l, Kernel k) {
 
 /* ---- values ---- */
 
-/* A constant as the C backend writes it: the shortest decimal that reads back
- * as the float, which in --fp64 code is read as a double. */
-static LLVMValueRef real_const(L *l, float v) {
-    if (!l->o->fp64 || isnan(v) || isinf(v))
-        return LLVMConstReal(l->real, (double)v);
-    char buf[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v)
-            break;
-    }
-    return LLVMConstReal(l->real, strtod(buf, NULL));
+/* A constant; the IR holds it rounded to the kernel's precision, and the C
+ * backend prints text that reads back as the same value. */
+static LLVMValueRef real_const(L *l, double v) {
+    return LLVMConstReal(l->real, v);
 }
 
 static LLVMValueRef gep2(L *l, LLVMValueRef base, LLVMTypeRef ty, unsigned a, unsigned b) {

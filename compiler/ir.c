@@ -54,7 +54,7 @@ bool type_eq(Type a, Type b) {
 }
 
 static uint64_t node_hash(const Node *n) {
-    uint32_t bits;
+    uint64_t bits;
     memcpy(&bits, &n->value, sizeof bits);
     uint64_t h = 1469598103934665603u;
     int64_t key[] = {n->op, n->type.dt, n->type.rank, n->type.dim[0], n->type.dim[1],
@@ -183,8 +183,11 @@ int ir_splat(Graph *g, int a, Type t) {
     return ir_node(g, n);
 }
 
-int ir_const(Graph *g, Type t, float v) {
-    Node n = {.op = OP_CONST, .type = t, .value = v, .arg = {-1, -1, -1}};
+/* v in the graph's precision: constants are what the kernels will compute with. */
+double ir_round(const Graph *g, double v) { return g->f64 ? v : (double)(float)v; }
+
+int ir_const(Graph *g, Type t, double v) {
+    Node n = {.op = OP_CONST, .type = t, .value = ir_round(g, v), .arg = {-1, -1, -1}};
     return ir_node(g, n);
 }
 
@@ -208,7 +211,7 @@ void ir_root(Graph *g, RootKind kind, int slot, int index, int node) {
     g->root[g->nroot++] = (Root){kind, slot, index, node};
 }
 
-bool ir_is_const(const Graph *g, int id, float v) {
+bool ir_is_const(const Graph *g, int id, double v) {
     return g->node[id].op == OP_CONST && g->node[id].value == v &&
            signbit(g->node[id].value) == signbit(v);
 }
@@ -236,7 +239,7 @@ void ir_print(FILE *out, const Graph *g, const Model *m) {
         print_type(out, n->type);
         switch (n->op) {
         case OP_CONST:
-            fprintf(out, " %.9g", (double)n->value);
+            fprintf(out, g->f64 ? " %.17g" : " %.9g", n->value);
             break;
         case OP_PARAM:
             fprintf(out, " %s", m->params[n->slot].name);

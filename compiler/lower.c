@@ -75,7 +75,7 @@ static const char *vname(const char *layer, const char *what) {
     return intern(format("%s.%s", layer, what));
 }
 
-static int cnst(Graph *g, int like, float v) { return ir_const(g, g->node[like].type, v); }
+static int cnst(Graph *g, int like, double v) { return ir_const(g, g->node[like].type, v); }
 
 static int unary(Graph *g, Op op, int a) { return ir_op(g, op, a, -1, -1); }
 
@@ -163,7 +163,7 @@ void lower_model(const Model *m, Graph *g) {
     int loss = loss_sum(g, m, h, t);
     if (!m->loss_sum) {
         int count = m->loss == LOSS_CROSS_ENTROPY ? B : B * model_outputs(m);
-        loss = binary(g, OP_DIV, loss, ir_const(g, type_f32(0, 1, 1), (float)count));
+        loss = binary(g, OP_DIV, loss, ir_const(g, type_f32(0, 1, 1), count));
     }
     ir_root(g, ROOT_LOSS, -1, -1, ir_named(g, loss, "loss"));
 }

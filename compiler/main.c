@@ -415,6 +415,16 @@ static void after(const Options *o, const Graph *g, const Model *m, const char *
     }
 }
 
+/* The scalar schedule both backends print: scalarize, then simplify. */
+static void schedule(const Options *o, const Graph *g, const Model *m, Graph *s) {
+    graph_init(s, true);
+    s->f64 = o->fp64;
+    scalarize(g, s);
+    after(o, s, m, "scalarize");
+    simplify(s);
+    after(o, s, m, "simplify-scalar");
+}
+
 static void print_ir(const Options *o, const Graph *g, const Model *m) {
     if (!o->output || strcmp(o->output, "-") == 0) {
         ir_print(stdout, g, m);
@@ -441,6 +451,7 @@ int main(int argc, char **argv) {
 
     Graph g;
     graph_init(&g, false);
+    g.f64 = o.fp64;
     lower_model(&m, &g);
     after(&o, &g, &m, "lower");
     grad_build(&g, &m);
@@ -464,11 +475,7 @@ int main(int argc, char **argv) {
                           "(--emit=llvm|bc|asm|obj, or -o FILE.ll|.bc|.s|.o) and netc run");
     if (o.run) {
         Graph s;
-        graph_init(&s, true);
-        scalarize(&g, &s);
-        after(&o, &s, &m, "scalarize");
-        simplify(&s);
-        after(&o, &s, &m, "simplify-scalar");
+        schedule(&o, &g, &m, &s);
         graph_free(&g);
         char **argv2 = xmalloc(sizeof(char *) * (size_t)(o.run_argc + 1));
         argv2[0] = xstrdup(format("netc run %s", o.input));
@@ -486,11 +493,7 @@ int main(int argc, char **argv) {
         print_ir(&o, &g, &m);
     } else {
         Graph s;
-        graph_init(&s, true);
-        scalarize(&g, &s);
-        after(&o, &s, &m, "scalarize");
-        simplify(&s);
-        after(&o, &s, &m, "simplify-scalar");
+        schedule(&o, &g, &m, &s);
         if (emit == EM_IR_SCALAR) {
             print_ir(&o, &s, &m);
         } else if (emit == EM_EXE) {

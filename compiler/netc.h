@@ -85,7 +85,7 @@ typedef struct Layer {
     char name[LIMIT_NAME + 1]; /* C identifier, unique in the model */
     int out;                   /* output features */
     Act act;                   /* activation applied after the affine map */
-    float slope;               /* leaky_relu's negative_slope */
+    double slope;              /* leaky_relu's negative_slope */
     bool bias;                 /* has a bias vector */
     bool trainable;            /* gets gradients and updates */
     Loc loc;                   /* the layer's list item, for comments and IR */
@@ -178,7 +178,7 @@ typedef struct Node {
     Op op;
     Type type;
     int arg[3];       /* operand ids, each smaller than this node's id */
-    float value;      /* OP_CONST: the value */
+    double value;     /* OP_CONST: the value, rounded to the graph's precision */
     int slot;         /* OP_PARAM: Model.params; OP_STATE: Model.states; OP_HYPER: Hyper */
     int index;        /* leaves in scalar form: element; OP_BCAST: rows */
     int layer;        /* producing layer, -1 for the loss and optimizer glue */
@@ -221,6 +221,7 @@ typedef struct Graph {
     Root *root;
     int nroot, rootcap;
     bool scalar; /* every node has rank 0 */
+    bool f64;    /* values are doubles (--fp64); else floats */
     Origin at;   /* origin given to nodes built next */
 } Graph;
 
@@ -256,12 +257,13 @@ int type_numel(Type t);
 bool type_eq(Type a, Type b);
 int ir_node(Graph *g, Node n);
 int ir_op(Graph *g, Op op, int a, int b, int c);
-int ir_const(Graph *g, Type t, float v);
+int ir_const(Graph *g, Type t, double v);
+double ir_round(const Graph *g, double v);
 int ir_splat(Graph *g, int a, Type t);
 int ir_leaf(Graph *g, Op op, Type t, int slot, int index);
 int ir_named(Graph *g, int id, const char *name);
 void ir_root(Graph *g, RootKind kind, int slot, int index, int node);
-bool ir_is_const(const Graph *g, int id, float v);
+bool ir_is_const(const Graph *g, int id, double v);
 void ir_print(FILE *out, const Graph *g, const Model *m);
 void ir_verify(const Graph *g, const char *after);
 extern const char *const root_name[5];

@@ -37,7 +37,7 @@ static int hyper(Upd *u, Hyper h) {
     return splat(u, ir_named(u->g, ir_leaf(u->g, OP_HYPER, t, h, -1), hyper_name[h]));
 }
 
-static int c(Upd *u, double v) { return ir_const(u->g, u->t, (float)v); }
+static int c(Upd *u, double v) { return ir_const(u->g, u->t, v); }
 static int add(Upd *u, int a, int b) { return ir_op(u->g, OP_ADD, a, b, -1); }
 static int mul(Upd *u, int a, int b) { return ir_op(u->g, OP_MUL, a, b, -1); }
 

@@ -546,11 +546,11 @@ static int64_t check_layers(Parser *p, const YNode *seq) {
         if (l->act == ACT_SOFTMAX && i + 1 != seq->n)
             fail(p, val[L_ACT]->loc, "softmax is only allowed on the last layer (layer %s is %d of %d)",
                  quote(l->name, strlen(l->name)), i + 1, seq->n);
-        l->slope = 0.01f; /* torch's default negative_slope */
+        l->slope = 0.01; /* torch's default negative_slope */
         if (val[L_SLOPE]) {
             if (l->act != ACT_LEAKY_RELU)
                 fail(p, key[L_SLOPE]->loc, "'negative_slope' needs 'activation: leaky_relu'");
-            l->slope = (float)expect_range(p, val[L_SLOPE], "'negative_slope'", -1e6, 1e6, false);
+            l->slope = expect_range(p, val[L_SLOPE], "'negative_slope'", -1e6, 1e6, false);
         }
         l->bias = val[L_BIAS] ? expect_bool(p, val[L_BIAS], "'bias'") : true;
         l->trainable = val[L_TRAIN] ? expect_bool(p, val[L_TRAIN], "'trainable'") : true;

@@ -57,7 +57,7 @@ void scalarize(const Graph *t, Graph *s) {
         case OP_ONEHOT: /* row r: t[r] == j ? 1 : 0 */
             for (int r = 0; r < rows; r++)
                 for (int c = 0; c < cols; c++)
-                    e[r * cols + c] = ir_op(s, OP_SELECT, binary(s, OP_EQ, A[r], ir_const(s, scalar, (float)c)),
+                    e[r * cols + c] = ir_op(s, OP_SELECT, binary(s, OP_EQ, A[r], ir_const(s, scalar, c)),
                                             ir_const(s, scalar, 1.0f), ir_const(s, scalar, 0.0f));
             break;
         case OP_SOFTMAX: case OP_LOGSOFTMAX: /* per row, shifted by the row's max as torch */

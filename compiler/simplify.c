@@ -16,11 +16,12 @@
 
 static bool is_const(const Graph *g, int id) { return g->node[id].op == OP_CONST; }
 
-/* Sum of n copies of v, added left to right as the unrolled kernel adds. */
-static float repeat_sum(float v, int n) {
-    float s = v;
+/* Sum of n copies of v, added left to right in the graph's precision, as
+ * the unrolled kernel adds. */
+static double repeat_sum(const Graph *g, double v, int n) {
+    double s = v;
     for (int i = 1; i < n; i++)
-        s = s + v;
+        s = ir_round(g, s + v);
     return s;
 }
 
@@ -29,7 +30,7 @@ static int fold(Graph *g, Node n) {
     int a = n.arg[0], b = n.arg[1], c = n.arg[2];
     const Node *A = a >= 0 ? &g->node[a] : NULL, *Bn = b >= 0 ? &g->node[b] : NULL;
     bool ca = a >= 0 && is_const(g, a), cb = b >= 0 && is_const(g, b);
-    float x = ca ? A->value : 0, y = cb ? Bn->value : 0;
+    double x = ca ? A->value : 0, y = cb ? Bn->value : 0; /* ir_const rounds the result */
     switch (n.op) {
     case OP_ADD:
         if (ca && cb)
@@ -85,11 +86,11 @@ static int fold(Graph *g, Node n) {
         break;
     case OP_SUMROWS:
         if (ca)
-            return ir_const(g, n.type, repeat_sum(x, A->type.dim[0]));
+            return ir_const(g, n.type, repeat_sum(g, x, A->type.dim[0]));
         break;
     case OP_SUMALL:
         if (ca)
-            return ir_const(g, n.type, repeat_sum(x, type_numel(A->type)));
+            return ir_const(g, n.type, repeat_sum(g, x, type_numel(A->type)));
         break;
     default:
         break;
@@ -111,6 +112,7 @@ static bool simplify_once(Graph *g) {
 
     Graph out;
     graph_init(&out, g->scalar);
+    out.f64 = g->f64;
     for (int i = 0; i < g->n; i++) {
         map[i] = -1;
         if (!live[i])
