@@ -79,7 +79,7 @@ static void print_real(Emit *e, double v) {
 
 static int precedence(const Emit *e, int id) {
     const Node *n = &e->s->node[id];
-    if (e->pl.is_var[id])
+    if (e->pl.is_var[id] || plan_pack(&e->pl, id) >= 0)
         return 10;
     switch (n->op) {
     case OP_CONST: return n->value < 0 || signbit(n->value) ? 8 : 10;
@@ -163,6 +163,11 @@ static void call(Emit *e, const char *fn, int a) {
 
 static void expr(Emit *e, int id) {
     const Node *n = &e->s->node[id];
+    int v = plan_pack(&e->pl, id);
+    if (v >= 0) { /* a lane of a vector local */
+        fprintf(e->out, "%s[%d]", e->pl.pack_var[v], e->pl.pk->lane_of[id]);
+        return;
+    }
     if (e->pl.is_var[id]) {
         fputs(e->pl.var[id], e->out);
         return;
@@ -233,14 +238,134 @@ static void expr(Emit *e, int id) {
 
 static const char *const phase_title[] = {"forward", "backward", "update"};
 
+/* ---- vectors ---- */
+
+static const char *vtype(const Emit *e, bool mask) {
+    return format("%s_v%d%s", e->m->name, e->pl.pk->width, mask ? "i" : "");
+}
+
+/* A vector literal of the lanes' scalar expressions, 0 past the used lanes;
+ * a mask's lanes (0 or 1 in C) become 0 or -1.  In parentheses, so that its
+ * commas do not split the argument of NAME_vsel. */
+static void vector_literal(Emit *e, const int *ids, int lanes, bool mask) {
+    fprintf(e->out, "(%s(%s){", mask ? "-" : "", vtype(e, mask)); /* parenthesized: a macro argument */
+    for (int i = 0; i < e->pl.pk->width; i++) {
+        if (i)
+            fputs(", ", e->out);
+        if (i < lanes)
+            expr(e, ids[i]);
+        else if (mask)
+            fputc('0', e->out);
+        else
+            print_real(e, 0.0);
+    }
+    fputs("})", e->out);
+}
+
+/* Operand a of pack v as a vector: a packed vector, or a splat or gather. */
+static void vector_operand(Emit *e, const Pack *v, int a) {
+    int w = plan_operand_pack(&e->pl, v, a);
+    if (w >= 0) {
+        fputs(e->pl.pack_var[w], e->out);
+        return;
+    }
+    int ids[LIMIT_LANES];
+    for (int i = 0; i < v->lanes; i++)
+        ids[i] = e->s->node[v->node[i]].arg[a];
+    bool mask = e->s->node[ids[0]].type.dt == DT_BOOL;
+    if (v->lanes < e->pl.pk->width && ids[0] == ids[v->lanes - 1]) /* pad a splat with itself */
+        for (int i = v->lanes; i < e->pl.pk->width; i++)
+            ids[i] = ids[0];
+    bool splat = true;
+    for (int i = 1; i < v->lanes; i++)
+        splat &= ids[i] == ids[0];
+    vector_literal(e, ids, splat ? e->pl.pk->width : v->lanes, mask);
+}
+
+/* `const NAME_v4 v_hidden_z_0 = ...;`: every lane's node at once. */
+static void vector_statement(Emit *e, int vi, const char *indent) {
+    const Pack *v = &e->pl.pk->pack[vi];
+    const Node *n = &e->s->node[v->node[0]];
+    const char *N = e->m->name;
+    fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, n->type.dt == DT_BOOL), e->pl.pack_var[vi]);
+    switch (n->op) {
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT: case OP_EQ: {
+        static const char *const sym[OP_COUNT] = {[OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ",
+                                                  [OP_DIV] = " / ", [OP_GT] = " > ", [OP_EQ] = " == "};
+        vector_operand(e, v, 0);
+        fputs(sym[n->op], e->out);
+        vector_operand(e, v, 1);
+        break;
+    }
+    case OP_NEG:
+        fputc('-', e->out);
+        vector_operand(e, v, 0);
+        break;
+    case OP_MAX: /* a < b ? b : a, lane by lane */
+        fprintf(e->out, "%s_vsel(", N);
+        vector_operand(e, v, 0);
+        fputs(" < ", e->out);
+        vector_operand(e, v, 1);
+        fputs(", ", e->out);
+        vector_operand(e, v, 1);
+        fputs(", ", e->out);
+        vector_operand(e, v, 0);
+        fputc(')', e->out);
+        break;
+    case OP_SELECT:
+        fprintf(e->out, "%s_vsel(", N);
+        vector_operand(e, v, 0);
+        fputs(", ", e->out);
+        vector_operand(e, v, 1);
+        fputs(", ", e->out);
+        vector_operand(e, v, 2);
+        fputc(')', e->out);
+        break;
+    default:
+        die("emit_c: %s in a vector", op_name[n->op]);
+    }
+    fputs(";\n", e->out);
+}
+
+/* Leaf packs: vectors of parameters, state or inputs, loaded from memory.
+ * carried: NAME_train's parameter and state vectors, declared before its
+ * loop (mutable unless frozen); otherwise the rest, as const locals. */
+static void leaf_vectors(Emit *e, const char *indent, bool carried) {
+    for (int vi = 0; vi < e->pl.pk->npack; vi++) {
+        const Pack *v = &e->pl.pk->pack[vi];
+        const Node *n = &e->s->node[v->node[0]];
+        if (!e->pl.pack_live[vi] || !plan_leaf_op(n->op) ||
+            (e->pl.k == K_TRAIN && plan_carried(n->op)) != carried)
+            continue;
+        bool constant = !carried || plan_frozen(&e->pl, n);
+        fprintf(e->out, "%s%s%s %s = ", indent, constant ? "const " : "", vtype(e, false), e->pl.pack_var[vi]);
+        fprintf(e->out, "(%s){", vtype(e, false));
+        for (int i = 0; i < e->pl.pk->width; i++) {
+            if (i)
+                fputs(", ", e->out);
+            if (i < v->lanes)
+                leaf(e, &e->s->node[v->node[i]]);
+            else
+                print_real(e, 0.0);
+        }
+        fputs("};\n", e->out);
+    }
+}
+
 /* The statements computing every live local, grouped by phase and layer. */
 static void body(Emit *e, const char *indent) {
     const Graph *s = e->s;
     int phase = -1, layer = -2;
     Loc loc = {0, 0};
+    leaf_vectors(e, indent, false);
     for (int i = 0; i < s->n; i++) {
         const Node *n = &s->node[i];
-        if (!e->pl.is_var[i] || (e->pl.k == K_TRAIN && (plan_carried(n->op) || plan_loop_invariant(n))))
+        int v = plan_pack(&e->pl, i);
+        const Pack *pv = v >= 0 ? &e->pl.pk->pack[v] : NULL;
+        bool vector_def = pv && !plan_leaf_op(n->op) && pv->node[pv->lanes - 1] == i;
+        if (pv && !vector_def)
+            continue;
+        if (!vector_def && (!e->pl.is_var[i] || (e->pl.k == K_TRAIN && (plan_carried(n->op) || plan_loop_invariant(n)))))
             continue;
         if ((int)n->phase != phase) {
             phase = (int)n->phase;
@@ -264,6 +389,10 @@ static void body(Emit *e, const char *indent) {
                         loc.line, loc.col);
             }
         }
+        if (vector_def) {
+            vector_statement(e, v, indent);
+            continue;
+        }
         fprintf(e->out, "%sconst %s %s = ", indent, n->type.dt == DT_BOOL ? "int" : e->real,
                 e->pl.var[i]);
         e->pl.is_var[i] = false; /* print the definition, not the name */
@@ -279,13 +408,53 @@ static void leaf_at(Emit *e, Op op, int slot, int k) {
     leaf(e, &n);
 }
 
+/* NAME_train's carried vectors take their next values whole where the
+ * updated values form one vector lane for lane; marks those roots done. */
+static void carry_vectors(Emit *e, const char *indent, bool *done) {
+    const Graph *s = e->s;
+    int *root_of = xmalloc(sizeof(int) * (size_t)(s->n + 1)); /* carried leaf -> its root */
+    for (int i = 0; i < s->n; i++)
+        root_of[i] = -1;
+    for (int r = 0; r < s->nroot; r++) {
+        const Root *root = &s->root[r];
+        if (plan_has_root(&e->pl, root) && (root->kind == ROOT_UPDATE || root->kind == ROOT_STATE)) {
+            int leaf = plan_leaf(&e->pl, root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE, root->slot, root->index);
+            if (leaf >= 0)
+                root_of[leaf] = r;
+        }
+    }
+    for (int vi = 0; vi < e->pl.pk->npack; vi++) {
+        const Pack *v = &e->pl.pk->pack[vi];
+        if (!e->pl.pack_live[vi] || !plan_carried(s->node[v->node[0]].op))
+            continue;
+        int u = -1;
+        bool whole = true;
+        for (int i = 0; i < v->lanes && whole; i++) {
+            int r = root_of[v->node[i]], rn = r >= 0 ? s->root[r].node : -1;
+            int w = rn >= 0 ? plan_pack(&e->pl, rn) : -1;
+            whole = w >= 0 && (u < 0 || w == u) && e->pl.pk->lane_of[rn] == i &&
+                    e->pl.pk->pack[w].lanes == v->lanes;
+            u = w;
+        }
+        if (!whole)
+            continue;
+        fprintf(e->out, "%s%s = %s;\n", indent, e->pl.pack_var[vi], e->pl.pack_var[u]);
+        for (int i = 0; i < v->lanes; i++)
+            done[root_of[v->node[i]]] = true;
+    }
+    free(root_of);
+}
+
 /* Stores of the kernel's roots: y, g, p, and the loss. */
 static void stores(Emit *e, const char *indent) {
     const Graph *s = e->s;
     int loss = -1;
+    bool *done = xcalloc((size_t)s->nroot + 1, sizeof(bool));
+    if (e->pl.k == K_TRAIN)
+        carry_vectors(e, indent, done);
     for (int r = 0; r < s->nroot; r++) {
         const Root *root = &s->root[r];
-        if (!plan_has_root(&e->pl, root))
+        if (!plan_has_root(&e->pl, root) || done[r])
             continue;
         const Param *p = root->kind == ROOT_GRAD ? &e->m->params[root->slot] : NULL;
         switch (root->kind) {
@@ -306,9 +475,13 @@ static void stores(Emit *e, const char *indent) {
             Op op = root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE;
             if (e->pl.k == K_TRAIN) {
                 int leaf = plan_leaf(&e->pl, op, root->slot, root->index);
-                if (leaf < 0 || !e->pl.is_var[leaf]) /* never read: nothing to carry */
+                if (leaf >= 0 && plan_pack(&e->pl, leaf) >= 0) /* a lane of a carried vector */
+                    fprintf(e->out, "%s%s[%d] = ", indent, e->pl.pack_var[plan_pack(&e->pl, leaf)],
+                            e->pl.pk->lane_of[leaf]);
+                else if (leaf < 0 || !e->pl.is_var[leaf]) /* never read: nothing to carry */
                     continue;
-                fprintf(e->out, "%s%s = ", indent, e->pl.var[leaf]);
+                else
+                    fprintf(e->out, "%s%s = ", indent, e->pl.var[leaf]);
             } else {
                 fputs(indent, e->out);
                 leaf_at(e, op, root->slot, root->index);
@@ -320,6 +493,7 @@ static void stores(Emit *e, const char *indent) {
         expr(e, root->node);
         fputs(";\n", e->out);
     }
+    free(done);
     if (loss >= 0) {
         if (e->pl.k == K_TRAIN) {
             fprintf(e->out, "%stotal += ", indent);
@@ -395,6 +569,7 @@ static void kernel_train(Emit *e) {
             leaf(e, &s->node[i]);
             fputs(";\n", e->out);
         }
+    leaf_vectors(e, "    ", true);
     for (int i = 0; i < s->n; i++)
         if (e->pl.is_var[i] && plan_loop_invariant(&s->node[i])) {
             fprintf(e->out, "    const %s %s = ", R, e->pl.var[i]);
@@ -408,6 +583,12 @@ static void kernel_train(Emit *e) {
     fputs("\n", e->out);
     stores(e, "        ");
     fputs("    }\n\n", e->out);
+    for (int i = 0; i < s->n; i++)
+        if (plan_pack(&e->pl, i) >= 0 && plan_carried(s->node[i].op) && !plan_frozen(&e->pl, &s->node[i])) {
+            fputs("    ", e->out);
+            leaf(e, &s->node[i]);
+            fprintf(e->out, " = %s[%d];\n", e->pl.pack_var[plan_pack(&e->pl, i)], e->pl.pk->lane_of[i]);
+        }
     for (int i = 0; i < s->n; i++)
         if (e->pl.is_var[i] && plan_carried(s->node[i].op) && !plan_frozen(&e->pl, &s->node[i])) {
             fputs("    ", e->out);
@@ -488,6 +669,17 @@ void emit_header(FILE *out, const Model *m, const EmitOptions *o) {
  * mispredicts on ReLU masks; this compiles to and/andn/or or a blend. */
 static void emit_select(Emit *e) {
     const char *N = e->m->name, *R = e->real, *U = e->o->fp64 ? "uint64_t" : "uint32_t";
+    if (e->pl.pk->npack) {
+        int w = e->pl.pk->width, bytes = w * (e->o->fp64 ? 8 : 4);
+        fprintf(e->out,
+                "/* SIMD vectors (GCC/Clang vector extensions): %d lanes. */\n"
+                "typedef %s %s_v%d __attribute__((vector_size(%d)));\n"
+                "typedef %s %s_v%di __attribute__((vector_size(%d)));\n\n"
+                "/* Lane by lane c ? a : b, c's lanes 0 or -1: bit operations, no branch.  A\n"
+                " * macro: wide vectors passed to functions would change the ABI. */\n"
+                "#define %s_vsel(c, a, b) ((%s_v%d)(((c) & (%s_v%di)(a)) | (~(c) & (%s_v%di)(b))))\n\n",
+                w, R, N, w, bytes, e->o->fp64 ? "int64_t" : "int32_t", N, w, bytes, N, N, w, N, w, N, w);
+    }
     fprintf(e->out,
             "/* c ? a : b without a branch. */\n"
             "static inline %s %s_sel(int c, %s a, %s b)\n{\n"
@@ -582,7 +774,7 @@ static void emit_trainer(Emit *e) {
 
 void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
     Emit e = {.out = out, .m = m, .s = s, .o = o, .real = o->fp64 ? "double" : "float"};
-    plan_init(&e.pl, m, s);
+    plan_init(&e.pl, m, s, o->pk);
     banner(out, m, o, "Trainer kernels");
     if (o->inline_header) {
         fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");

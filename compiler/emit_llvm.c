@@ -750,7 +750,9 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
 
     l->val = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
     l->slot = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
-    plan_init(&l->pl, m, s);
+    Packing scalar; /* the LLVM IR is scalar; LLVM's own SLP pass packs lanes */
+    vector_pack(s, m, 1, &scalar);
+    plan_init(&l->pl, m, s, &scalar);
 
     kernel_init(l);
     kernel_forward(l);
@@ -761,6 +763,7 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
         descriptor(l, with_main, host);
 
     plan_free(&l->pl);
+    packing_free(&scalar);
     free(l->val);
     free(l->slot);
     LLVMDisposeBuilder(l->b);

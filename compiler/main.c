@@ -36,6 +36,8 @@ typedef struct Options {
     int run_argc;            /* the trainer's arguments, argv[0] first */
     char **run_argv;
     char flags[512];         /* the flags as given, for the banner */
+    int vector_width;        /* --vector-width: lanes per vector, 1 for scalar code */
+    const Packing *pk;       /* the schedule's vectors, once packed */
 } Options;
 
 static const char *const passes[] = {"lower", "grad", "optim", "simplify", "scalarize",
@@ -64,6 +66,8 @@ static void usage(FILE *out) {
           "  --runtime          LLVM outputs: also define NAME_model for libnetrt\n"
           "  --trainer          LLVM outputs: also main(), the trainer (link libnetrt)\n"
           "  --fp64             emit double instead of float (for gradient checks)\n"
+          "  --vector-width=N   SIMD lanes in the C kernels: 1 (scalar), 2, 4 (default,\n"
+          "                     any x86-64), 8 (AVX), 16 (AVX-512)\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
           "                     simplify, scalarize, simplify-scalar, or all\n"
           "  --help             this text\n"
@@ -136,6 +140,12 @@ static void parse_args(int argc, char **argv, Options *o) {
             o->llvm_flags = true;
         } else if (strcmp(a, "--fp64") == 0) {
             o->fp64 = true;
+        } else if (strncmp(a, "--vector-width=", 15) == 0) {
+            const char *w = a + 15;
+            o->vector_width = strcmp(w, "1") == 0 ? 1 : strcmp(w, "2") == 0 ? 2 : strcmp(w, "4") == 0 ? 4
+                            : strcmp(w, "8") == 0 ? 8 : strcmp(w, "16") == 0 ? 16 : 0;
+            if (!o->vector_width)
+                usage_error("--vector-width takes 1, 2, 4, 8 or 16 lanes, not '%s'", w);
         } else if (strncmp(a, "--print-after=", 14) == 0) {
             o->print_after = a + 14;
             bool known = strcmp(o->print_after, "all") == 0;
@@ -156,6 +166,7 @@ static void parse_args(int argc, char **argv, Options *o) {
             }
         }
         if (strncmp(a, "--emit=", 7) == 0 || strcmp(a, "--fp64") == 0 || strncmp(a, "--target=", 9) == 0 ||
+            strncmp(a, "--vector-width=", 15) == 0 ||
             strncmp(a, "--cpu=", 6) == 0 || strncmp(a, "--features=", 11) == 0 ||
             (a[0] == '-' && a[1] == 'O') || strcmp(a, "--trainer") == 0 || strcmp(a, "--runtime") == 0) {
             size_t used = strlen(o->flags);
@@ -164,6 +175,8 @@ static void parse_args(int argc, char **argv, Options *o) {
     }
     if (!o->input)
         usage_error("%s", "no input file");
+    if (!o->vector_width)
+        o->vector_width = 4;
 }
 
 /* ---- input ---- */
@@ -254,7 +267,7 @@ static const char *base_name(const char *path) {
 
 /* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
 static void write_c(const Options *o, const Model *m, const Graph *s, const char *out) {
-    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags};
+    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk};
     if (strcmp(out, "-") == 0) {
         eo.inline_header = true;
         emit_c(stdout, m, s, &eo);
@@ -306,7 +319,7 @@ static void write_llvm(const Options *o, const Model *m, const Graph *s, EmitKin
     }
     size_t stem = strlen(out) - (has_suffix(out, llvm_suffix[kind]) ? strlen(llvm_suffix[kind]) : 0);
     char *hpath = xstrdup(format("%.*s.h", (int)stem, out));
-    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags};
+    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk};
     FILE *h = open_temp(hpath, 0), *f = open_temp(out, 1);
     emit_header(h, m, &eo);
     bool bad = fwrite(bytes, 1, len, f) != len;
@@ -349,7 +362,7 @@ static void build_exe(const Options *o, const Model *m, const Graph *s, const ch
         error_at(out, (Loc){0, 0}, "cannot create a temporary folder: %s", strerror(errno));
     }
     char *csrc = xstrdup(format("%s/%s.c", tempdir, m->name));
-    EmitOptions eo = {.argv = o->flags, .header = intern(format("%s.h", m->name))};
+    EmitOptions eo = {.argv = o->flags, .header = intern(format("%s.h", m->name)), .pk = o->pk};
     FILE *c = fopen(csrc, "w"), *h = fopen(format("%s/%s.h", tempdir, m->name), "w");
     temps[2] = csrc;
     temps[3] = xstrdup(format("%s/%s.h", tempdir, m->name));
@@ -415,14 +428,16 @@ static void after(const Options *o, const Graph *g, const Model *m, const char *
     }
 }
 
-/* The scalar schedule both backends print: scalarize, then simplify. */
-static void schedule(const Options *o, const Graph *g, const Model *m, Graph *s) {
+/* The scalar schedule both backends print: scalarize, then simplify; then
+ * its SIMD vectors. */
+static void schedule(const Options *o, const Graph *g, const Model *m, Graph *s, Packing *pk) {
     graph_init(s, true);
     s->f64 = o->fp64;
     scalarize(g, s);
     after(o, s, m, "scalarize");
     simplify(s);
     after(o, s, m, "simplify-scalar");
+    vector_pack(s, m, o->vector_width, pk);
 }
 
 static void print_ir(const Options *o, const Graph *g, const Model *m) {
@@ -475,7 +490,9 @@ int main(int argc, char **argv) {
                           "(--emit=llvm|bc|asm|obj, or -o FILE.ll|.bc|.s|.o) and netc run");
     if (o.run) {
         Graph s;
-        schedule(&o, &g, &m, &s);
+        Packing pk;
+        schedule(&o, &g, &m, &s, &pk);
+        o.pk = &pk;
         graph_free(&g);
         char **argv2 = xmalloc(sizeof(char *) * (size_t)(o.run_argc + 1));
         argv2[0] = xstrdup(format("netc run %s", o.input));
@@ -486,6 +503,7 @@ int main(int argc, char **argv) {
         free(argv2[0]);
         free(argv2);
         graph_free(&s);
+        packing_free(&pk);
         model_free(&m);
         return status;
     }
@@ -493,7 +511,9 @@ int main(int argc, char **argv) {
         print_ir(&o, &g, &m);
     } else {
         Graph s;
-        schedule(&o, &g, &m, &s);
+        Packing pk;
+        schedule(&o, &g, &m, &s, &pk);
+        o.pk = &pk;
         if (emit == EM_IR_SCALAR) {
             print_ir(&o, &s, &m);
         } else if (emit == EM_EXE) {
@@ -518,6 +538,7 @@ int main(int argc, char **argv) {
             write_c(&o, &m, &s, out);
         }
         graph_free(&s);
+        packing_free(&pk);
     }
     graph_free(&g);
     model_free(&m);

@@ -33,6 +33,7 @@ enum {
     LIMIT_UNROLL = 1 << 14,   /* batch x parameters: the unrolled step's size */
     LIMIT_DEPTH = 16,         /* YAML nesting depth */
     LIMIT_FILE = 1 << 20,     /* bytes of YAML input */
+    LIMIT_LANES = 16,         /* lanes in one vector (--vector-width) */
 };
 
 /* A position in the YAML input, 1-based; line 0 means "no position". */
@@ -298,6 +299,25 @@ void simplify(Graph *g);
  * node a scalar, matmuls and sums unrolled in index order. */
 void scalarize(const Graph *t, Graph *s);
 
+/* ---- vector.c ---- */
+/* One vector: the scalar node of each lane. */
+typedef struct Pack {
+    int lanes;                /* used lanes; the vector has Packing.width */
+    int node[LIMIT_LANES];
+} Pack;
+
+typedef struct Packing {
+    int width;                /* lanes per vector, a power of two; < 2: no vectors */
+    Pack *pack;
+    int npack, cap;
+    int *pack_of;             /* per scalar node: its pack, or -1 */
+    int *lane_of;             /* per scalar node: its lane */
+} Packing;
+/* Requires: the scalar schedule.  Guarantees: disjoint packs of isomorphic
+ * nodes, each lane computing exactly its scalar node. */
+void vector_pack(const Graph *s, const Model *m, int width, Packing *pk);
+void packing_free(Packing *pk);
+
 /* ---- plan.c ---- */
 typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN } Kernel;
 
@@ -316,8 +336,14 @@ typedef struct Plan {
     int *leaf_of;       /* scalar leaf of each parameter element, then each state element */
     int *param_base;    /* first element of each parameter in leaf_of; [nparams] = total */
     int *state_base;    /* first element of each state, after the parameters' */
+    const Packing *pk;  /* the vectors */
+    bool *pack_live;    /* pack is computed as a vector by this kernel */
+    const char **pack_var; /* its local's name */
 } Plan;
-void plan_init(Plan *p, const Model *m, const Graph *s);
+void plan_init(Plan *p, const Model *m, const Graph *s, const Packing *pk);
+int plan_pack(const Plan *p, int id); /* the live pack holding node id, or -1 */
+bool plan_leaf_op(Op op);             /* a leaf that packs load from memory */
+int plan_operand_pack(const Plan *p, const Pack *v, int a); /* operand a of v as a live pack, or -1 */
 void plan_kernel(Plan *p, Kernel k);
 void plan_free(Plan *p);
 bool plan_has_root(const Plan *p, const Root *r);
@@ -332,6 +358,7 @@ typedef struct EmitOptions {
     bool inline_header;   /* put the header text in the C (for -o -) */
     const char *header;   /* file name the C includes, when not inlined */
     const char *argv;     /* the flags, for the banner */
+    const Packing *pk;    /* the vectors of the schedule */
 } EmitOptions;
 void emit_header(FILE *out, const Model *m, const EmitOptions *o);
 void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o);

@@ -50,6 +50,47 @@ static void name_var(Plan *p, int id) {
     p->var[id] = name;
 }
 
+bool plan_leaf_op(Op op) {
+    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET;
+}
+
+int plan_pack(const Plan *p, int id) {
+    int v = p->pk->pack_of[id];
+    return v >= 0 && p->pack_live[v] ? v : -1;
+}
+
+int plan_operand_pack(const Plan *p, const Pack *v, int a) {
+    int first = p->s->node[v->node[0]].arg[a], w = plan_pack(p, first);
+    if (w < 0 || p->pk->pack[w].lanes != v->lanes)
+        return -1;
+    for (int i = 0; i < v->lanes; i++)
+        if (p->pk->pack[w].node[i] != p->s->node[v->node[i]].arg[a])
+            return -1;
+    return w;
+}
+
+/* Which packs this kernel computes as vectors (those whose lanes are all
+ * live), and the scalars their gathers and splats read more than once. */
+static void plan_vectors(Plan *p) {
+    const Packing *pk = p->pk;
+    for (int v = 0; v < pk->npack; v++) {
+        const Pack *pv = &pk->pack[v];
+        bool live = true;
+        for (int i = 0; i < pv->lanes; i++)
+            live &= p->live[pv->node[i]];
+        p->pack_live[v] = live;
+    }
+    for (int v = 0; v < pk->npack; v++) {
+        const Pack *pv = &pk->pack[v];
+        if (!p->pack_live[v] || plan_leaf_op(p->s->node[pv->node[0]].op))
+            continue;
+        for (int a = 0; a < 3 && p->s->node[pv->node[0]].arg[a] >= 0; a++)
+            if (plan_operand_pack(p, pv, a) < 0)
+                for (int i = 0; i < pv->lanes; i++) /* a splat repeats it: hold it in a local */
+                    p->uses[p->s->node[pv->node[i]].arg[a]] += 2;
+    }
+}
+
 bool plan_has_root(const Plan *p, const Root *r) {
     switch (p->k) {
     case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < model_outputs(p->m);
@@ -82,10 +123,13 @@ static int leaf_pos(const Plan *p, Op op, int slot, int k) {
 
 int plan_leaf(const Plan *p, Op op, int slot, int k) { return p->leaf_of[leaf_pos(p, op, slot, k)]; }
 
-void plan_init(Plan *p, const Model *m, const Graph *s) {
+void plan_init(Plan *p, const Model *m, const Graph *s, const Packing *pk) {
     memset(p, 0, sizeof *p);
     p->m = m;
     p->s = s;
+    p->pk = pk;
+    p->pack_live = xcalloc((size_t)pk->npack + 1, sizeof(bool));
+    p->pack_var = xcalloc((size_t)pk->npack + 1, sizeof(char *));
     p->live = xmalloc(sizeof(bool) * (size_t)s->n);
     p->uses = xmalloc(sizeof(int) * (size_t)s->n);
     p->is_var = xmalloc(sizeof(bool) * (size_t)s->n);
@@ -130,6 +174,7 @@ void plan_kernel(Plan *p, Kernel k) {
                 p->uses[n->arg[a]] += n->op == OP_MAX ? 2 : 1; /* max reads operands twice */
             }
     }
+    plan_vectors(p);
     memset(p->taken, 0, sizeof(char *) * (size_t)p->ntaken_cap);
     static const char *const reserved[] = {"p", "o", "x", "t", "g", "y", "n", "s", "steps", "total"};
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
@@ -141,14 +186,28 @@ void plan_kernel(Plan *p, Kernel k) {
         bool leafy = is_leaf(n->op);
         if (k == K_TRAIN && plan_carried(n->op))
             leafy = false; /* parameters and state live in locals across the loop */
+        if (plan_pack(p, i) >= 0)
+            continue; /* a lane of a vector local */
         if (!leafy && (n->name || p->uses[i] > 1)) {
             p->is_var[i] = true;
             name_var(p, i);
         }
     }
+    for (int v = 0; v < p->pk->npack; v++)
+        if (p->pack_live[v]) {
+            const char *base = intern(format("v_%s", p->s->node[p->pk->pack[v].node[0]].name
+                                                         ? c_ident(p->s->node[p->pk->pack[v].node[0]].name)
+                                                         : format("tmp%d", ++p->ntmp)));
+            const char *name = base;
+            for (int suffix = 2; !take_name(p, name); suffix++)
+                name = intern(format("%s__%d", base, suffix));
+            p->pack_var[v] = name;
+        }
 }
 
 void plan_free(Plan *p) {
+    free(p->pack_live);
+    free(p->pack_var);
     free(p->live);
     free(p->uses);
     free(p->is_var);

@@ -1,6 +1,7 @@
 # lit configuration for netc's tests.  CMake writes lit.site.cfg.py with the
 # paths of this build; ctest passes it as --param netc_site=PATH.
 import os
+import platform
 import shutil
 import subprocess
 
@@ -39,5 +40,7 @@ if config.san_flags:
 if subprocess.call([config.python, '-c', 'import torch'],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add('torch')
+if platform.machine() == 'x86_64':
+    config.available_features.add('x86_64')
 if shutil.which('clang'):
     config.available_features.add('clang')

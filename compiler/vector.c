@@ -1,0 +1,147 @@
+/* vector.c: SIMD lanes for the scalar schedule (superword-level packing).
+ *
+ * A pack is a list of scalar nodes, one per lane, that do the same operation
+ * on corresponding operands: the units of a layer for one sample.  Packs are
+ * grown bottom-up from seeds, as LLVM's SLP vectorizer does: the seeds are
+ * the parameters' updated values (and gradients, and outputs), a weight
+ * matrix by columns so that its lanes are the layer's output units.  For
+ * each operand position of a pack, the operands across lanes are
+ *   - one node: a splat, no pack;
+ *   - distinct leaves (parameters, state, inputs): a leaf pack, loaded once
+ *     (NAME_train keeps it in a vector register across its loop);
+ *   - the same operation again: packed in turn;
+ *   - anything else: gathered from scalars when emitted.
+ * Packing changes no arithmetic: every lane computes what its scalar node
+ * computes, in the same order, so results stay bit for bit the same.
+ */
+#include "netc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool packable_op(Op op) {
+    switch (op) {
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_MAX: case OP_GT:
+    case OP_EQ: case OP_SELECT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool leaf_op(Op op) {
+    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET;
+}
+
+/* Whether nodes[0..n) are distinct, unpacked, and all of one op. */
+static bool uniform(const Graph *s, const Packing *pk, const int *nodes, int n) {
+    for (int i = 0; i < n; i++) {
+        if (pk->pack_of[nodes[i]] >= 0 || s->node[nodes[i]].op != s->node[nodes[0]].op)
+            return false;
+        for (int j = 0; j < i; j++)
+            if (nodes[j] == nodes[i])
+                return false;
+    }
+    return true;
+}
+
+static int add_pack(Packing *pk, const int *nodes, int n) {
+    if (pk->npack == pk->cap) {
+        pk->cap = pk->cap ? 2 * pk->cap : 64;
+        pk->pack = xrealloc(pk->pack, sizeof(Pack) * (size_t)pk->cap);
+    }
+    Pack *p = &pk->pack[pk->npack];
+    p->lanes = n;
+    for (int i = 0; i < n; i++) {
+        p->node[i] = nodes[i];
+        pk->pack_of[nodes[i]] = pk->npack;
+        pk->lane_of[nodes[i]] = i;
+    }
+    return pk->npack++;
+}
+
+/* Packs nodes[0..n) and, recursively, their operands. */
+static void grow(const Graph *s, Packing *pk, const int *nodes, int n) {
+    if (n < 2 || !uniform(s, pk, nodes, n))
+        return;
+    Op op = s->node[nodes[0]].op;
+    if (leaf_op(op)) {
+        add_pack(pk, nodes, n);
+        return;
+    }
+    if (!packable_op(op))
+        return;
+    add_pack(pk, nodes, n);
+    for (int a = 0; a < 3 && s->node[nodes[0]].arg[a] >= 0; a++) {
+        int ops[LIMIT_LANES];
+        for (int i = 0; i < n; i++)
+            ops[i] = s->node[nodes[i]].arg[a];
+        grow(s, pk, ops, n);
+    }
+}
+
+/* Seeds the lanes of one tensor root group: a weight [R, C] by columns when
+ * R > 1 (lanes = output units), else by its row; vectors by chunks. */
+static void seed_tensor(const Graph *s, Packing *pk, const int *elem, int rows, int cols) {
+    int lanes[LIMIT_LANES];
+    if (rows > 1) {
+        for (int c = 0; c < cols; c++)
+            for (int r0 = 0; r0 < rows; r0 += pk->width) {
+                int n = 0;
+                for (int r = r0; r < rows && n < pk->width; r++)
+                    lanes[n++] = elem[r * cols + c];
+                grow(s, pk, lanes, n);
+            }
+    } else {
+        for (int c0 = 0; c0 < cols; c0 += pk->width) {
+            int n = 0;
+            for (int c = c0; c < cols && n < pk->width; c++)
+                lanes[n++] = elem[c];
+            grow(s, pk, lanes, n);
+        }
+    }
+}
+
+void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
+    memset(pk, 0, sizeof *pk);
+    pk->width = width;
+    pk->pack_of = xmalloc(sizeof(int) * (size_t)(s->n + 1));
+    pk->lane_of = xmalloc(sizeof(int) * (size_t)(s->n + 1));
+    for (int i = 0; i < s->n; i++)
+        pk->pack_of[i] = pk->lane_of[i] = -1;
+    if (width < 2)
+        return;
+    static const RootKind order[] = {ROOT_UPDATE, ROOT_STATE, ROOT_GRAD, ROOT_OUTPUT};
+    int *elem = xmalloc(sizeof(int) * (size_t)(s->nroot + 1));
+    for (size_t o = 0; o < sizeof order / sizeof *order; o++)
+        for (int r = 0; r < s->nroot;) {
+            const Root *root = &s->root[r];
+            if (root->kind != order[o]) {
+                r++;
+                continue;
+            }
+            int n = 0;
+            while (r + n < s->nroot && s->root[r + n].kind == root->kind && s->root[r + n].slot == root->slot)
+                elem[n] = s->root[r + n].node, n++;
+            int rows = 1, cols = n;
+            if (root->kind == ROOT_OUTPUT) {
+                rows = n / model_outputs(m), cols = model_outputs(m);
+                for (int b = 0; b < rows; b++) /* each sample's outputs */
+                    seed_tensor(s, pk, elem + b * cols, 1, cols);
+            } else {
+                const Param *p = &m->params[root->kind == ROOT_STATE ? m->states[root->slot].param : root->slot];
+                if (p->cols)
+                    rows = p->rows, cols = p->cols;
+                seed_tensor(s, pk, elem, rows, cols);
+            }
+            r += n;
+        }
+    free(elem);
+}
+
+void packing_free(Packing *pk) {
+    free(pk->pack);
+    free(pk->pack_of);
+    free(pk->lane_of);
+    memset(pk, 0, sizeof *pk);
+}
