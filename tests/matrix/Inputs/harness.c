@@ -375,5 +375,11 @@ int main(int argc, char **argv) {
 
     printf("matrix: %ld values checked (%d frozen tensors, %zu state tensors), %ld mismatches, max rel err %.2g at %s\n",
            checked, nfrozen, M->n_state, mismatches, max_err, max_where);
+    free(x);
+    free(t);
+    free(losses);
+    for (int i = 0; i < nentries; i++)
+        free(entries[i].v);
+    free(entries);
     return mismatches ? 1 : 0;
 }
