@@ -33,6 +33,7 @@ typedef struct options {
     uint64_t epochs;   /* 0: the default */
     uint64_t seed, init_seed, save_every;
     int seed_given, init_seed_given, quiet;
+    lr_plan lr;        /* --lr, --lr-schedule */
 } options;
 
 /* s as it may be echoed in a message: at most 40 bytes, non-printable bytes
@@ -77,7 +78,7 @@ static void usage(const netrt_model *m, const char *argv0)
 {
     printf("usage: %s [--data FILE] [--epochs N] [--seed S] [--init-seed S] [--load FILE]\n"
            "       [--save FILE] [--save-every N] [--val FILE | --val-split F] [--log FILE]"
-           " [--quiet]\n\n", argv0);
+           "\n       [--lr R] [--lr-schedule S] [--quiet]\n\n", argv0);
     printf("Trains the model '%s' (compiled by netc %s from %s): %zu inputs, %zu\n"
            "outputs, %zu parameters, batch %zu, learning rate %g.\n\n",
            m->name, m->version, m->source, m->n_in, m->n_out,
@@ -96,19 +97,58 @@ static void usage(const netrt_model *m, const char *argv0)
            "  --val FILE      report the loss on FILE (same format) each epoch\n"
            "  --val-split F   hold out the last fraction F (0 < F < 1) of the data instead\n"
            "  --log FILE      append epoch,step,train_loss,val_loss rows to a CSV file\n"
+           "  --lr R          learning rate (default: the model's, %g)\n"
+           "  --lr-schedule S per epoch: step:EVERY:GAMMA (times GAMMA every EVERY\n"
+           "                  epochs, as StepLR) or cosine[:MIN] (toward MIN, as\n"
+           "                  CosineAnnealingLR with T_max = all the epochs)\n"
            "  --quiet         print only the final result\n"
            "  --help          print this help and exit\n\n",
-           m->n_in, m->n_target, m->n_in + m->n_target, DEFAULT_EPOCHS_DATA, DEFAULT_EPOCHS_DEMO);
+           m->n_in, m->n_target, m->n_in + m->n_target, DEFAULT_EPOCHS_DATA, DEFAULT_EPOCHS_DEMO, (double)m->lr);
     printf("Without --data: the PyTorch tutorial's step (a random sample, the output,\n"
            "the loss, one optimizer step, the loss after), then training on a synthetic\n"
            "task whose targets come from a fixed teacher network.\n");
 }
 
 enum { O_DATA, O_EPOCHS, O_SEED, O_INIT_SEED, O_LOAD, O_SAVE, O_SAVE_EVERY, O_VAL,
-       O_VAL_SPLIT, O_LOG, O_QUIET, O_HELP, O_COUNT };
+       O_VAL_SPLIT, O_LOG, O_LR, O_LR_SCHEDULE, O_QUIET, O_HELP, O_COUNT };
 static const char *const names[O_COUNT] = {"data", "epochs", "seed", "init-seed", "load", "save",
-                                           "save-every", "val", "val-split", "log", "quiet",
-                                           "help"};
+                                           "save-every", "val", "val-split", "log", "lr",
+                                           "lr-schedule", "quiet", "help"};
+
+/* A positive finite number, all of s. */
+static int parse_positive(const char *s, double *out)
+{
+    char *end;
+    if (!strchr("0123456789.", s[0]))
+        return -1;
+    *out = strtod(s, &end);
+    return *end || !(*out > 0) || !isfinite(*out) || *out > 1e30 ? -1 : 0;
+}
+
+/* step:EVERY:GAMMA, or cosine, or cosine:MIN. */
+static int parse_schedule(const char *s, lr_plan *pl)
+{
+    if (strncmp(s, "step:", 5) == 0) {
+        const char *colon = strchr(s + 5, ':');
+        char every[32];
+        if (!colon || (size_t)(colon - s - 5) >= sizeof every)
+            return -1;
+        memcpy(every, s + 5, (size_t)(colon - s - 5));
+        every[colon - s - 5] = 0;
+        pl->kind = LR_STEP;
+        return parse_uint(every, 1, MAX_EPOCHS, &pl->every) || parse_positive(colon + 1, &pl->gamma);
+    }
+    if (strcmp(s, "cosine") == 0) {
+        pl->kind = LR_COSINE;
+        pl->min = 0;
+        return 0;
+    }
+    if (strncmp(s, "cosine:", 7) == 0) {
+        pl->kind = LR_COSINE;
+        return strcmp(s + 7, "0") == 0 ? (pl->min = 0, 0) : parse_positive(s + 7, &pl->min);
+    }
+    return -1;
+}
 
 /* Returns 0 to run, 1 when --help was printed, -1 after a usage error. */
 static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
@@ -165,6 +205,19 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_LOAD: o->load = val; break;
         case O_SAVE: o->save = val; break;
         case O_LOG: o->log = val; break;
+        case O_LR:
+            if (parse_positive(val, &o->lr.lr)) {
+                fail("option --lr: expected a positive number, got '%s'", shown(val, b2, sizeof b2));
+                return -1;
+            }
+            break;
+        case O_LR_SCHEDULE:
+            if (parse_schedule(val, &o->lr)) {
+                fail("option --lr-schedule: expected step:EVERY:GAMMA, cosine or cosine:MIN, got '%s'",
+                     shown(val, b2, sizeof b2));
+                return -1;
+            }
+            break;
         case O_EPOCHS:
         case O_SAVE_EVERY:
             if (parse_uint(val, 1, MAX_EPOCHS, k == O_EPOCHS ? &o->epochs : &o->save_every)) {
@@ -195,9 +248,9 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         }
     }
     if (!o->data && (o->val || o->val_split > 0 || o->load || o->save || o->save_every ||
-                     o->log || o->init_seed_given)) {
-        fail("options --val, --val-split, --load, --save, --save-every, --log and --init-seed "
-             "need --data");
+                     o->log || o->init_seed_given || o->lr.lr > 0 || o->lr.kind != LR_CONSTANT)) {
+        fail("options --val, --val-split, --load, --save, --save-every, --log, --init-seed, --lr "
+             "and --lr-schedule need --data");
         return -1;
     }
     if (o->val && o->val_split > 0) {
@@ -350,6 +403,7 @@ static int run_data(const netrt_model *m, options *o)
     r.log = log;
     r.save = o->save;
     r.save_every = o->save_every;
+    r.lr = o->lr;
     if (train(m, &s, &r) == 0)
         status = 0;
 done:

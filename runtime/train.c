@@ -23,6 +23,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "trainer.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -222,6 +223,19 @@ static void report_divergence(const netrt_model *m, state *s, const void *p0, co
          save ? " keeps the last good checkpoint" : "");
 }
 
+double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last)
+{
+    const double pi = 3.14159265358979323846;
+    switch (pl->kind) {
+    case LR_STEP:
+        return lr0 * pow(pl->gamma, (double)((e - 1) / pl->every));
+    case LR_COSINE:
+        return pl->min + (lr0 - pl->min) * (1 + cos(pi * (double)(e - 1) / (double)last)) / 2;
+    default:
+        return lr0;
+    }
+}
+
 int train(const netrt_model *m, state *s, train_run *r)
 {
     const netrt_data *d = r->d;
@@ -266,6 +280,10 @@ int train(const netrt_model *m, state *s, train_run *r)
         }
         memcpy(p0, s->p, m->params_size);
         memcpy(o0, s->o, m->optim_size);
+        if (m->set_lr && (r->lr.lr > 0 || r->lr.kind != LR_CONSTANT)) {
+            float lr = (float)lr_at(&r->lr, r->lr.lr > 0 ? r->lr.lr : m->lr, e, last);
+            m->set_lr(s->o, lr > 0 ? lr : FLT_TRUE_MIN); /* 0 would mean the compiled rate */
+        }
         r->last = m->train(s->p, s->o, xs, ts, used);
         if (!isfinite(r->last) || !finite_params(m, s->p)) {
             if (!r->quiet || !isfinite(r->last))

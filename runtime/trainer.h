@@ -51,6 +51,20 @@ double mean_loss(const netrt_model *m, state *s, const float *x, const float *t,
 int zero_gradient(const netrt_model *m, state *s, const netrt_data *d);
 
 /* One training run's settings and results. */
+/* The learning rate of each epoch: --lr and --lr-schedule. */
+typedef struct lr_plan {
+    double lr;               /* the starting rate; 0: the model's compiled one */
+    enum { LR_CONSTANT, LR_STEP, LR_COSINE } kind;
+    uint64_t every;          /* LR_STEP: epochs between decays */
+    double gamma;            /* LR_STEP: the factor of each decay */
+    double min;              /* LR_COSINE: the rate it anneals toward */
+} lr_plan;
+
+/* The rate for epoch e (1-based) of `last` epochs in all, as torch's
+ * StepLR(step_size = every, gamma) and CosineAnnealingLR(T_max = last,
+ * eta_min = min), stepped once per epoch, give it. */
+double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last);
+
 typedef struct train_run {
     const netrt_data *d;     /* training data, d->n >= batch */
     const netrt_data *val;   /* NULL, or validation data with val->n >= batch */
@@ -62,6 +76,7 @@ typedef struct train_run {
     FILE *log;               /* NULL, or the --log file (header already written) */
     const char *save;        /* NULL, or the checkpoint path */
     uint64_t save_every;     /* 0: save only at the end */
+    lr_plan lr;              /* the learning rate of each epoch */
     double first, last;      /* out: loss before training, and the last epoch's */
 } train_run;
 
