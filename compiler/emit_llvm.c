@@ -51,6 +51,9 @@ typedef struct L {
     LLVMTypeRef real, i1, i8, i32, i64, isz, i8p, realp, params, optim, tensor, model;
     /* the kernel being built */
     Plan pl; /* the kernel being built */
+    LLVMTypeRef vreal, vmask; /* <W x real>, <W x i1> */
+    LLVMValueRef *pval;       /* each live pack's vector value, once built */
+    LLVMValueRef *pslot;      /* K_TRAIN: the alloca of each carried leaf vector */
     LLVMValueRef fn, p, o_arg, x, t, g, y;
     LLVMValueRef step_s; /* NAME_train: the loop's step index s */
     LLVMValueRef *val;  /* the value of each named node, once built */
@@ -70,6 +73,8 @@ static void plan(L *l, Kernel k) {
     plan_kernel(&l->pl, k);
     memset(l->val, 0, sizeof(LLVMValueRef) * (size_t)l->s->n);
     memset(l->slot, 0, sizeof(LLVMValueRef) * (size_t)l->s->n);
+    memset(l->pval, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1));
+    memset(l->pslot, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1));
 }
 
 /* ---- values ---- */
@@ -121,6 +126,7 @@ static LLVMValueRef load(L *l, LLVMTypeRef ty, LLVMValueRef addr, const char *na
 }
 
 static LLVMValueRef value(L *l, int id);
+static LLVMValueRef pack_value(L *l, int v);
 static void add_attr(L *l, LLVMValueRef fn, LLVMAttributeIndex at, const char *name);
 
 static LLVMValueRef intrinsic(L *l, const char *name, LLVMTypeRef ty, LLVMValueRef a, LLVMValueRef b) {
@@ -261,8 +267,92 @@ static LLVMValueRef build(L *l, int id, const char *name) {
     die("emit_llvm: unknown op %d", (int)n->op);
 }
 
+/* ---- vectors: the packs emit_c prints as GCC vector types ---- */
+
+/* A vector of the lanes' scalar values, 0 (or false) past the used lanes;
+ * all lanes the same: a splat. */
+static LLVMValueRef lanes_vector(L *l, const int *ids, int lanes, bool mask, const char *name) {
+    LLVMTypeRef vt = mask ? l->vmask : l->vreal;
+    LLVMValueRef v = LLVMConstNull(vt);
+    for (int i = 0; i < lanes; i++)
+        v = LLVMBuildInsertElement(l->b, v, value(l, ids[i]), LLVMConstInt(l->i32, (unsigned)i, 0),
+                                   i + 1 == lanes ? name : "");
+    return v;
+}
+
+/* A leaf pack's vector, loaded lane by lane from memory. */
+static LLVMValueRef leaf_vector(L *l, int v) {
+    const Pack *pv = &l->pl.pk->pack[v];
+    LLVMValueRef vec = LLVMConstNull(l->vreal);
+    for (int i = 0; i < pv->lanes; i++) {
+        const Node *n = &l->s->node[pv->node[i]];
+        LLVMValueRef x = n->op == OP_INPUT    ? load(l, l->real, elem_addr(l, l->x, n->index), "")
+                         : n->op == OP_TARGET ? load(l, l->real, elem_addr(l, l->t, n->index), "")
+                                              : load(l, l->real, leaf_addr(l, n->op, n->slot, n->index), "");
+        vec = LLVMBuildInsertElement(l->b, vec, x, LLVMConstInt(l->i32, (unsigned)i, 0),
+                                     i + 1 == pv->lanes ? l->pl.pack_var[v] : "");
+    }
+    return vec;
+}
+
+static LLVMValueRef pack_value(L *l, int v) {
+    if (l->pslot[v])
+        return LLVMBuildLoad2(l->b, l->vreal, l->pslot[v], "");
+    if (!l->pval[v])
+        die("emit_llvm: vector %s used before it is computed", l->pl.pack_var[v]);
+    return l->pval[v];
+}
+
+/* Operand a of pack v as a vector: a packed vector, a splat or a gather. */
+static LLVMValueRef vector_operand(L *l, const Pack *v, int a) {
+    int w = plan_operand_pack(&l->pl, v, a);
+    if (w >= 0)
+        return pack_value(l, w);
+    int ids[LIMIT_LANES] = {0};
+    for (int i = 0; i < v->lanes; i++)
+        ids[i] = l->s->node[v->node[i]].arg[a];
+    bool splat = true;
+    for (int i = 1; i < v->lanes; i++)
+        splat &= ids[i] == ids[0];
+    for (int i = v->lanes; splat && i < l->pl.pk->width; i++)
+        ids[i] = ids[0];
+    return lanes_vector(l, ids, splat ? l->pl.pk->width : v->lanes,
+                        l->s->node[ids[0]].type.dt == DT_BOOL, "");
+}
+
+/* Every lane's node of pack vi at once. */
+static LLVMValueRef vector_op(L *l, int vi) {
+    const Pack *v = &l->pl.pk->pack[vi];
+    const Node *n = &l->s->node[v->node[0]];
+    const char *name = l->pl.pack_var[vi];
+    LLVMValueRef a = vector_operand(l, v, 0);
+    switch (n->op) {
+    case OP_NEG: return LLVMBuildFNeg(l->b, a, name);
+    case OP_ADD: return LLVMBuildFAdd(l->b, a, vector_operand(l, v, 1), name);
+    case OP_SUB: return LLVMBuildFSub(l->b, a, vector_operand(l, v, 1), name);
+    case OP_MUL: return LLVMBuildFMul(l->b, a, vector_operand(l, v, 1), name);
+    case OP_DIV: return LLVMBuildFDiv(l->b, a, vector_operand(l, v, 1), name);
+    case OP_GT: return LLVMBuildFCmp(l->b, LLVMRealOGT, a, vector_operand(l, v, 1), name);
+    case OP_EQ: return LLVMBuildFCmp(l->b, LLVMRealOEQ, a, vector_operand(l, v, 1), name);
+    case OP_MAX: { /* a < b ? b : a, lane by lane */
+        LLVMValueRef b = vector_operand(l, v, 1);
+        return LLVMBuildSelect(l->b, LLVMBuildFCmp(l->b, LLVMRealOLT, a, b, ""), b, a, name);
+    }
+    case OP_SELECT: {
+        LLVMValueRef b = vector_operand(l, v, 1);
+        return LLVMBuildSelect(l->b, a, b, vector_operand(l, v, 2), name);
+    }
+    default:
+        die("emit_llvm: %s in a vector", op_name[n->op]);
+    }
+}
+
 /* The value of node id where it is used: a named local, or built inline. */
 static LLVMValueRef value(L *l, int id) {
+    int v = plan_pack(&l->pl, id);
+    if (v >= 0)
+        return LLVMBuildExtractElement(l->b, pack_value(l, v),
+                                       LLVMConstInt(l->i32, (unsigned)l->pl.pk->lane_of[id], 0), "");
     if (l->pl.is_var[id]) {
         if (l->pl.k == K_TRAIN && plan_carried(l->s->node[id].op))
             return load(l, l->real, l->slot[id], "");
@@ -275,7 +365,18 @@ static LLVMValueRef value(L *l, int id) {
 
 /* The statements computing every named local, in graph order. */
 static void body(L *l) {
+    for (int v = 0; v < l->pl.pk->npack; v++) /* leaf vectors, loaded once */
+        if (l->pl.pack_live[v] && plan_leaf_op(l->s->node[l->pl.pk->pack[v].node[0]].op) &&
+            !(l->pl.k == K_TRAIN && plan_carried(l->s->node[l->pl.pk->pack[v].node[0]].op)))
+            l->pval[v] = leaf_vector(l, v);
     for (int i = 0; i < l->s->n; i++) {
+        int v = plan_pack(&l->pl, i);
+        if (v >= 0) {
+            const Pack *pv = &l->pl.pk->pack[v];
+            if (!plan_leaf_op(l->s->node[i].op) && pv->node[pv->lanes - 1] == i)
+                l->pval[v] = vector_op(l, v);
+            continue;
+        }
         if (!l->pl.is_var[i] || (l->pl.k == K_TRAIN && plan_carried(l->s->node[i].op)))
             continue;
         l->val[i] = build(l, i, l->pl.var[i]);
@@ -305,6 +406,14 @@ static int stores(L *l) {
             Op op = root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE;
             if (l->pl.k == K_TRAIN) {
                 int leaf = plan_leaf(&l->pl, op, root->slot, root->index);
+                int v = leaf >= 0 ? plan_pack(&l->pl, leaf) : -1;
+                if (v >= 0) { /* a lane of a carried vector */
+                    LLVMValueRef vec = LLVMBuildLoad2(l->b, l->vreal, l->pslot[v], "");
+                    vec = LLVMBuildInsertElement(l->b, vec, value(l, root->node),
+                                                 LLVMConstInt(l->i32, (unsigned)l->pl.pk->lane_of[leaf], 0), "");
+                    LLVMBuildStore(l->b, vec, l->pslot[v]);
+                    continue;
+                }
                 if (leaf < 0 || !l->pl.is_var[leaf]) /* never read: nothing to carry */
                     continue;
                 addr = l->slot[leaf];
@@ -420,6 +529,11 @@ static void kernel_train(L *l) {
             l->slot[i] = LLVMBuildAlloca(l->b, l->real, l->pl.var[i]);
             LLVMBuildStore(l->b, load(l, l->real, leaf_addr(l, nd->op, nd->slot, nd->index), ""), l->slot[i]);
         }
+    for (int v = 0; v < l->pl.pk->npack; v++)
+        if (l->pl.pack_live[v] && plan_carried(s->node[l->pl.pk->pack[v].node[0]].op)) {
+            l->pslot[v] = LLVMBuildAlloca(l->b, l->vreal, l->pl.pack_var[v]);
+            LLVMBuildStore(l->b, leaf_vector(l, v), l->pslot[v]);
+        }
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(l->ctx, fn, "loop");
     LLVMBasicBlockRef step = LLVMAppendBasicBlockInContext(l->ctx, fn, "step");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(l->ctx, fn, "done");
@@ -459,6 +573,8 @@ static void kernel_train(L *l) {
         if (l->pl.is_var[i] && plan_carried(s->node[i].op))
             LLVMBuildStore(l->b, load(l, l->real, l->slot[i], ""),
                            leaf_addr(l, s->node[i].op, s->node[i].slot, s->node[i].index));
+        else if (plan_pack(&l->pl, i) >= 0 && plan_carried(s->node[i].op))
+            LLVMBuildStore(l->b, value(l, i), leaf_addr(l, s->node[i].op, s->node[i].slot, s->node[i].index));
     count_steps(l, LLVMBuildZExt(l->b, steps, l->i64, ""));
     /* steps ? (real)(total / (double)steps) : 0 */
     LLVMValueRef mean = LLVMBuildFDiv(l->b, total, LLVMBuildUIToFP(l->b, steps, dbl, ""), "");
@@ -750,9 +866,15 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
 
     l->val = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
     l->slot = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
-    Packing scalar; /* the LLVM IR is scalar; LLVM's own SLP pass packs lanes */
-    vector_pack(s, m, 1, &scalar);
-    plan_init(&l->pl, m, s, &scalar);
+    Packing scalar; /* callers without a schedule's packing get scalar code */
+    if (!l->o->pk)
+        vector_pack(s, m, 1, &scalar);
+    const Packing *pk = l->o->pk ? l->o->pk : &scalar;
+    l->vreal = LLVMVectorType(l->real, (unsigned)(pk->width > 1 ? pk->width : 1));
+    l->vmask = LLVMVectorType(l->i1, (unsigned)(pk->width > 1 ? pk->width : 1));
+    l->pval = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
+    l->pslot = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
+    plan_init(&l->pl, m, s, pk);
 
     kernel_init(l);
     kernel_forward(l);
@@ -763,7 +885,10 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
         descriptor(l, with_main, host);
 
     plan_free(&l->pl);
-    packing_free(&scalar);
+    if (!l->o->pk)
+        packing_free(&scalar);
+    free(l->pval);
+    free(l->pslot);
     free(l->val);
     free(l->slot);
     LLVMDisposeBuilder(l->b);

@@ -493,6 +493,7 @@ int main(int argc, char **argv) {
         Packing pk;
         schedule(&o, &g, &m, &s, &pk);
         o.pk = &pk;
+        o.llvm.pk = &pk;
         graph_free(&g);
         char **argv2 = xmalloc(sizeof(char *) * (size_t)(o.run_argc + 1));
         argv2[0] = xstrdup(format("netc run %s", o.input));
@@ -514,6 +515,7 @@ int main(int argc, char **argv) {
         Packing pk;
         schedule(&o, &g, &m, &s, &pk);
         o.pk = &pk;
+        o.llvm.pk = &pk;
         if (emit == EM_IR_SCALAR) {
             print_ir(&o, &s, &m);
         } else if (emit == EM_EXE) {

@@ -374,6 +374,7 @@ typedef struct LlvmOptions {
     bool fp64;            /* double kernels, as EmitOptions.fp64 */
     bool runtime;         /* also NAME_model, the netrt descriptor, as -DNETC_RUNTIME */
     bool trainer;         /* also main(), the descriptor internal, as -DNETC_TRAINER */
+    const Packing *pk;    /* the schedule's vectors, as emit_c prints them */
 } LlvmOptions;
 /* Requires: the scalar graph emit_c prints.  Guarantees: the same kernels,
  * computing the same values, as the requested output kind, in a malloc'd
