@@ -22,6 +22,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "checkpoint.h"
 
+#include "data.h"
 #include "json.h"
 
 #include <errno.h>
@@ -109,20 +110,7 @@ int netrt_ckpt_check_model(const netrt_model *m, char *msg, size_t msglen)
 /* s shown in a message: at most 60 bytes, unprintable bytes escaped. */
 static const char *shown(const char *s, char *buf, size_t cap)
 {
-    size_t n = 0, i;
-    for (i = 0; s[i] && n + 8 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (i == 60) {
-            n += (size_t)snprintf(buf + n, cap - n, "...");
-            break;
-        }
-        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\')
-            n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", c);
-        else
-            buf[n++] = (char)c;
-    }
-    buf[n] = '\0';
-    return buf;
+    return netrt_escape(s, strlen(s), 60, buf, cap);
 }
 
 /* A JSON shape as text: [3, 5]; at most 8 dimensions shown. */

@@ -48,14 +48,12 @@ static void report(const reader *r, size_t line, size_t col, const char *fmt, ..
 
 static const char *plural(size_t n) { return n == 1 ? "" : "s"; }
 
-/* The field at buf[i] as a message may echo it: up to the next comma, at most
- * 24 bytes, anything unprintable escaped. */
-static const char *field_text(const reader *r, size_t i, char *out, size_t cap)
+const char *netrt_escape(const char *s, size_t len, size_t max, char *out, size_t cap)
 {
-    size_t n = 0, start = i;
-    for (; i < r->len && r->buf[i] != ',' && n + 8 < cap; i++) {
-        unsigned char c = (unsigned char)r->buf[i];
-        if (i - start == 24) {
+    size_t n = 0, i;
+    for (i = 0; i < len && n + 8 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i == max) {
             n += (size_t)snprintf(out + n, cap - n, "...");
             break;
         }
@@ -64,9 +62,20 @@ static const char *field_text(const reader *r, size_t i, char *out, size_t cap)
         else
             out[n++] = (char)c;
     }
-    while (n > 0 && out[n - 1] == ' ')
-        n--;
     out[n] = '\0';
+    return out;
+}
+
+/* The field at buf[i] as a message may echo it: up to the next comma, at most
+ * 24 bytes, trailing blanks dropped. */
+static const char *field_text(const reader *r, size_t i, char *out, size_t cap)
+{
+    size_t end = i, n;
+    while (end < r->len && r->buf[end] != ',')
+        end++;
+    netrt_escape(r->buf + i, end - i, 24, out, cap);
+    for (n = strlen(out); n > 0 && out[n - 1] == ' ';)
+        out[--n] = '\0';
     return out;
 }
 

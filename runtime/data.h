@@ -37,4 +37,8 @@ int netrt_data_split(netrt_data *d, double frac, size_t n_in, size_t n_out, netr
 
 void netrt_data_free(netrt_data *d);
 
+/* s[0..len) as a message may echo it, into out (cap bytes): at most max
+ * bytes, then "..."; unprintable bytes, quotes and backslashes as \xNN. */
+const char *netrt_escape(const char *s, size_t len, size_t max, char *out, size_t cap);
+
 #endif

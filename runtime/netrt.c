@@ -16,6 +16,7 @@
 #include "trainer.h"
 
 #include "checkpoint.h"
+#include "data.h"
 
 #include <errno.h>
 #include <math.h>
@@ -40,20 +41,7 @@ typedef struct options {
  * and quotes escaped. */
 static const char *shown(const char *s, char *buf, size_t cap)
 {
-    size_t n = 0, i;
-    for (i = 0; s[i] && n + 8 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (i == 40) {
-            n += (size_t)snprintf(buf + n, cap - n, "...");
-            break;
-        }
-        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\')
-            n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", c);
-        else
-            buf[n++] = (char)c;
-    }
-    buf[n] = '\0';
-    return buf;
+    return netrt_escape(s, strlen(s), 40, buf, cap);
 }
 
 /* A decimal integer in [lo, hi], digits only: no sign, no junk, no overflow. */
