@@ -56,23 +56,45 @@ static double stuck_fraction(const netrt_data *d, size_t n_out)
     return worst;
 }
 
+enum { TUTORIAL_TRIES = 256 };
+
+/* Whether the gradient in g is zero everywhere. */
+static int zero_grad(const netrt_model *m, const void *g)
+{
+    size_t i;
+    for (i = 0; i < m->params_size / sizeof(float); i++)
+        if (((const float *)g)[i] != 0)
+            return 0;
+    return 1;
+}
+
 /* The tutorial: output and loss on one random sample, one step, loss after.
- * The sample is repeated to fill a batch, which leaves the mean loss and its
- * gradient those of the one sample. */
+ * A sample on which the network's gradient is zero (a ReLU output below 0
+ * for a target it cannot reach) would show a step that changes nothing, so
+ * up to TUTORIAL_TRIES samples are drawn until one has a gradient.  The sample is
+ * repeated to fill a batch, which leaves the mean loss and its gradient
+ * those of the one sample. */
 static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float *y, rng *r)
 {
     size_t i;
+    int tries = 0;
     double before, after;
-    for (i = 0; i < m->n_in; i++)
-        xb[i] = rng_normal(r);
-    for (i = 0; i < m->n_target; i++) /* a class index when n_target < n_out */
-        tb[i] = m->n_target == m->n_out ? rng_normal(r) : (float)rng_below(r, m->n_out);
-    for (i = 1; i < m->batch; i++) {
-        memcpy(xb + i * m->n_in, xb, m->n_in * sizeof(float));
-        memcpy(tb + i * m->n_target, tb, m->n_target * sizeof(float));
-    }
+    do {
+        for (i = 0; i < m->n_in; i++)
+            xb[i] = rng_normal(r);
+        for (i = 0; i < m->n_target; i++) /* a class index when n_target < n_out */
+            tb[i] = m->n_target == m->n_out ? rng_normal(r) : (float)rng_below(r, m->n_out);
+        for (i = 1; i < m->batch; i++) {
+            memcpy(xb + i * m->n_in, xb, m->n_in * sizeof(float));
+            memcpy(tb + i * m->n_target, tb, m->n_target * sizeof(float));
+        }
+        m->grad(s->p, xb, tb, s->g);
+    } while (zero_grad(m, s->g) && ++tries < TUTORIAL_TRIES);
     m->forward(s->p, xb, y);
-    printf("the tutorial's step, on one random sample:\n");
+    printf("the tutorial's step, on one random sample");
+    if (tries && tries < TUTORIAL_TRIES)
+        printf(" (the first with a nonzero gradient, of %d drawn)", tries + 1);
+    printf(":\n");
     print_row("input", xb, m->n_in);
     print_row("target", tb, m->n_target);
     print_row("output", y, m->n_out);
@@ -80,10 +102,9 @@ static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float
     after = m->grad(s->p, xb, tb, s->g);
     printf("  loss    %.6g\n", before);
     printf("  after one step (lr %g): loss %.6g\n", (double)m->lr, after);
-    for (i = 0; i < m->params_size / sizeof(float); i++)
-        if (((const float *)s->g)[i] != 0)
-            return;
-    printf("  (the gradient is zero on this sample, so the step changed nothing)\n");
+    if (tries == TUTORIAL_TRIES)
+        printf("  (the gradient is zero on all %d samples drawn, so the step changed nothing)\n",
+               TUTORIAL_TRIES);
 }
 
 /* The teacher's target for x: its outputs, or for class targets the index
