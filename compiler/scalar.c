@@ -14,8 +14,8 @@
 static const char *element_name(const char *name, Type t, int k) {
     if (!name || t.rank == 0)
         return name;
-    if (t.rank == 1 || t.dim[0] == 1)
-        return intern(format("%s_%d", name, k % t.dim[1 - (t.rank == 1)]));
+    if (t.rank == 1 || t.dim[0] == 1) /* a vector, or one sample's row: one index */
+        return intern(format("%s_%d", name, k));
     return intern(format("%s_%d_%d", name, k / t.dim[1], k % t.dim[1]));
 }
 
