@@ -27,7 +27,7 @@ fi
 
 rt="$root/runtime"
 yaml_flags=$(pkg-config --cflags --libs yaml-0.1)
-$cc $flags -I"$rt" "$here/fuzz_safetensors.c" "$rt/checkpoint.c" "$rt/json.c" -lm -o "$work/fuzz_safetensors"
+$cc $flags -I"$rt" "$here/fuzz_safetensors.c" "$rt/checkpoint.c" "$rt/json.c" "$rt/data.c" "$rt/npy.c" -lm -o "$work/fuzz_safetensors"
 $cc $flags -I"$rt" "$here/fuzz_data.c" "$rt/data.c" "$rt/npy.c" -lm -o "$work/fuzz_csv"
 $cc $flags -I"$rt" -DFUZZ_NPY "$here/fuzz_data.c" "$rt/data.c" "$rt/npy.c" -lm -o "$work/fuzz_npy"
 # The YAML target links parse.c and diag.c, plus whatever they use from the
