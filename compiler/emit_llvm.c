@@ -194,6 +194,24 @@ static LLVMValueRef hyper(L *l, Hyper h, const char *name) {
 }
 
 /* Builds node id here, as the C evaluates an expression where it appears. */
+/* The instruction of an arithmetic op on operand values: scalars, or vectors
+ * lane by lane (the same builders serve both). */
+static LLVMValueRef arith(L *l, Op op, LLVMValueRef *v, const char *name) {
+    switch (op) {
+    case OP_NEG: return LLVMBuildFNeg(l->b, v[0], name);
+    case OP_ADD: return LLVMBuildFAdd(l->b, v[0], v[1], name);
+    case OP_SUB: return LLVMBuildFSub(l->b, v[0], v[1], name);
+    case OP_MUL: return LLVMBuildFMul(l->b, v[0], v[1], name);
+    case OP_DIV: return LLVMBuildFDiv(l->b, v[0], v[1], name);
+    case OP_GT: return LLVMBuildFCmp(l->b, LLVMRealOGT, v[0], v[1], name);
+    case OP_EQ: return LLVMBuildFCmp(l->b, LLVMRealOEQ, v[0], v[1], name);
+    case OP_MAX: /* a < b ? b : a: an ordered compare, so a NaN in a comes through */
+        return LLVMBuildSelect(l->b, LLVMBuildFCmp(l->b, LLVMRealOLT, v[0], v[1], ""), v[1], v[0], name);
+    case OP_SELECT: return LLVMBuildSelect(l->b, v[0], v[1], v[2], name);
+    default: die("emit_llvm: %s is not arithmetic", op_name[op]);
+    }
+}
+
 static LLVMValueRef build(L *l, int id, const char *name) {
     const Node *n = &l->s->node[id];
     switch (n->op) {
@@ -223,40 +241,12 @@ static LLVMValueRef build(L *l, int id, const char *name) {
         LLVMValueRef one = real_const(l, 1.0f);
         return LLVMBuildFDiv(l->b, one, LLVMBuildFAdd(l->b, one, e, ""), name);
     }
-    case OP_EQ: {
-        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
-        return LLVMBuildFCmp(l->b, LLVMRealOEQ, a, b, name);
-    }
-    case OP_ADD: {
-        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
-        return LLVMBuildFAdd(l->b, a, b, name);
-    }
-    case OP_SUB: {
-        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
-        return LLVMBuildFSub(l->b, a, b, name);
-    }
-    case OP_MUL: {
-        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
-        return LLVMBuildFMul(l->b, a, b, name);
-    }
-    case OP_DIV: {
-        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
-        return LLVMBuildFDiv(l->b, a, b, name);
-    }
-    case OP_NEG:
-        return LLVMBuildFNeg(l->b, value(l, n->arg[0]), name);
-    case OP_MAX: { /* a < b ? b : a: an ordered compare, so a NaN in a comes through */
-        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
-        LLVMValueRef lt = LLVMBuildFCmp(l->b, LLVMRealOLT, a, b, "");
-        return LLVMBuildSelect(l->b, lt, b, a, name);
-    }
-    case OP_GT: {
-        LLVMValueRef a = value(l, n->arg[0]), b = value(l, n->arg[1]);
-        return LLVMBuildFCmp(l->b, LLVMRealOGT, a, b, name);
-    }
-    case OP_SELECT: {
-        LLVMValueRef c = value(l, n->arg[0]), a = value(l, n->arg[1]), b = value(l, n->arg[2]);
-        return LLVMBuildSelect(l->b, c, a, b, name);
+    case OP_EQ: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_MAX:
+    case OP_GT: case OP_SELECT: {
+        LLVMValueRef ops[3] = {NULL, NULL, NULL};
+        for (int a = 0; a < 3 && n->arg[a] >= 0; a++)
+            ops[a] = value(l, n->arg[a]);
+        return arith(l, n->op, ops, name);
     }
     case OP_MATMUL: case OP_TRANSPOSE: case OP_BCAST: case OP_SUMROWS: case OP_SUMALL:
     case OP_SPLAT: case OP_ONEHOT: case OP_SOFTMAX: case OP_LOGSOFTMAX:
@@ -324,27 +314,10 @@ static LLVMValueRef vector_operand(L *l, const Pack *v, int a) {
 static LLVMValueRef vector_op(L *l, int vi) {
     const Pack *v = &l->pl.pk->pack[vi];
     const Node *n = &l->s->node[v->node[0]];
-    const char *name = l->pl.pack_var[vi];
-    LLVMValueRef a = vector_operand(l, v, 0);
-    switch (n->op) {
-    case OP_NEG: return LLVMBuildFNeg(l->b, a, name);
-    case OP_ADD: return LLVMBuildFAdd(l->b, a, vector_operand(l, v, 1), name);
-    case OP_SUB: return LLVMBuildFSub(l->b, a, vector_operand(l, v, 1), name);
-    case OP_MUL: return LLVMBuildFMul(l->b, a, vector_operand(l, v, 1), name);
-    case OP_DIV: return LLVMBuildFDiv(l->b, a, vector_operand(l, v, 1), name);
-    case OP_GT: return LLVMBuildFCmp(l->b, LLVMRealOGT, a, vector_operand(l, v, 1), name);
-    case OP_EQ: return LLVMBuildFCmp(l->b, LLVMRealOEQ, a, vector_operand(l, v, 1), name);
-    case OP_MAX: { /* a < b ? b : a, lane by lane */
-        LLVMValueRef b = vector_operand(l, v, 1);
-        return LLVMBuildSelect(l->b, LLVMBuildFCmp(l->b, LLVMRealOLT, a, b, ""), b, a, name);
-    }
-    case OP_SELECT: {
-        LLVMValueRef b = vector_operand(l, v, 1);
-        return LLVMBuildSelect(l->b, a, b, vector_operand(l, v, 2), name);
-    }
-    default:
-        die("emit_llvm: %s in a vector", op_name[n->op]);
-    }
+    LLVMValueRef ops[3] = {NULL, NULL, NULL};
+    for (int a = 0; a < 3 && n->arg[a] >= 0; a++)
+        ops[a] = vector_operand(l, v, a);
+    return arith(l, n->op, ops, l->pl.pack_var[vi]);
 }
 
 /* The value of node id where it is used: a named local, or built inline. */
