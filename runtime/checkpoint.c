@@ -156,20 +156,13 @@ static int slot_cmp(const void *a, const void *b)
     return (x->begin > y->begin) - (x->begin < y->begin);
 }
 
-/* A decimal uint64 in a metadata string: digits only, no overflow. */
+/* A decimal uint64 in a metadata string: digits only, no leading zero, no
+ * overflow. */
 static int meta_uint(const char *s, uint64_t *v)
 {
-    uint64_t x = 0;
-    if (!*s || (s[0] == '0' && s[1]))
+    if (s[0] == '0' && s[1])
         return -1;
-    for (; *s; s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (d > 9 || x > (UINT64_MAX - d) / 10)
-            return -1;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 0;
+    return netrt_parse_uint(s, 0, UINT64_MAX, v);
 }
 
 /* The metadata object: string values; netc's keys must be well formed, any

@@ -48,6 +48,23 @@ static void report(const reader *r, size_t line, size_t col, const char *fmt, ..
 
 static const char *plural(size_t n) { return n == 1 ? "" : "s"; }
 
+int netrt_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
+{
+    uint64_t x = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (d > 9 || x > (UINT64_MAX - d) / 10)
+            return -1;
+        x = x * 10 + d;
+    }
+    if (x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
 const char *netrt_escape(const char *s, size_t len, size_t max, char *out, size_t cap)
 {
     size_t n = 0, i;

@@ -7,6 +7,7 @@
 #define NETRT_DATA_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct netrt_data {
@@ -36,6 +37,10 @@ int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_d
 int netrt_data_split(netrt_data *d, double frac, size_t n_in, size_t n_out, netrt_data *val);
 
 void netrt_data_free(netrt_data *d);
+
+/* A decimal integer in [lo, hi], digits only: no sign, no junk, no
+ * overflow.  Returns 0, or -1 with *v untouched. */
+int netrt_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *v);
 
 /* s[0..len) as a message may echo it, into out (cap bytes): at most max
  * bytes, then "..."; unprintable bytes, quotes and backslashes as \xNN. */

@@ -44,24 +44,6 @@ static const char *shown(const char *s, char *buf, size_t cap)
     return netrt_escape(s, strlen(s), 40, buf, cap);
 }
 
-/* A decimal integer in [lo, hi], digits only: no sign, no junk, no overflow. */
-static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
-{
-    uint64_t x = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (d > 9 || x > (UINT64_MAX - d) / 10)
-            return -1;
-        x = x * 10 + d;
-    }
-    if (x < lo || x > hi)
-        return -1;
-    *v = x;
-    return 0;
-}
-
 static void usage(const netrt_model *m, const char *argv0)
 {
     printf("usage: %s [--data FILE] [--epochs N] [--seed S] [--init-seed S] [--load FILE]\n"
@@ -124,7 +106,7 @@ static int parse_schedule(const char *s, lr_plan *pl)
         memcpy(every, s + 5, (size_t)(colon - s - 5));
         every[colon - s - 5] = 0;
         pl->kind = LR_STEP;
-        return parse_uint(every, 1, MAX_EPOCHS, &pl->every) || parse_positive(colon + 1, &pl->gamma);
+        return netrt_parse_uint(every, 1, MAX_EPOCHS, &pl->every) || parse_positive(colon + 1, &pl->gamma);
     }
     if (strcmp(s, "cosine") == 0) {
         pl->kind = LR_COSINE;
@@ -208,7 +190,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
             break;
         case O_EPOCHS:
         case O_SAVE_EVERY:
-            if (parse_uint(val, 1, MAX_EPOCHS, k == O_EPOCHS ? &o->epochs : &o->save_every)) {
+            if (netrt_parse_uint(val, 1, MAX_EPOCHS, k == O_EPOCHS ? &o->epochs : &o->save_every)) {
                 fail("option --%s: expected a whole number from 1 to %u, got '%s'", names[k],
                      MAX_EPOCHS, shown(val, b2, sizeof b2));
                 return -1;
@@ -216,7 +198,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
             break;
         case O_SEED:
         case O_INIT_SEED:
-            if (parse_uint(val, 0, UINT64_MAX, k == O_SEED ? &o->seed : &o->init_seed)) {
+            if (netrt_parse_uint(val, 0, UINT64_MAX, k == O_SEED ? &o->seed : &o->init_seed)) {
                 fail("option --%s: expected a whole number from 0 to %llu, got '%s'", names[k],
                      (unsigned long long)UINT64_MAX, shown(val, b2, sizeof b2));
                 return -1;
