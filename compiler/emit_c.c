@@ -210,6 +210,18 @@ static void expr(Emit *e, int id) {
         operand(e, a, prec + 1);
         return;
     case OP_MAX: /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
+        if (e->pl.pk->npack) { /* b > a ? b : a, in vector registers */
+            fprintf(e->out, "%s_sgt(", e->m->name);
+            expr(e, b);
+            fputs(", ", e->out);
+            expr(e, a);
+            fputs(", ", e->out);
+            expr(e, b);
+            fputs(", ", e->out);
+            expr(e, a);
+            fputc(')', e->out);
+            return;
+        }
         fprintf(e->out, "%s_sel(", e->m->name);
         operand(e, a, 4);
         fputs(" < ", e->out);
@@ -220,7 +232,21 @@ static void expr(Emit *e, int id) {
         expr(e, a);
         fputc(')', e->out);
         return;
-    case OP_SELECT:
+    case OP_SELECT: {
+        const Node *cn = &e->s->node[a];
+        if (e->pl.pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(&e->pl, a) < 0 &&
+            !e->pl.is_var[a]) { /* compare and select in vector registers */
+            fprintf(e->out, "%s_s%s(", e->m->name, cn->op == OP_GT ? "gt" : "eq");
+            expr(e, cn->arg[0]);
+            fputs(", ", e->out);
+            expr(e, cn->arg[1]);
+            fputs(", ", e->out);
+            expr(e, b);
+            fputs(", ", e->out);
+            expr(e, c);
+            fputc(')', e->out);
+            return;
+        }
         fprintf(e->out, "%s_sel(", e->m->name);
         expr(e, a);
         fputs(", ", e->out);
@@ -229,6 +255,7 @@ static void expr(Emit *e, int id) {
         expr(e, c);
         fputc(')', e->out);
         return;
+    }
     default:
         die("emit_c: %s in a scalar graph", op_name[n->op]);
     }
@@ -679,15 +706,23 @@ static void emit_select(Emit *e) {
                 " * macro: wide vectors passed to functions would change the ABI. */\n"
                 "#define %s_vsel(c, a, b) ((%s_v%d)(((c) & (%s_v%di)(a)) | (~(c) & (%s_v%di)(b))))\n\n",
                 w, R, N, w, bytes, e->o->fp64 ? "int64_t" : "int32_t", N, w, bytes, N, N, w, N, w, N, w);
+        for (int eq = 0; eq < 2; eq++)
+            fprintf(e->out,
+                    "/* x %s y ? a : b on scalars held in lane 0 of vectors: the compare\n"
+                    " * never leaves the vector registers, and no branch. */\n"
+                    "static inline __attribute__((unused)) %s %s_s%s(%s x, %s y, %s a, %s b)\n{\n"
+                    "    return %s_vsel((%s_v%d){x} %s (%s_v%d){y}, (%s_v%d){a}, (%s_v%d){b})[0];\n}\n\n",
+                    eq ? "==" : ">", R, N, eq ? "eq" : "gt", R, R, R, R, N, N, w, eq ? "==" : ">", N, w, N, w,
+                    N, w);
     }
     fprintf(e->out,
             "/* c ? a : b without a branch. */\n"
-            "static inline %s %s_sel(int c, %s a, %s b)\n{\n"
+            "static inline %s%s %s_sel(int c, %s a, %s b)\n{\n"
             "    union { %s f; %s u; } x = {a}, y = {b};\n"
             "    const %s m = (%s)0 - (%s)(c != 0);\n"
             "    x.u = (x.u & m) | (y.u & ~m);\n"
             "    return x.f;\n}\n\n",
-            R, N, R, R, R, U, U, U, U);
+            e->pl.pk->npack ? "__attribute__((unused)) " : "", R, N, R, R, R, U, U, U, U);
 }
 
 static void emit_init(Emit *e) {

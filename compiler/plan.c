@@ -188,6 +188,8 @@ void plan_kernel(Plan *p, Kernel k) {
             leafy = false; /* parameters and state live in locals across the loop */
         if (plan_pack(p, i) >= 0)
             continue; /* a lane of a vector local */
+        if (n->type.dt == DT_BOOL && p->pk->npack)
+            continue; /* a scalar compare: printed inside each select (emit_c) */
         if (!leafy && (n->name || p->uses[i] > 1)) {
             p->is_var[i] = true;
             name_var(p, i);
