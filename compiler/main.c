@@ -37,11 +37,12 @@ typedef struct Options {
     char **run_argv;
     char flags[512];         /* the flags as given, for the banner */
     int vector_width;        /* --vector-width: lanes per vector, 1 for scalar code */
+    bool reassociate;        /* --reassociate: shorter chains, other rounding */
     const Packing *pk;       /* the schedule's vectors, once packed */
 } Options;
 
 static const char *const passes[] = {"lower", "grad", "optim", "simplify", "scalarize",
-                                     "simplify-scalar"};
+                                     "simplify-scalar", "reassociate"};
 
 static void usage(FILE *out) {
     fputs("usage: netc [options] MODEL.yaml\n"
@@ -68,8 +69,10 @@ static void usage(FILE *out) {
           "  --fp64             emit double instead of float (for gradient checks)\n"
           "  --vector-width=N   SIMD lanes in the kernels (C and LLVM): 1 (scalar), 2, 4\n"
           "                     (default, any x86-64), 8 (AVX), 16 (AVX-512)\n"
+          "  --reassociate      reorder sums and products for a shorter dependency chain\n"
+          "                     (faster per-sample training; rounding differs slightly)\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
-          "                     simplify, scalarize, simplify-scalar, or all\n"
+          "                     simplify, scalarize, simplify-scalar, reassociate, or all\n"
           "  --help             this text\n"
           "  --version          netc's version\n"
           "\n"
@@ -140,6 +143,8 @@ static void parse_args(int argc, char **argv, Options *o) {
             o->llvm_flags = true;
         } else if (strcmp(a, "--fp64") == 0) {
             o->fp64 = true;
+        } else if (strcmp(a, "--reassociate") == 0) {
+            o->reassociate = true;
         } else if (strncmp(a, "--vector-width=", 15) == 0) {
             const char *w = a + 15;
             o->vector_width = strcmp(w, "1") == 0 ? 1 : strcmp(w, "2") == 0 ? 2 : strcmp(w, "4") == 0 ? 4
@@ -166,6 +171,7 @@ static void parse_args(int argc, char **argv, Options *o) {
             }
         }
         if (strncmp(a, "--emit=", 7) == 0 || strcmp(a, "--fp64") == 0 || strncmp(a, "--target=", 9) == 0 ||
+            strcmp(a, "--reassociate") == 0 ||
             strncmp(a, "--vector-width=", 15) == 0 ||
             strncmp(a, "--cpu=", 6) == 0 || strncmp(a, "--features=", 11) == 0 ||
             (a[0] == '-' && a[1] == 'O') || strcmp(a, "--trainer") == 0 || strcmp(a, "--runtime") == 0) {
@@ -437,6 +443,11 @@ static void schedule(const Options *o, const Graph *g, const Model *m, Graph *s,
     after(o, s, m, "scalarize");
     simplify(s);
     after(o, s, m, "simplify-scalar");
+    if (o->reassociate) {
+        reassociate(s);
+        simplify(s);
+        after(o, s, m, "reassociate");
+    }
     vector_pack(s, m, o->vector_width, pk);
 }
 

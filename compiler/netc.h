@@ -294,6 +294,12 @@ void optim_build(Graph *g, const Model *m);
  * gone, nodes renumbered in topological order. */
 void simplify(Graph *g);
 
+/* ---- reassoc.c ---- */
+/* Requires: a scalar graph.  Guarantees: the same roots computed with sums
+ * as latency-ordered trees and data-only factors multiplied first; values
+ * may differ in rounding (--reassociate). */
+void reassociate(Graph *g);
+
 /* ---- scalar.c ---- */
 /* Requires: a tensor graph.  Guarantees: s is the same computation with every
  * node a scalar, matmuls and sums unrolled in index order. */

@@ -52,7 +52,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef REL_TOL /* -DREL_TOL=... for the --reassociate run (tests/matrix/reassociate.test) */
 #define REL_TOL 1e-5
+#endif
 #define FLOOR 1e-2
 #define MEAN_TOL 1e-6
 
