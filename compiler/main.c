@@ -254,8 +254,34 @@ static void close_temp(FILE *f, const char *path) {
         error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
 }
 
-static void commit_temp(int slot, const char *path) {
-    if (chmod(temps[slot], 0644) != 0 || rename(temps[slot], path) != 0)
+/* Whether path exists and is not a regular file (/dev/null, a FIFO): such
+ * an output is written in place, never replaced by a rename. */
+static bool special_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+static void commit_temp(int slot, const char *path, mode_t mode) {
+    if (special_file(path)) { /* copy the finished output into it */
+        FILE *in = fopen(temps[slot], "rb"), *out = in ? fopen(path, "wb") : NULL;
+        char buf[8192];
+        size_t k;
+        bool ok = in && out;
+        while (ok && (k = fread(buf, 1, sizeof buf, in)) > 0)
+            ok = fwrite(buf, 1, k, out) == k;
+        ok = ok && !ferror(in);
+        if (in)
+            fclose(in);
+        if (out && fclose(out) != 0)
+            ok = false;
+        if (!ok)
+            error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+        unlink(temps[slot]);
+        free(temps[slot]);
+        temps[slot] = NULL;
+        return;
+    }
+    if (chmod(temps[slot], mode) != 0 || rename(temps[slot], path) != 0)
         error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
     free(temps[slot]);
     temps[slot] = NULL;
@@ -281,6 +307,17 @@ static void write_c(const Options *o, const Model *m, const Graph *s, const char
             error_at("<stdout>", (Loc){0, 0}, "cannot write: %s", strerror(errno));
         return;
     }
+    if (special_file(out)) { /* /dev/null, a FIFO: written in place, no header file beside it */
+        eo.inline_header = true;
+        FILE *f = fopen(out, "w");
+        if (!f)
+            error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+        emit_c(f, m, s, &eo);
+        bool bad = fflush(f) != 0 || ferror(f);
+        if (fclose(f) != 0 || bad)
+            error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+        return;
+    }
     size_t stem = strlen(out) - (has_suffix(out, ".c") ? 2 : 0);
     char *hpath = xstrdup(format("%.*s.h", (int)stem, out));
     eo.header = base_name(hpath);
@@ -289,8 +326,8 @@ static void write_c(const Options *o, const Model *m, const Graph *s, const char
     emit_c(c, m, s, &eo);
     close_temp(h, hpath);
     close_temp(c, out);
-    commit_temp(0, hpath);
-    commit_temp(1, out);
+    commit_temp(0, hpath, 0644);
+    commit_temp(1, out, 0644);
     free(hpath);
 }
 
@@ -317,9 +354,13 @@ static void write_llvm(const Options *o, const Model *m, const Graph *s, EmitKin
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
     size_t len;
     char *bytes = emit_llvm(m, s, &lo, &len); /* exits on a bad target: nothing written yet */
-    if (strcmp(out, "-") == 0) {
-        if (fwrite(bytes, 1, len, stdout) != len || fflush(stdout) != 0)
-            error_at("<stdout>", (Loc){0, 0}, "cannot write: %s", strerror(errno));
+    if (strcmp(out, "-") == 0 || special_file(out)) { /* no header beside /dev/null */
+        FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "wb");
+        bool bad = !f || fwrite(bytes, 1, len, f) != len || fflush(f) != 0;
+        if (f && f != stdout && fclose(f) != 0)
+            bad = true;
+        if (bad)
+            error_at(f == stdout ? "<stdout>" : out, (Loc){0, 0}, "cannot write: %s", strerror(errno));
         free(bytes);
         return;
     }
@@ -334,8 +375,8 @@ static void write_llvm(const Options *o, const Model *m, const Graph *s, EmitKin
         error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
     close_temp(h, hpath);
     close_temp(f, out);
-    commit_temp(0, hpath);
-    commit_temp(1, out);
+    commit_temp(0, hpath, 0644);
+    commit_temp(1, out, 0644);
     free(hpath);
 }
 
@@ -417,10 +458,7 @@ static void build_exe(const Options *o, const Model *m, const Graph *s, const ch
         error_at(out, (Loc){0, 0}, "the C compiler failed building the trainer");
     }
     free(ccbuf);
-    if (chmod(temps[0], 0755) != 0 || rename(temps[0], out) != 0)
-        error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-    free(temps[0]);
-    temps[0] = NULL;
+    commit_temp(0, out, 0755);
     remove_temps();
 }
 
@@ -459,7 +497,7 @@ static void print_ir(const Options *o, const Graph *g, const Model *m) {
     FILE *f = open_temp(o->output, 0);
     ir_print(f, g, m);
     close_temp(f, o->output);
-    commit_temp(0, o->output);
+    commit_temp(0, o->output, 0644);
 }
 
 int main(int argc, char **argv) {
