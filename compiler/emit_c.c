@@ -161,6 +161,17 @@ static void call(Emit *e, const char *fn, int a) {
     fputc(')', e->out);
 }
 
+/* NAME_fn(args[0], ..., args[n-1]), each argument a whole expression. */
+static void helper_call(Emit *e, const char *fn, const int *args, int n) {
+    fprintf(e->out, "%s_%s(", e->m->name, fn);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", e->out);
+        expr(e, args[i]);
+    }
+    fputc(')', e->out);
+}
+
 static void expr(Emit *e, int id) {
     const Node *n = &e->s->node[id];
     int v = plan_pack(&e->pl, id);
@@ -211,15 +222,7 @@ static void expr(Emit *e, int id) {
         return;
     case OP_MAX: /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
         if (e->pl.pk->npack) { /* b > a ? b : a, in vector registers */
-            fprintf(e->out, "%s_sgt(", e->m->name);
-            expr(e, b);
-            fputs(", ", e->out);
-            expr(e, a);
-            fputs(", ", e->out);
-            expr(e, b);
-            fputs(", ", e->out);
-            expr(e, a);
-            fputc(')', e->out);
+            helper_call(e, "sgt", (const int[]){b, a, b, a}, 4);
             return;
         }
         fprintf(e->out, "%s_sel(", e->m->name);
@@ -234,26 +237,12 @@ static void expr(Emit *e, int id) {
         return;
     case OP_SELECT: {
         const Node *cn = &e->s->node[a];
-        if (e->pl.pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(&e->pl, a) < 0 &&
-            !e->pl.is_var[a]) { /* compare and select in vector registers */
-            fprintf(e->out, "%s_s%s(", e->m->name, cn->op == OP_GT ? "gt" : "eq");
-            expr(e, cn->arg[0]);
-            fputs(", ", e->out);
-            expr(e, cn->arg[1]);
-            fputs(", ", e->out);
-            expr(e, b);
-            fputs(", ", e->out);
-            expr(e, c);
-            fputc(')', e->out);
+        if (e->pl.pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(&e->pl, a) < 0) {
+            /* compare and select in vector registers (plan.c gives the compare no local) */
+            helper_call(e, cn->op == OP_GT ? "sgt" : "seq", (const int[]){cn->arg[0], cn->arg[1], b, c}, 4);
             return;
         }
-        fprintf(e->out, "%s_sel(", e->m->name);
-        expr(e, a);
-        fputs(", ", e->out);
-        expr(e, b);
-        fputs(", ", e->out);
-        expr(e, c);
-        fputc(')', e->out);
+        helper_call(e, "sel", (const int[]){a, b, c}, 3);
         return;
     }
     default:

@@ -261,6 +261,27 @@ static bool special_file(const char *path) {
     return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
 }
 
+/* Outputs written straight through, with no temporary file and no header
+ * beside them: standard output ("-") and special files. */
+static bool direct_output(const char *path) { return strcmp(path, "-") == 0 || special_file(path); }
+
+static FILE *open_direct(const char *path) {
+    if (strcmp(path, "-") == 0)
+        return stdout;
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+    return f;
+}
+
+static void close_direct(FILE *f, const char *path) {
+    bool out = f == stdout, bad = fflush(f) != 0 || ferror(f);
+    if (!out && fclose(f) != 0)
+        bad = true;
+    if (bad)
+        error_at(out ? "<stdout>" : path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+}
+
 static void commit_temp(int slot, const char *path, mode_t mode) {
     if (special_file(path)) { /* copy the finished output into it */
         FILE *in = fopen(temps[slot], "rb"), *out = in ? fopen(path, "wb") : NULL;
@@ -300,22 +321,11 @@ static const char *base_name(const char *path) {
 /* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
 static void write_c(const Options *o, const Model *m, const Graph *s, const char *out) {
     EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk};
-    if (strcmp(out, "-") == 0) {
+    if (direct_output(out)) {
         eo.inline_header = true;
-        emit_c(stdout, m, s, &eo);
-        if (fflush(stdout) != 0)
-            error_at("<stdout>", (Loc){0, 0}, "cannot write: %s", strerror(errno));
-        return;
-    }
-    if (special_file(out)) { /* /dev/null, a FIFO: written in place, no header file beside it */
-        eo.inline_header = true;
-        FILE *f = fopen(out, "w");
-        if (!f)
-            error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+        FILE *f = open_direct(out);
         emit_c(f, m, s, &eo);
-        bool bad = fflush(f) != 0 || ferror(f);
-        if (fclose(f) != 0 || bad)
-            error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+        close_direct(f, out);
         return;
     }
     size_t stem = strlen(out) - (has_suffix(out, ".c") ? 2 : 0);
@@ -354,13 +364,11 @@ static void write_llvm(const Options *o, const Model *m, const Graph *s, EmitKin
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
     size_t len;
     char *bytes = emit_llvm(m, s, &lo, &len); /* exits on a bad target: nothing written yet */
-    if (strcmp(out, "-") == 0 || special_file(out)) { /* no header beside /dev/null */
-        FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "wb");
-        bool bad = !f || fwrite(bytes, 1, len, f) != len || fflush(f) != 0;
-        if (f && f != stdout && fclose(f) != 0)
-            bad = true;
-        if (bad)
-            error_at(f == stdout ? "<stdout>" : out, (Loc){0, 0}, "cannot write: %s", strerror(errno));
+    if (direct_output(out)) {
+        FILE *f = open_direct(out);
+        if (fwrite(bytes, 1, len, f) != len)
+            error_at(f == stdout ? "<stdout>" : out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
+        close_direct(f, out);
         free(bytes);
         return;
     }

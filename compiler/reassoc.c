@@ -108,10 +108,14 @@ static int tree(Reassoc *r, int *t, int n) {
     return t[0];
 }
 
-/* Whether u * p is u * (a * b) with u and exactly one of a, b early. */
-static bool early_product(const Reassoc *r, int u, int p) {
+/* u * p as (u * a) * b when p is a * b with u and a early and b not;
+ * -1 when it is not of that form. */
+static int regroup(Reassoc *r, int u, int p) {
     const Node *pn = &r->out->node[p];
-    return r->early[u] && pn->op == OP_MUL && r->early[pn->arg[0]] != r->early[pn->arg[1]];
+    if (!r->early[u] || pn->op != OP_MUL || r->early[pn->arg[0]] == r->early[pn->arg[1]])
+        return -1;
+    int a = r->early[pn->arg[0]] ? pn->arg[0] : pn->arg[1], b = a == pn->arg[0] ? pn->arg[1] : pn->arg[0];
+    return binary(r, OP_MUL, binary(r, OP_MUL, u, a), b);
 }
 
 void reassociate(Graph *g) {
@@ -158,14 +162,12 @@ void reassociate(Graph *g) {
             int nt = 0;
             terms(&r, i, &t, &nt, &cap, true);
             id = tree(&r, t, nt);
-        } else if (n.op == OP_MUL && (early_product(&r, n.arg[0], n.arg[1]) || early_product(&r, n.arg[1], n.arg[0]))) {
-            int u = early_product(&r, n.arg[0], n.arg[1]) ? n.arg[0] : n.arg[1];
-            const Node *in = &out.node[u == n.arg[0] ? n.arg[1] : n.arg[0]];
-            int e = r.early[in->arg[0]] ? in->arg[0] : in->arg[1];
-            int late = e == in->arg[0] ? in->arg[1] : in->arg[0];
-            id = binary(&r, OP_MUL, binary(&r, OP_MUL, u, e), late);
         } else {
-            id = build(&r, n);
+            id = n.op == OP_MUL ? regroup(&r, n.arg[0], n.arg[1]) : -1;
+            if (id < 0 && n.op == OP_MUL)
+                id = regroup(&r, n.arg[1], n.arg[0]);
+            if (id < 0)
+                id = build(&r, n);
         }
         r.map[i] = id;
         if (n.name)
