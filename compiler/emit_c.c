@@ -22,6 +22,7 @@ typedef struct Emit {
     const EmitOptions *o;
     const char *real;   /* "float" or "double" */
     Plan pl;            /* the kernel being printed */
+    bool inline_all;    /* print whole expressions from memory (NAME_train's prologue) */
 } Emit;
 
 /* s as the body of a C string literal. */
@@ -79,7 +80,7 @@ static void print_real(Emit *e, double v) {
 
 static int precedence(const Emit *e, int id) {
     const Node *n = &e->s->node[id];
-    if (e->pl.is_var[id] || plan_pack(&e->pl, id) >= 0)
+    if (!e->inline_all && (e->pl.is_var[id] || plan_pack(&e->pl, id) >= 0))
         return 10;
     switch (n->op) {
     case OP_CONST: return n->value < 0 || signbit(n->value) ? 8 : 10;
@@ -116,6 +117,7 @@ static void leaf(Emit *e, const Node *n) {
     switch (n->op) {
     case OP_INPUT: fprintf(e->out, "x[%d]", n->index); return;
     case OP_TARGET: fprintf(e->out, "t[%d]", n->index); return;
+    case OP_NEXT: fprintf(e->out, "xn[%d]", n->index); return;
     case OP_PARAM:
         member_ref(e, "p", e->m->params[n->slot].cname, &e->m->params[n->slot], n->index);
         return;
@@ -174,12 +176,12 @@ static void helper_call(Emit *e, const char *fn, const int *args, int n) {
 
 static void expr(Emit *e, int id) {
     const Node *n = &e->s->node[id];
-    int v = plan_pack(&e->pl, id);
+    int v = e->inline_all ? -1 : plan_pack(&e->pl, id);
     if (v >= 0) { /* a lane of a vector local */
         fprintf(e->out, "%s[%d]", e->pl.pack_var[v], e->pl.pk->lane_of[id]);
         return;
     }
-    if (e->pl.is_var[id]) {
+    if (e->pl.is_var[id] && !e->inline_all) {
         fputs(e->pl.var[id], e->out);
         return;
     }
@@ -188,7 +190,7 @@ static void expr(Emit *e, int id) {
         [OP_EQ] = " == "};
     int a = n->arg[0], b = n->arg[1], c = n->arg[2], prec = precedence(e, id);
     switch (n->op) {
-    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE:
+    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE: case OP_NEXT:
         leaf(e, n);
         return;
     case OP_HYPER:
@@ -295,6 +297,19 @@ static void vector_operand(Emit *e, const Pack *v, int a) {
     bool splat = true;
     for (int i = 1; i < v->lanes; i++)
         splat &= ids[i] == ids[0];
+    const Node *c = &e->s->node[ids[0]];
+    if (splat && mask && (c->op == OP_GT || c->op == OP_EQ) && !e->pl.is_var[ids[0]]) {
+        /* a scalar compare splatted: compare splats, in vector registers */
+        int a[LIMIT_LANES], b[LIMIT_LANES];
+        for (int i = 0; i < e->pl.pk->width; i++)
+            a[i] = c->arg[0], b[i] = c->arg[1];
+        fputc('(', e->out);
+        vector_literal(e, a, e->pl.pk->width, false);
+        fputs(c->op == OP_GT ? " > " : " == ", e->out);
+        vector_literal(e, b, e->pl.pk->width, false);
+        fputc(')', e->out);
+        return;
+    }
     vector_literal(e, ids, splat ? e->pl.pk->width : v->lanes, mask);
 }
 
@@ -354,6 +369,10 @@ static void leaf_vectors(Emit *e, const char *indent, bool carried) {
             (e->pl.k == K_TRAIN && plan_carried(n->op)) != carried)
             continue;
         bool constant = !carried || plan_frozen(&e->pl, n);
+        if (n->op == OP_CARRY) { /* set by the prologue */
+            fprintf(e->out, "%s%s %s = {0};\n", indent, vtype(e, false), e->pl.pack_var[vi]);
+            continue;
+        }
         fprintf(e->out, "%s%s%s %s = ", indent, constant ? "const " : "", vtype(e, false), e->pl.pack_var[vi]);
         fprintf(e->out, "(%s){", vtype(e, false));
         for (int i = 0; i < e->pl.pk->width; i++) {
@@ -378,7 +397,7 @@ static void body(Emit *e, const char *indent) {
         const Node *n = &s->node[i];
         int v = plan_pack(&e->pl, i);
         const Pack *pv = v >= 0 ? &e->pl.pk->pack[v] : NULL;
-        bool vector_def = pv && !plan_leaf_op(n->op) && pv->node[pv->lanes - 1] == i;
+        bool vector_def = pv && !plan_leaf_op(n->op) && pv->last == i;
         if (pv && !vector_def)
             continue;
         if (!vector_def && (!e->pl.is_var[i] || (e->pl.k == K_TRAIN && (plan_carried(n->op) || plan_loop_invariant(n)))))
@@ -433,8 +452,8 @@ static void carry_vectors(Emit *e, const char *indent, bool *done) {
         root_of[i] = -1;
     for (int r = 0; r < s->nroot; r++) {
         const Root *root = &s->root[r];
-        if (plan_has_root(&e->pl, root) && (root->kind == ROOT_UPDATE || root->kind == ROOT_STATE)) {
-            int leaf = plan_leaf(&e->pl, root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE, root->slot, root->index);
+        if (plan_has_root(&e->pl, root) && plan_root_leaf(root->kind) != OP_COUNT) {
+            int leaf = plan_leaf(&e->pl, plan_root_leaf(root->kind), root->slot, root->index);
             if (leaf >= 0)
                 root_of[leaf] = r;
         }
@@ -480,6 +499,8 @@ static void stores(Emit *e, const char *indent) {
         case ROOT_LOSS:
             loss = root->node;
             continue;
+        case ROOT_CARRY_INIT: /* printed by prologue() */
+            continue;
         case ROOT_GRAD:
             fprintf(e->out, "%sg->%s", indent, p->cname);
             if (p->cols)
@@ -487,8 +508,8 @@ static void stores(Emit *e, const char *indent) {
             else
                 fprintf(e->out, "[%d] = ", root->index);
             break;
-        case ROOT_UPDATE: case ROOT_STATE: {
-            Op op = root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE;
+        case ROOT_UPDATE: case ROOT_STATE: case ROOT_CARRY: {
+            Op op = plan_root_leaf(root->kind);
             if (e->pl.k == K_TRAIN) {
                 int leaf = plan_leaf(&e->pl, op, root->slot, root->index);
                 if (leaf >= 0 && plan_pack(&e->pl, leaf) >= 0) /* a lane of a carried vector */
@@ -568,7 +589,47 @@ static void kernel_step(Emit *e) {
     fputs("}\n\n", e->out);
 }
 
-static void kernel_train(Emit *e) {
+/* NAME_train's carried pre-activation (carry.c) for its first batch,
+ * computed from memory before the loop; n may be 0 and x then unreadable. */
+static void prologue(Emit *e) {
+    const Graph *s = e->s;
+    bool any = false;
+    for (int r = 0; r < s->nroot; r++) {
+        const Root *root = &s->root[r];
+        int leaf = root->kind == ROOT_CARRY_INIT ? plan_leaf(&e->pl, OP_CARRY, 0, root->index) : -1;
+        if (leaf < 0 || (!e->pl.is_var[leaf] && plan_pack(&e->pl, leaf) < 0))
+            continue; /* never read */
+        if (!any)
+            fprintf(e->out, "    if (steps) { /* %s.z of the first sample; the loop computes the next one's */\n",
+                    e->m->layers[0].name);
+        any = true;
+        int v = plan_pack(&e->pl, leaf);
+        if (v >= 0)
+            fprintf(e->out, "        %s[%d] = ", e->pl.pack_var[v], e->pl.pk->lane_of[leaf]);
+        else
+            fprintf(e->out, "        %s = ", e->pl.var[leaf]);
+        e->inline_all = true;
+        expr(e, root->node);
+        e->inline_all = false;
+        fputs(";\n", e->out);
+    }
+    if (any)
+        fputs("    }\n", e->out);
+}
+
+static bool has_op(const Plan *p, Op op) {
+    for (int i = 0; i < p->s->n; i++)
+        if (p->live[i] && p->s->node[i].op == op)
+            return true;
+    return false;
+}
+
+static void kernel_train(Emit *outer) {
+    Emit train = *outer, *e = &train;
+    if (outer->o->train) { /* its own schedule: plan it apart */
+        e->s = outer->o->train;
+        plan_init(&e->pl, e->m, e->s, outer->o->train_pk);
+    }
     const char *N = e->m->name, *R = e->real;
     const Graph *s = e->s;
     plan_kernel(&e->pl, K_TRAIN);
@@ -582,10 +643,14 @@ static void kernel_train(Emit *e) {
     for (int i = 0; i < s->n; i++)
         if (e->pl.is_var[i] && plan_carried(s->node[i].op)) {
             fprintf(e->out, "    %s%s %s = ", plan_frozen(&e->pl, &s->node[i]) ? "const " : "", R, e->pl.var[i]);
-            leaf(e, &s->node[i]);
+            if (s->node[i].op == OP_CARRY)
+                print_real(e, 0.0); /* set by the prologue */
+            else
+                leaf(e, &s->node[i]);
             fputs(";\n", e->out);
         }
     leaf_vectors(e, "    ", true);
+    prologue(e);
     for (int i = 0; i < s->n; i++)
         if (e->pl.is_var[i] && plan_loop_invariant(&s->node[i])) {
             fprintf(e->out, "    const %s %s = ", R, e->pl.var[i]);
@@ -595,24 +660,28 @@ static void kernel_train(Emit *e) {
     fprintf(e->out,
             "\n    for (size_t s = 0; s < steps; s++, x += %s_BATCH * %s_IN, t += %s_BATCH * %s_TARGETS) {",
             N, N, N, N);
+    if (has_op(&e->pl, OP_NEXT)) /* the last batch reads itself: the value is not used */
+        fprintf(e->out, "\n        const %s *const xn = s + 1 < steps ? x + %s_BATCH * %s_IN : x;\n", R, N, N);
     body(e, "        ");
     fputs("\n", e->out);
     stores(e, "        ");
     fputs("    }\n\n", e->out);
     for (int i = 0; i < s->n; i++)
-        if (plan_pack(&e->pl, i) >= 0 && plan_carried(s->node[i].op) && !plan_frozen(&e->pl, &s->node[i])) {
+        if (plan_pack(&e->pl, i) >= 0 && plan_carried(s->node[i].op) && plan_stored(&e->pl, &s->node[i])) {
             fputs("    ", e->out);
             leaf(e, &s->node[i]);
             fprintf(e->out, " = %s[%d];\n", e->pl.pack_var[plan_pack(&e->pl, i)], e->pl.pk->lane_of[i]);
         }
     for (int i = 0; i < s->n; i++)
-        if (e->pl.is_var[i] && plan_carried(s->node[i].op) && !plan_frozen(&e->pl, &s->node[i])) {
+        if (e->pl.is_var[i] && plan_carried(s->node[i].op) && plan_stored(&e->pl, &s->node[i])) {
             fputs("    ", e->out);
             leaf(e, &s->node[i]);
             fprintf(e->out, " = %s;\n", e->pl.var[i]);
         }
     fprintf(e->out, "    o->steps += steps;\n    return steps ? (%s)(total / (double)steps) : 0;\n}\n\n",
             R);
+    if (outer->o->train)
+        plan_free(&e->pl);
 }
 
 /* ---- the files ---- */

@@ -56,6 +56,8 @@ typedef struct L {
     LLVMValueRef *pslot;      /* K_TRAIN: the alloca of each carried leaf vector */
     LLVMValueRef fn, p, o_arg, x, t, g, y;
     LLVMValueRef step_s; /* NAME_train: the loop's step index s */
+    LLVMValueRef xn;     /* NAME_train: the next batch's inputs (carry.c) */
+    bool inline_all;     /* build whole expressions from memory (NAME_train's prologue) */
     LLVMValueRef *val;  /* the value of each named node, once built */
     LLVMValueRef *slot; /* K_TRAIN: the alloca holding each parameter leaf */
     LLVMValueRef pow_fn, tanh_fn;
@@ -67,6 +69,26 @@ typedef struct L {
  * and emit_llvm() marks the object's ELF header (e_flags) to match, as llc
  * -target-abi would. */
 static const char *riscv_abi;
+
+/* Makes s and pk the schedule the next kernels print (NULL: none). */
+static void use_schedule(L *l, const Graph *s, const Packing *pk) {
+    if (l->val) {
+        plan_free(&l->pl);
+        free(l->pval);
+        free(l->pslot);
+        free(l->val);
+        free(l->slot);
+        l->val = NULL;
+    }
+    if (!s)
+        return;
+    l->s = s;
+    l->val = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
+    l->slot = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
+    l->pval = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
+    l->pslot = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
+    plan_init(&l->pl, l->m, s, pk);
+}
 
 /* Starts kernel k: the shared plan, and no values built yet. */
 static void plan(L *l, Kernel k) {
@@ -217,6 +239,10 @@ static LLVMValueRef build(L *l, int id, const char *name) {
     switch (n->op) {
     case OP_INPUT:
         return load(l, l->real, elem_addr(l, l->x, n->index), name);
+    case OP_NEXT:
+        return load(l, l->real, elem_addr(l, l->xn, n->index), name);
+    case OP_CARRY:
+        die("emit_llvm: carried %s.z outside NAME_train", l->m->layers[0].name);
     case OP_TARGET:
         return load(l, l->real, elem_addr(l, l->t, n->index), name);
     case OP_PARAM:
@@ -322,6 +348,8 @@ static LLVMValueRef vector_op(L *l, int vi) {
 
 /* The value of node id where it is used: a named local, or built inline. */
 static LLVMValueRef value(L *l, int id) {
+    if (l->inline_all)
+        return build(l, id, "");
     int v = plan_pack(&l->pl, id);
     if (v >= 0)
         return LLVMBuildExtractElement(l->b, pack_value(l, v),
@@ -346,7 +374,7 @@ static void body(L *l) {
         int v = plan_pack(&l->pl, i);
         if (v >= 0) {
             const Pack *pv = &l->pl.pk->pack[v];
-            if (!plan_leaf_op(l->s->node[i].op) && pv->node[pv->lanes - 1] == i)
+            if (!plan_leaf_op(l->s->node[i].op) && pv->last == i)
                 l->pval[v] = vector_op(l, v);
             continue;
         }
@@ -372,11 +400,13 @@ static int stores(L *l) {
         case ROOT_LOSS:
             loss = root->node;
             continue;
+        case ROOT_CARRY_INIT: /* kernel_train's prologue */
+            continue;
         case ROOT_GRAD:
             addr = param_addr(l, l->g, root->slot, root->index);
             break;
-        case ROOT_UPDATE: case ROOT_STATE: {
-            Op op = root->kind == ROOT_UPDATE ? OP_PARAM : OP_STATE;
+        case ROOT_UPDATE: case ROOT_STATE: case ROOT_CARRY: {
+            Op op = plan_root_leaf(root->kind);
             if (l->pl.k == K_TRAIN) {
                 int leaf = plan_leaf(&l->pl, op, root->slot, root->index);
                 int v = leaf >= 0 ? plan_pack(&l->pl, leaf) : -1;
@@ -483,6 +513,39 @@ static void kernel_step(L *l) {
 
 /* One loop over the steps; the parameters live in allocas across it, which
  * the pass pipeline's SROA/mem2reg turns into registers (phis) from -O1. */
+/* NAME_train's carried pre-activation (carry.c) for the first batch, when
+ * there is one (n may be 0 and x unreadable); returns the block that
+ * enters the loop. */
+static LLVMBasicBlockRef prologue(L *l, LLVMValueRef fn, LLVMValueRef steps, LLVMValueRef x0) {
+    const Graph *s = l->s;
+    LLVMBasicBlockRef pro = LLVMAppendBasicBlockInContext(l->ctx, fn, "first");
+    LLVMBasicBlockRef pre = LLVMAppendBasicBlockInContext(l->ctx, fn, "enter");
+    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntNE, steps, LLVMConstInt(l->isz, 0, 0), ""), pro, pre);
+    LLVMPositionBuilderAtEnd(l->b, pro);
+    l->x = x0;
+    for (int r = 0; r < s->nroot; r++) {
+        const Root *root = &s->root[r];
+        int leaf = root->kind == ROOT_CARRY_INIT ? plan_leaf(&l->pl, OP_CARRY, 0, root->index) : -1;
+        int v = leaf >= 0 ? plan_pack(&l->pl, leaf) : -1;
+        if (v < 0 && (leaf < 0 || !l->pl.is_var[leaf]))
+            continue; /* never read */
+        l->inline_all = true;
+        LLVMValueRef z = value(l, root->node);
+        l->inline_all = false;
+        if (v >= 0) {
+            LLVMValueRef vec = LLVMBuildLoad2(l->b, l->vreal, l->pslot[v], "");
+            vec = LLVMBuildInsertElement(l->b, vec, z,
+                                         LLVMConstInt(l->i32, (unsigned)l->pl.pk->lane_of[leaf], 0), "");
+            LLVMBuildStore(l->b, vec, l->pslot[v]);
+        } else {
+            LLVMBuildStore(l->b, z, l->slot[leaf]);
+        }
+    }
+    LLVMBuildBr(l->b, pre);
+    LLVMPositionBuilderAtEnd(l->b, pre);
+    return pre;
+}
+
 static void kernel_train(L *l) {
     const Model *m = l->m;
     const Graph *s = l->s;
@@ -500,13 +563,17 @@ static void kernel_train(L *l) {
         if (l->pl.is_var[i] && plan_carried(s->node[i].op)) {
             const Node *nd = &s->node[i];
             l->slot[i] = LLVMBuildAlloca(l->b, l->real, l->pl.var[i]);
-            LLVMBuildStore(l->b, load(l, l->real, leaf_addr(l, nd->op, nd->slot, nd->index), ""), l->slot[i]);
+            LLVMBuildStore(l->b, nd->op == OP_CARRY ? real_const(l, 0.0) /* the prologue sets it */
+                                                    : load(l, l->real, leaf_addr(l, nd->op, nd->slot, nd->index), ""),
+                           l->slot[i]);
         }
     for (int v = 0; v < l->pl.pk->npack; v++)
         if (l->pl.pack_live[v] && plan_carried(s->node[l->pl.pk->pack[v].node[0]].op)) {
             l->pslot[v] = LLVMBuildAlloca(l->b, l->vreal, l->pl.pack_var[v]);
-            LLVMBuildStore(l->b, leaf_vector(l, v), l->pslot[v]);
+            bool carry = s->node[l->pl.pk->pack[v].node[0]].op == OP_CARRY;
+            LLVMBuildStore(l->b, carry ? LLVMConstNull(l->vreal) : leaf_vector(l, v), l->pslot[v]);
         }
+    entry = prologue(l, fn, steps, x0);
     LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(l->ctx, fn, "loop");
     LLVMBasicBlockRef step = LLVMAppendBasicBlockInContext(l->ctx, fn, "step");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(l->ctx, fn, "done");
@@ -522,13 +589,15 @@ static void kernel_train(L *l) {
 
     LLVMPositionBuilderAtEnd(l->b, step);
     l->x = xi, l->t = ti, l->step_s = si;
+    LLVMValueRef dx = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)m->input, 0);
+    LLVMValueRef x2 = LLVMBuildInBoundsGEP2(l->b, l->real, xi, &dx, 1, "");
+    LLVMValueRef s2 = LLVMBuildAdd(l->b, si, LLVMConstInt(l->isz, 1, 0), "");
+    /* the next batch's inputs (carry.c); the last batch reads itself, unused */
+    l->xn = LLVMBuildSelect(l->b, LLVMBuildICmp(l->b, LLVMIntULT, s2, steps, ""), x2, xi, "xn");
     body(l);
     int loss = stores(l);
     LLVMValueRef total2 = LLVMBuildFAdd(l->b, total, LLVMBuildFPExt(l->b, value(l, loss), dbl, ""), "");
-    LLVMValueRef s2 = LLVMBuildAdd(l->b, si, LLVMConstInt(l->isz, 1, 0), "");
-    LLVMValueRef dx = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)m->input, 0);
     LLVMValueRef dt = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)model_targets(m), 0);
-    LLVMValueRef x2 = LLVMBuildInBoundsGEP2(l->b, l->real, xi, &dx, 1, "");
     LLVMValueRef t2 = LLVMBuildInBoundsGEP2(l->b, l->real, ti, &dt, 1, "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(l->b);
     LLVMBuildBr(l->b, head);
@@ -543,10 +612,12 @@ static void kernel_train(L *l) {
 
     LLVMPositionBuilderAtEnd(l->b, done);
     for (int i = 0; i < s->n; i++)
-        if (l->pl.is_var[i] && plan_carried(s->node[i].op))
+        if (!plan_carried(s->node[i].op) || !plan_stored(&l->pl, &s->node[i]))
+            continue;
+        else if (l->pl.is_var[i])
             LLVMBuildStore(l->b, load(l, l->real, l->slot[i], ""),
                            leaf_addr(l, s->node[i].op, s->node[i].slot, s->node[i].index));
-        else if (plan_pack(&l->pl, i) >= 0 && plan_carried(s->node[i].op))
+        else if (plan_pack(&l->pl, i) >= 0)
             LLVMBuildStore(l->b, value(l, i), leaf_addr(l, s->node[i].op, s->node[i].slot, s->node[i].index));
     count_steps(l, LLVMBuildZExt(l->b, steps, l->i64, ""));
     /* steps ? (real)(total / (double)steps) : 0 */
@@ -837,33 +908,27 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
     LLVMStructSetBody(l->optim, fields, (unsigned)(m->nstates + OPTIM_STATE0), 0);
     free(fields);
 
-    l->val = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
-    l->slot = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
     Packing scalar; /* callers without a schedule's packing get scalar code */
     if (!l->o->pk)
         vector_pack(s, m, 1, &scalar);
     const Packing *pk = l->o->pk ? l->o->pk : &scalar;
     l->vreal = LLVMVectorType(l->real, (unsigned)(pk->width > 1 ? pk->width : 1));
     l->vmask = LLVMVectorType(l->i1, (unsigned)(pk->width > 1 ? pk->width : 1));
-    l->pval = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
-    l->pslot = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
-    plan_init(&l->pl, m, s, pk);
+    use_schedule(l, s, pk);
 
     kernel_init(l);
     kernel_forward(l);
     kernel_grad(l);
     kernel_step(l);
+    if (l->o->train) /* NAME_train's own schedule (carry.c) */
+        use_schedule(l, l->o->train, l->o->train_pk);
     kernel_train(l);
     if (desc)
         descriptor(l, with_main, host);
 
-    plan_free(&l->pl);
+    use_schedule(l, NULL, NULL);
     if (!l->o->pk)
         packing_free(&scalar);
-    free(l->pval);
-    free(l->pslot);
-    free(l->val);
-    free(l->slot);
     LLVMDisposeBuilder(l->b);
     l->b = NULL;
     verify(l, "as built");

@@ -25,7 +25,9 @@ static const int op_arity[OP_COUNT] = {
 #undef X
 };
 
-const char *const root_name[5] = {"output", "loss", "grad", "update", "state"};
+const char *const root_name[7] = {"output", "loss", "grad", "update", "state", "carry", "carry_init"};
+
+bool ir_is_leaf(Op op) { return op_arity[op] == 0; }
 const char *const hyper_name[HY_COUNT] = {"lr", "first_step", "adam_step_size", "adam_bc2_sqrt",
                                           "adamw_decay"};
 
@@ -254,7 +256,12 @@ void ir_print(FILE *out, const Graph *g, const Model *m) {
         case OP_HYPER:
             fprintf(out, " %s", hyper_name[n->slot]);
             break;
-        case OP_INPUT: case OP_TARGET:
+        case OP_CARRY:
+            fprintf(out, " %s.z", m->layers[0].name);
+            if (g->scalar)
+                fprintf(out, "[%d]", n->index);
+            break;
+        case OP_INPUT: case OP_TARGET: case OP_NEXT:
             if (g->scalar)
                 fprintf(out, " [%d]", n->index);
             break;
@@ -280,6 +287,8 @@ void ir_print(FILE *out, const Graph *g, const Model *m) {
             fprintf(out, " %s", m->params[r->slot].name);
         else if (r->kind == ROOT_STATE)
             fprintf(out, " %s", m->states[r->slot].name);
+        else if (r->kind == ROOT_CARRY || r->kind == ROOT_CARRY_INIT)
+            fprintf(out, " %s.z", m->layers[0].name);
         if (r->index >= 0)
             fprintf(out, "[%d]", r->index);
         fprintf(out, " = %%%d\n", r->node);
@@ -303,8 +312,7 @@ void ir_verify(const Graph *g, const char *after) {
         if (n->op == OP_SPLAT) {
             if (g->node[n->arg[0]].type.rank != 0)
                 die("after %s: %%%d splats a tensor", after, i);
-        } else if (n->op != OP_CONST && n->op != OP_INPUT && n->op != OP_TARGET &&
-                   n->op != OP_PARAM && n->op != OP_STATE && n->op != OP_HYPER) {
+        } else if (!ir_is_leaf(n->op)) {
             Type t = infer(g, n->op, n->arg[0], n->arg[1], n->arg[2], n->index);
             if (!type_eq(t, n->type))
                 die("after %s: %%%d (%s) has the wrong type", after, i, op_name[n->op]);

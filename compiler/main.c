@@ -39,9 +39,12 @@ typedef struct Options {
     int vector_width;        /* --vector-width: lanes per vector, 1 for scalar code */
     bool reassociate;        /* --reassociate: shorter chains, other rounding */
     const Packing *pk;       /* the schedule's vectors, once packed */
+    const Graph *train;      /* NAME_train's own schedule (carry.c), or NULL */
+    const Packing *train_pk;
+    const char *label;       /* which graph --print-after shows: "" or " (NAME_train)" */
 } Options;
 
-static const char *const passes[] = {"lower", "grad", "optim", "simplify", "scalarize",
+static const char *const passes[] = {"lower", "grad", "optim", "simplify", "carry", "scalarize",
                                      "simplify-scalar", "reassociate"};
 
 static void usage(FILE *out) {
@@ -320,7 +323,7 @@ static const char *base_name(const char *path) {
 
 /* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
 static void write_c(const Options *o, const Model *m, const Graph *s, const char *out) {
-    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk};
+    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk, .train = o->train, .train_pk = o->train_pk};
     if (direct_output(out)) {
         eo.inline_header = true;
         FILE *f = open_direct(out);
@@ -374,7 +377,7 @@ static void write_llvm(const Options *o, const Model *m, const Graph *s, EmitKin
     }
     size_t stem = strlen(out) - (has_suffix(out, llvm_suffix[kind]) ? strlen(llvm_suffix[kind]) : 0);
     char *hpath = xstrdup(format("%.*s.h", (int)stem, out));
-    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk};
+    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk, .train = o->train, .train_pk = o->train_pk};
     FILE *h = open_temp(hpath, 0), *f = open_temp(out, 1);
     emit_header(h, m, &eo);
     bool bad = fwrite(bytes, 1, len, f) != len;
@@ -417,7 +420,7 @@ static void build_exe(const Options *o, const Model *m, const Graph *s, const ch
         error_at(out, (Loc){0, 0}, "cannot create a temporary folder: %s", strerror(errno));
     }
     char *csrc = xstrdup(format("%s/%s.c", tempdir, m->name));
-    EmitOptions eo = {.argv = o->flags, .header = intern(format("%s.h", m->name)), .pk = o->pk};
+    EmitOptions eo = {.argv = o->flags, .header = intern(format("%s.h", m->name)), .pk = o->pk, .train = o->train, .train_pk = o->train_pk};
     FILE *c = fopen(csrc, "w"), *h = fopen(format("%s/%s.h", tempdir, m->name), "w");
     temps[2] = csrc;
     temps[3] = xstrdup(format("%s/%s.h", tempdir, m->name));
@@ -475,14 +478,14 @@ static void build_exe(const Options *o, const Model *m, const Graph *s, const ch
 static void after(const Options *o, const Graph *g, const Model *m, const char *pass) {
     ir_verify(g, pass);
     if (o->print_after && (strcmp(o->print_after, "all") == 0 || strcmp(o->print_after, pass) == 0)) {
-        fprintf(stderr, "; ---- IR after %s ----\n", pass);
+        fprintf(stderr, "; ---- IR after %s%s ----\n", pass, o->label ? o->label : "");
         ir_print(stderr, g, m);
     }
 }
 
 /* The scalar schedule both backends print: scalarize, then simplify; then
  * its SIMD vectors. */
-static void schedule(const Options *o, const Graph *g, const Model *m, Graph *s, Packing *pk) {
+static void schedule_one(const Options *o, const Graph *g, const Model *m, Graph *s, Packing *pk) {
     graph_init(s, true);
     s->f64 = o->fp64;
     scalarize(g, s);
@@ -495,6 +498,40 @@ static void schedule(const Options *o, const Graph *g, const Model *m, Graph *s,
         after(o, s, m, "reassociate");
     }
     vector_pack(s, m, o->vector_width, pk);
+}
+
+/* The schedules: s and pk for every kernel; with --reassociate, when the
+ * model qualifies, NAME_train gets its own from carry.c (o->train). */
+typedef struct Schedules {
+    Graph s, ts;
+    Packing pk, tpk;
+    bool train;
+} Schedules;
+
+static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) {
+    schedule_one(o, g, m, &sc->s, &sc->pk);
+    o->pk = o->llvm.pk = &sc->pk;
+    Graph t;
+    sc->train = o->reassociate && carry_build(g, m, &t);
+    if (!sc->train)
+        return;
+    o->label = intern(format(" (%s_train)", m->name));
+    after(o, &t, m, "carry");
+    simplify(&t);
+    schedule_one(o, &t, m, &sc->ts, &sc->tpk);
+    graph_free(&t);
+    o->label = NULL;
+    o->train = o->llvm.train = &sc->ts;
+    o->train_pk = o->llvm.train_pk = &sc->tpk;
+}
+
+static void schedules_free(Schedules *sc) {
+    graph_free(&sc->s);
+    packing_free(&sc->pk);
+    if (sc->train) {
+        graph_free(&sc->ts);
+        packing_free(&sc->tpk);
+    }
 }
 
 static void print_ir(const Options *o, const Graph *g, const Model *m) {
@@ -546,58 +583,51 @@ int main(int argc, char **argv) {
         usage_error("%s", "--target, --cpu, --features, -O, --trainer and --runtime are for LLVM outputs "
                           "(--emit=llvm|bc|asm|obj, or -o FILE.ll|.bc|.s|.o) and netc run");
     if (o.run) {
-        Graph s;
-        Packing pk;
-        schedule(&o, &g, &m, &s, &pk);
-        o.pk = &pk;
-        o.llvm.pk = &pk;
+        Schedules sc;
+        schedule(&o, &g, &m, &sc);
         graph_free(&g);
         char **argv2 = xmalloc(sizeof(char *) * (size_t)(o.run_argc + 1));
         argv2[0] = xstrdup(format("netc run %s", o.input));
         for (int i = 1; i < o.run_argc; i++)
             argv2[i] = o.run_argv[i];
         argv2[o.run_argc] = NULL;
-        int status = run_jit(&m, &s, &o.llvm, o.run_argc, argv2);
+        int status = run_jit(&m, &sc.s, &o.llvm, o.run_argc, argv2);
         free(argv2[0]);
         free(argv2);
-        graph_free(&s);
-        packing_free(&pk);
+        schedules_free(&sc);
         model_free(&m);
         return status;
     }
     if (emit == EM_IR) {
         print_ir(&o, &g, &m);
     } else {
-        Graph s;
-        Packing pk;
-        schedule(&o, &g, &m, &s, &pk);
-        o.pk = &pk;
-        o.llvm.pk = &pk;
+        Schedules sc;
+        schedule(&o, &g, &m, &sc);
+        const Graph *s = &sc.s;
         if (emit == EM_IR_SCALAR) {
-            print_ir(&o, &s, &m);
+            print_ir(&o, s, &m);
         } else if (emit == EM_EXE) {
             if (!out)
                 out = intern(m.name);
             if (o.fp64)
                 usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
-            build_exe(&o, &m, &s, out);
+            build_exe(&o, &m, s, out);
         } else if (is_llvm(emit)) {
             if (!out) {
                 const char *b = base_name(o.input);
                 const char *dot = strrchr(b, '.');
                 out = intern(format("%.*s%s", (int)(dot ? dot - b : (long)strlen(b)), b, llvm_suffix[emit]));
             }
-            write_llvm(&o, &m, &s, emit, out);
+            write_llvm(&o, &m, s, emit, out);
         } else {
             if (!out) {
                 const char *b = base_name(o.input);
                 const char *dot = strrchr(b, '.');
                 out = intern(format("%.*s.c", (int)(dot ? dot - b : (long)strlen(b)), b));
             }
-            write_c(&o, &m, &s, out);
+            write_c(&o, &m, s, out);
         }
-        graph_free(&s);
-        packing_free(&pk);
+        schedules_free(&sc);
     }
     graph_free(&g);
     model_free(&m);

@@ -194,6 +194,8 @@ typedef enum RootKind {
     ROOT_GRAD,   /* d loss / d params[slot] */
     ROOT_UPDATE, /* params[slot] after one optimizer step */
     ROOT_STATE,  /* states[slot] after one optimizer step */
+    ROOT_CARRY,  /* NAME_train: the carried pre-activation for the next batch (carry.c) */
+    ROOT_CARRY_INIT, /* NAME_train: the carried pre-activation of the first batch */
 } RootKind;
 
 /* A value the generated code must compute.  In scalar form, index names the
@@ -267,7 +269,8 @@ void ir_root(Graph *g, RootKind kind, int slot, int index, int node);
 bool ir_is_const(const Graph *g, int id, double v);
 void ir_print(FILE *out, const Graph *g, const Model *m);
 void ir_verify(const Graph *g, const char *after);
-extern const char *const root_name[5];
+extern const char *const root_name[7];
+bool ir_is_leaf(Op op); /* no operands */
 int model_outputs(const Model *m);
 int model_targets(const Model *m);
 
@@ -294,6 +297,15 @@ void optim_build(Graph *g, const Model *m);
  * gone, nodes renumbered in topological order. */
 void simplify(Graph *g);
 
+/* ---- carry.c ---- */
+/* Requires: the simplified tensor graph g of a model.  Guarantees: when the
+ * model qualifies (plain SGD, a trainable first layer, batch 1), t is the
+ * graph of NAME_train under --reassociate: the first layer's pre-activation
+ * is a CARRY leaf, with roots for its next value (computed from the old
+ * weights and the next sample) and its first value; returns false and
+ * leaves t untouched otherwise. */
+bool carry_build(const Graph *g, const Model *m, Graph *t);
+
 /* ---- reassoc.c ---- */
 /* Requires: a scalar graph.  Guarantees: the same roots computed with sums
  * as latency-ordered trees and data-only factors multiplied first; values
@@ -310,6 +322,7 @@ void scalarize(const Graph *t, Graph *s);
 typedef struct Pack {
     int lanes;                /* used lanes; the vector has Packing.width */
     int node[LIMIT_LANES];
+    int last;                 /* the latest lane in graph order: where the vector is computed */
 } Pack;
 
 typedef struct Packing {
@@ -354,8 +367,10 @@ void plan_kernel(Plan *p, Kernel k);
 void plan_free(Plan *p);
 bool plan_has_root(const Plan *p, const Root *r);
 bool plan_carried(Op op);              /* NAME_train keeps it in a local across the loop */
+Op plan_root_leaf(RootKind k);         /* the carried leaf a root updates, or OP_COUNT */
 bool plan_loop_invariant(const Node *n); /* NAME_train computes it once, before the loop */
 bool plan_frozen(const Plan *p, const Node *n); /* a frozen layer's parameter: never written */
+bool plan_stored(const Plan *p, const Node *n); /* NAME_train writes it back after its loop */
 int plan_leaf(const Plan *p, Op op, int slot, int k); /* scalar leaf of an element, or -1 */
 
 /* ---- emit_c.c ---- */
@@ -365,6 +380,8 @@ typedef struct EmitOptions {
     const char *header;   /* file name the C includes, when not inlined */
     const char *argv;     /* the flags, for the banner */
     const Packing *pk;    /* the vectors of the schedule */
+    const Graph *train;   /* NAME_train's own schedule (carry.c), or NULL: the same */
+    const Packing *train_pk; /* its vectors */
 } EmitOptions;
 void emit_header(FILE *out, const Model *m, const EmitOptions *o);
 void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o);
@@ -381,6 +398,8 @@ typedef struct LlvmOptions {
     bool runtime;         /* also NAME_model, the netrt descriptor, as -DNETC_RUNTIME */
     bool trainer;         /* also main(), the descriptor internal, as -DNETC_TRAINER */
     const Packing *pk;    /* the schedule's vectors, as emit_c prints them */
+    const Graph *train;   /* NAME_train's own schedule (carry.c), or NULL: the same */
+    const Packing *train_pk; /* its vectors */
 } LlvmOptions;
 /* Requires: the scalar graph emit_c prints.  Guarantees: the same kernels,
  * computing the same values, as the requested output kind, in a malloc'd

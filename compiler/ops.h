@@ -12,6 +12,8 @@ X(PARAM,     "param",     0) /* parameter tensor `slot`; scalar form: element `i
 X(CONST,     "const",     0) /* `value` splatted to the node's shape */
 X(STATE,     "state",     0) /* optimizer state tensor `slot`; scalar form: element `index` */
 X(HYPER,     "hyper",     0) /* a per-step scalar the kernel computes: Hyper `slot` */
+X(CARRY,     "carry",     0) /* NAME_train's carried first-layer pre-activation (carry.c); scalar: element `index` */
+X(NEXT,      "next",      0) /* the next batch's inputs x'[B,IN] (carry.c); scalar form: x'[index] */
 /* elementwise, operands of the node's shape */
 X(ADD,       "add",       2) /* a + b */
 X(SUB,       "sub",       2) /* a - b */

@@ -51,7 +51,7 @@ static void name_var(Plan *p, int id) {
 }
 
 bool plan_leaf_op(Op op) {
-    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET;
+    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET || op == OP_CARRY;
 }
 
 int plan_pack(const Plan *p, int id) {
@@ -95,13 +95,20 @@ bool plan_has_root(const Plan *p, const Root *r) {
     switch (p->k) {
     case K_FORWARD: return r->kind == ROOT_OUTPUT && r->index < model_outputs(p->m);
     case K_GRAD: return r->kind == ROOT_LOSS || r->kind == ROOT_GRAD;
-    case K_STEP: case K_TRAIN:
+    case K_STEP:
         return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE;
+    case K_TRAIN:
+        return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE ||
+               r->kind == ROOT_CARRY;
     }
     return false;
 }
 
-bool plan_carried(Op op) { return op == OP_PARAM || op == OP_STATE; }
+bool plan_carried(Op op) { return op == OP_PARAM || op == OP_STATE || op == OP_CARRY; }
+
+Op plan_root_leaf(RootKind k) {
+    return k == ROOT_UPDATE ? OP_PARAM : k == ROOT_STATE ? OP_STATE : k == ROOT_CARRY ? OP_CARRY : OP_COUNT;
+}
 
 bool plan_loop_invariant(const Node *n) {
     return n->op == OP_HYPER && (n->slot == HY_LR || n->slot == HY_DECAY);
@@ -111,14 +118,18 @@ bool plan_frozen(const Plan *p, const Node *n) {
     return n->op == OP_PARAM && !p->m->params[n->slot].trainable;
 }
 
-static bool is_leaf(Op op) {
-    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_CONST || op == OP_STATE;
+bool plan_stored(const Plan *p, const Node *n) {
+    return (n->op == OP_PARAM || n->op == OP_STATE) && !plan_frozen(p, n);
 }
 
-/* Where element k of a parameter or state is in leaf_of. */
+static bool is_leaf(Op op) { return ir_is_leaf(op) && op != OP_HYPER; }
+
+/* Where element k of a parameter, state or carried value is in leaf_of. */
 static int leaf_pos(const Plan *p, Op op, int slot, int k) {
-    return k + (op == OP_PARAM ? p->param_base[slot]
-                               : p->param_base[p->m->nparams] + p->state_base[slot]);
+    int states = p->param_base[p->m->nparams];
+    return k + (op == OP_PARAM   ? p->param_base[slot]
+                : op == OP_STATE ? states + p->state_base[slot]
+                                 : states + p->state_base[p->m->nstates]);
 }
 
 int plan_leaf(const Plan *p, Op op, int slot, int k) { return p->leaf_of[leaf_pos(p, op, slot, k)]; }
@@ -144,7 +155,8 @@ void plan_init(Plan *p, const Model *m, const Graph *s, const Packing *pk) {
         p->param_base[i + 1] = p->param_base[i] + m->params[i].size;
     for (int i = 0; i < m->nstates; i++)
         p->state_base[i + 1] = p->state_base[i] + m->params[m->states[i].param].size;
-    size_t nleaf = (size_t)(p->param_base[m->nparams] + p->state_base[m->nstates] + 1);
+    size_t nleaf = (size_t)(p->param_base[m->nparams] + p->state_base[m->nstates] +
+                            m->batch * m->layers[0].out + 1);
     p->leaf_of = xmalloc(sizeof(int) * nleaf);
     memset(p->leaf_of, -1, sizeof(int) * nleaf);
     for (int i = 0; i < s->n; i++)

@@ -11,10 +11,19 @@
  *     under it) becomes a tree built as Huffman builds codes, always adding
  *     the two terms that are ready first, by an estimate of each term's
  *     depth; for z = x0*w0 + ... + x4*w4 + b that is depth 3 instead of 5;
- *   - products: u * (a * b), where u and a depend only on the sample and
- *     the hyperparameters and b does not, becomes (u * a) * b, so that the
- *     learning rate times the input is ready before the gradient is: the
- *     update w - lr * (x * d) becomes w - (lr * x) * d.
+ *   - products: u * (a * b), where b is ready last, becomes (u * a) * b,
+ *     so that the factors ready early are multiplied while b is computed:
+ *     the update w - lr * (x * d) becomes w - (lr * x) * d;
+ *   - masks after products: u * (c ? a : 0) becomes c ? u * a : 0, and
+ *     u * max(z, 0) becomes 0 > z ? 0 : u * z, so the product no longer
+ *     waits for the compare (the results differ only when u is infinite or
+ *     NaN, and in the sign of a zero); in the forward pass only (and in
+ *     NAME_train's next pre-activation, carry.c): a gradient's mask is
+ *     shared by a whole weight matrix and would be applied per column;
+ *   - a ReLU's own gradient: in z > 0 ? e : 0, max(z, 0) inside e is z
+ *     (exact: the two are equal where z > 0), so e need not wait for the
+ *     ReLU; for the output layer under mse the loss's derivative is then
+ *     computed from z in parallel with the compare.
  *
  * Every lane of a layer gets the same shape, so the vector packing is
  * unchanged.  The results differ from the default in the last bits of each
@@ -30,8 +39,11 @@ typedef struct Reassoc {
     int *map;    /* input node -> output node */
     int *uses;   /* uses of each input node, roots included */
     bool *absorbed; /* input node is an addition inside a larger sum's cluster */
-    int *depth;  /* estimated latency of each output node, in cycles */
-    bool *early; /* output node depends only on the sample and hyperparameters */
+    int *depth;  /* estimated latency of each output node after the carried values, in cycles */
+    int cap;     /* entries of depth and memo */
+    int *memo;   /* subst(): output node -> its rewrite, per call */
+    int stamp;   /* subst(): the call memo entries belong to */
+    int *memo_at;
 } Reassoc;
 
 static int latency(Op op) {
@@ -44,31 +56,116 @@ static int latency(Op op) {
     }
 }
 
-static bool leaf(Op op) {
-    return op == OP_INPUT || op == OP_TARGET || op == OP_PARAM || op == OP_STATE || op == OP_HYPER ||
-           op == OP_CONST;
-}
-
 /* Builds node n (operands already in the output) and records its depth. */
 static int build(Reassoc *r, Node n) {
     int id = ir_node(r->out, n);
-    if (r->depth[id] < 0) { /* new, not a hash-consed duplicate */
-        int d = 0;
-        bool early = n.op != OP_PARAM && n.op != OP_STATE;
+    if (id >= r->cap) {
+        int cap = 2 * r->cap;
+        r->depth = xrealloc(r->depth, sizeof(int) * (size_t)cap);
+        r->memo = xrealloc(r->memo, sizeof(int) * (size_t)cap);
+        r->memo_at = xrealloc(r->memo_at, sizeof(int) * (size_t)cap);
+        for (int i = r->cap; i < cap; i++)
+            r->depth[i] = r->memo_at[i] = -2;
+        r->cap = cap;
+    }
+    if (r->depth[id] == -2) { /* new, not a hash-consed duplicate */
+        int d = -1; /* -1: depends on no carried value */
         for (int a = 0; a < 3; a++)
-            if (n.arg[a] >= 0) {
+            if (n.arg[a] >= 0)
                 d = d > r->depth[n.arg[a]] ? d : r->depth[n.arg[a]];
-                early = early && r->early[n.arg[a]];
-            }
-        r->depth[id] = leaf(n.op) ? 0 : d + latency(n.op);
-        r->early[id] = early;
+        r->depth[id] = n.op == OP_PARAM || n.op == OP_STATE || n.op == OP_CARRY ? 0
+                       : d < 0                                                   ? -1
+                                                                                 : d + latency(n.op);
     }
     return id;
 }
 
 static int binary(Reassoc *r, Op op, int a, int b) {
     Node n = {.op = op, .type = r->out->node[a].type, .arg = {a, b, -1}};
+    if (op == OP_GT || op == OP_EQ)
+        n.type.dt = DT_BOOL;
     return build(r, n);
+}
+
+static int select3(Reassoc *r, int c, int a, int b) {
+    Node n = {.op = OP_SELECT, .type = r->out->node[a].type, .arg = {c, a, b}};
+    return build(r, n);
+}
+
+static bool is_zero(const Reassoc *r, int id) { return ir_is_const(r->out, id, 0.0); }
+
+static int mul(Reassoc *r, int a, int b);
+
+/* u * p, rewritten when p is a product whose last-ready factor can be
+ * multiplied last, or a select or ReLU with a zero arm; -1 if neither. */
+static int rewrite_mul(Reassoc *r, int u, int p) {
+    const Node pn = r->out->node[p];
+    if (r->depth[u] >= r->depth[p])
+        return -1; /* u is the late operand: nothing to gain */
+    if (pn.op == OP_MUL) {
+        int a = pn.arg[0], b = pn.arg[1];
+        if (r->depth[a] > r->depth[b])
+            a = pn.arg[1], b = pn.arg[0];
+        if (r->depth[b] > r->depth[a] && r->depth[b] > r->depth[u])
+            return binary(r, OP_MUL, mul(r, u, a), b);
+        return -1;
+    }
+    if (r->out->at.phase != PH_FORWARD)
+        return -1; /* gradients keep their masks: see above */
+    if (pn.op == OP_SELECT && is_zero(r, pn.arg[2]))
+        return select3(r, pn.arg[0], mul(r, u, pn.arg[1]), pn.arg[2]);
+    if (pn.op == OP_SELECT && is_zero(r, pn.arg[1]))
+        return select3(r, pn.arg[0], pn.arg[1], mul(r, u, pn.arg[2]));
+    if (pn.op == OP_MAX && is_zero(r, pn.arg[1])) { /* max(z, 0) = 0 > z ? 0 : z */
+        int z = pn.arg[0], zero = pn.arg[1];
+        return select3(r, binary(r, OP_GT, zero, z), zero, mul(r, u, z));
+    }
+    return -1;
+}
+
+static int mul(Reassoc *r, int a, int b) {
+    int id = rewrite_mul(r, a, b);
+    if (id < 0)
+        id = rewrite_mul(r, b, a);
+    return id >= 0 ? id : binary(r, OP_MUL, a, b);
+}
+
+/* e with max(z, 0) replaced by z, not looking past other selects and
+ * maxima (their own rewrites handle them) nor more than 8 levels deep. */
+static int subst(Reassoc *r, int e, int relu, int z, int level) {
+    if (e == relu)
+        return z;
+    if (e < relu || level == 8) /* built before max(z, 0): cannot contain it */
+        return e;
+    if (r->memo_at[e] == r->stamp)
+        return r->memo[e];
+    Node n = r->out->node[e];
+    int out = e;
+    if (!ir_is_leaf(n.op) && n.op != OP_SELECT && n.op != OP_MAX) {
+        bool changed = false;
+        for (int a = 0; a < 3; a++)
+            if (n.arg[a] >= 0) {
+                int s = subst(r, n.arg[a], relu, z, level + 1);
+                changed |= s != n.arg[a];
+                n.arg[a] = s;
+            }
+        if (changed)
+            out = build(r, n);
+    }
+    r->memo[e] = out; /* build() may have moved the arrays */
+    r->memo_at[e] = r->stamp;
+    return out;
+}
+
+/* c ? a : b; when c is z > 0, max(z, 0) in a is z. */
+static int select_node(Reassoc *r, int c, int a, int b) {
+    const Node cn = r->out->node[c];
+    if (cn.op == OP_GT && is_zero(r, cn.arg[1])) {
+        int relu = binary(r, OP_MAX, cn.arg[0], cn.arg[1]);
+        r->stamp++;
+        a = subst(r, a, relu, cn.arg[0], 0);
+    }
+    return select3(r, c, a, b);
 }
 
 /* Collects the terms of the addition cluster under input node i. */
@@ -108,16 +205,6 @@ static int tree(Reassoc *r, int *t, int n) {
     return t[0];
 }
 
-/* u * p as (u * a) * b when p is a * b with u and a early and b not;
- * -1 when it is not of that form. */
-static int regroup(Reassoc *r, int u, int p) {
-    const Node *pn = &r->out->node[p];
-    if (!r->early[u] || pn->op != OP_MUL || r->early[pn->arg[0]] == r->early[pn->arg[1]])
-        return -1;
-    int a = r->early[pn->arg[0]] ? pn->arg[0] : pn->arg[1], b = a == pn->arg[0] ? pn->arg[1] : pn->arg[0];
-    return binary(r, OP_MUL, binary(r, OP_MUL, u, a), b);
-}
-
 void reassociate(Graph *g) {
     Reassoc r = {.in = g};
     Graph out;
@@ -126,12 +213,12 @@ void reassociate(Graph *g) {
     r.out = &out;
     r.map = xmalloc(sizeof(int) * (size_t)(g->n + 1));
     r.uses = xcalloc((size_t)g->n + 1, sizeof(int));
-    /* The output never has more than twice the input's nodes: each rewrite
-     * adds at most one node per input node. */
-    r.depth = xmalloc(sizeof(int) * (size_t)(2 * g->n + 2));
-    r.early = xcalloc((size_t)(2 * g->n + 2), sizeof(bool));
-    for (int i = 0; i < 2 * g->n + 2; i++)
-        r.depth[i] = -1;
+    r.cap = 2 * g->n + 16;
+    r.depth = xmalloc(sizeof(int) * (size_t)r.cap);
+    r.memo = xmalloc(sizeof(int) * (size_t)r.cap);
+    r.memo_at = xmalloc(sizeof(int) * (size_t)r.cap);
+    for (int i = 0; i < r.cap; i++)
+        r.depth[i] = r.memo_at[i] = -2;
     for (int i = 0; i < g->n; i++)
         for (int a = 0; a < 3; a++)
             if (g->node[i].arg[a] >= 0)
@@ -162,17 +249,17 @@ void reassociate(Graph *g) {
             int nt = 0;
             terms(&r, i, &t, &nt, &cap, true);
             id = tree(&r, t, nt);
+        } else if (n.op == OP_MUL) {
+            id = mul(&r, n.arg[0], n.arg[1]);
+        } else if (n.op == OP_SELECT) {
+            id = select_node(&r, n.arg[0], n.arg[1], n.arg[2]);
         } else {
-            id = n.op == OP_MUL ? regroup(&r, n.arg[0], n.arg[1]) : -1;
-            if (id < 0 && n.op == OP_MUL)
-                id = regroup(&r, n.arg[1], n.arg[0]);
-            if (id < 0)
-                id = build(&r, n);
+            id = build(&r, n);
         }
         r.map[i] = id;
         if (n.name)
             ir_named(&out, id, n.name);
-        if (out.n > 2 * g->n + 1)
+        if (out.n > 8 * g->n + 16)
             die("reassociate: %d nodes from %d", out.n, g->n);
     }
     for (int k = 0; k < g->nroot; k++) {
@@ -184,7 +271,8 @@ void reassociate(Graph *g) {
     free(r.uses);
     free(r.absorbed);
     free(r.depth);
-    free(r.early);
+    free(r.memo);
+    free(r.memo_at);
     graph_free(g);
     *g = out;
 }

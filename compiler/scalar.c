@@ -34,7 +34,7 @@ void scalarize(const Graph *t, Graph *s) {
         s->at = (Origin){.layer = n->layer, .phase = n->phase, .loc = n->loc};
         const int rows = n->type.dim[0], cols = n->type.dim[1];
         switch (n->op) {
-        case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE:
+        case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE: case OP_CARRY: case OP_NEXT:
             for (int k = 0; k < numel; k++)
                 e[k] = ir_leaf(s, n->op, scalar, n->slot, k);
             break;

@@ -11,6 +11,9 @@
  *     (NAME_train keeps it in a vector register across its loop);
  *   - the same operation again: packed in turn;
  *   - anything else: gathered from scalars when emitted.
+ * Sums of a layer's products into one scalar (the dot product of a single
+ * output unit) have no root per lane: their terms seed packs too, so the
+ * products are one vector and the sum adds its lanes.
  * Packing changes no arithmetic: every lane computes what its scalar node
  * computes, in the same order, so results stay bit for bit the same.
  */
@@ -29,9 +32,7 @@ static bool packable_op(Op op) {
     }
 }
 
-static bool leaf_op(Op op) {
-    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET;
-}
+static bool leaf_op(Op op) { return plan_leaf_op(op); }
 
 /* Whether nodes[0..n) are distinct, unpacked, and all of one op. */
 static bool uniform(const Graph *s, const Packing *pk, const int *nodes, int n) {
@@ -52,7 +53,9 @@ static int add_pack(Packing *pk, const int *nodes, int n) {
     }
     Pack *p = &pk->pack[pk->npack];
     p->lanes = n;
+    p->last = nodes[0];
     for (int i = 0; i < n; i++) {
+        p->last = nodes[i] > p->last ? nodes[i] : p->last;
         p->node[i] = nodes[i];
         pk->pack_of[nodes[i]] = pk->npack;
         pk->lane_of[nodes[i]] = i;
@@ -102,6 +105,78 @@ static void seed_tensor(const Graph *s, Packing *pk, const int *elem, int rows, 
     }
 }
 
+/* The terms of the addition cluster under node i: operands through
+ * additions used only by the cluster. */
+static void cluster_terms(const Graph *s, const int *uses, int i, int *t, int *n, int cap) {
+    const Node *nd = &s->node[i];
+    for (int a = 0; a < 2; a++) {
+        int j = nd->arg[a];
+        if (s->node[j].op == OP_ADD && uses[j] == 1)
+            cluster_terms(s, uses, j, t, n, cap);
+        else if (*n < cap)
+            t[(*n)++] = j;
+    }
+}
+
+/* Seeds from the terms of every sum: runs of terms of one packable op. */
+static void seed_sums(const Graph *s, Packing *pk) {
+    int *uses = xcalloc((size_t)s->n + 1, sizeof(int));
+    for (int i = 0; i < s->n; i++)
+        for (int a = 0; a < 3; a++)
+            if (s->node[i].arg[a] >= 0)
+                uses[s->node[i].arg[a]]++;
+    for (int r = 0; r < s->nroot; r++)
+        uses[s->root[r].node] += 2;
+    int terms[64], lanes[LIMIT_LANES];
+    for (int i = 0; i < s->n; i++) {
+        if (s->node[i].op != OP_ADD || pk->pack_of[i] >= 0 || uses[i] == 1)
+            continue; /* a packed sum, or part of a larger cluster */
+        int n = 0;
+        cluster_terms(s, uses, i, terms, &n, 64);
+        for (Op op = 0; op < OP_COUNT; op++) {
+            int k = 0;
+            for (int j = 0; j < n; j++)
+                if (s->node[terms[j]].op == op && packable_op(op) && pk->pack_of[terms[j]] < 0) {
+                    lanes[k++] = terms[j];
+                    if (k == pk->width) {
+                        grow(s, pk, lanes, k);
+                        k = 0;
+                    }
+                }
+            grow(s, pk, lanes, k);
+        }
+    }
+    free(uses);
+}
+
+/* Drops every pack that would be computed after a use of one of its lanes
+ * (a vector is computed at its latest lane; lanes seeded from sums need not
+ * be in graph order), renumbering the rest. */
+static void drop_late_packs(const Graph *s, Packing *pk) {
+    int *first_use = xmalloc(sizeof(int) * (size_t)(s->n + 1));
+    for (int i = 0; i < s->n; i++)
+        first_use[i] = s->n;
+    for (int i = s->n - 1; i >= 0; i--)
+        for (int a = 0; a < 3; a++)
+            if (s->node[i].arg[a] >= 0)
+                first_use[s->node[i].arg[a]] = i;
+    int kept = 0;
+    for (int v = 0; v < pk->npack; v++) {
+        Pack p = pk->pack[v];
+        bool ok = true;
+        for (int i = 0; i < p.lanes; i++)
+            ok &= first_use[p.node[i]] > p.last;
+        for (int i = 0; i < p.lanes; i++) {
+            pk->pack_of[p.node[i]] = ok ? kept : -1;
+            pk->lane_of[p.node[i]] = ok ? i : -1;
+        }
+        if (ok)
+            pk->pack[kept++] = p;
+    }
+    pk->npack = kept;
+    free(first_use);
+}
+
 void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
     memset(pk, 0, sizeof *pk);
     pk->width = width;
@@ -111,7 +186,7 @@ void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
         pk->pack_of[i] = pk->lane_of[i] = -1;
     if (width < 2)
         return;
-    static const RootKind order[] = {ROOT_UPDATE, ROOT_STATE, ROOT_GRAD, ROOT_OUTPUT};
+    static const RootKind order[] = {ROOT_UPDATE, ROOT_STATE, ROOT_CARRY, ROOT_GRAD, ROOT_OUTPUT};
     int *elem = xmalloc(sizeof(int) * (size_t)(s->nroot + 1));
     for (size_t o = 0; o < sizeof order / sizeof *order; o++)
         for (int r = 0; r < s->nroot;) {
@@ -124,8 +199,9 @@ void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
             while (r + n < s->nroot && s->root[r + n].kind == root->kind && s->root[r + n].slot == root->slot)
                 elem[n] = s->root[r + n].node, n++;
             int rows = 1, cols = n;
-            if (root->kind == ROOT_OUTPUT) {
-                rows = n / model_outputs(m), cols = model_outputs(m);
+            if (root->kind == ROOT_OUTPUT || root->kind == ROOT_CARRY) {
+                cols = root->kind == ROOT_OUTPUT ? model_outputs(m) : m->layers[0].out;
+                rows = n / cols;
                 for (int b = 0; b < rows; b++) /* each sample's outputs */
                     seed_tensor(s, pk, elem + b * cols, 1, cols);
             } else {
@@ -137,6 +213,8 @@ void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
             r += n;
         }
     free(elem);
+    seed_sums(s, pk);
+    drop_late_packs(s, pk);
 }
 
 void packing_free(Packing *pk) {

@@ -16,7 +16,10 @@
  *      weights must equal those after the 10 seed_step calls bit for bit, and
  *      the return value must be the mean of the 10 losses (against the
  *      fixture's steps.mean_loss and against the mean of the losses seed_step
- *      returned here).
+ *      returned here).  Built with -DTRAIN_VS_TORCH (--reassociate, whose
+ *      seed_train carries the hidden pre-activation and rounds it its own
+ *      way) the weights seed_train leaves are checked against the fixture
+ *      instead, at the same 1e-6.
  *
  * Tolerance, for every value compared with the fixture: with a the computed
  * and b the reference value, a matches b when |a - b| <= 1e-6 * max(|a|, |b|)
@@ -162,6 +165,7 @@ static void check_params(const char *prefix, const seed_params *p) {
     check_vec(key, p->out_bias, get(key, 1), 1);
 }
 
+#ifndef TRAIN_VS_TORCH
 /* Bit-for-bit equality of two float arrays. */
 static void check_same_bits(const char *name, const float *got, const float *want, int n) {
     for (int i = 0; i < n; i++) {
@@ -173,6 +177,7 @@ static void check_same_bits(const char *name, const float *got, const float *wan
         }
     }
 }
+#endif
 
 static void fill_nan(seed_params *g) {
     float *f = (float *)g;
@@ -237,10 +242,14 @@ int main(int argc, char **argv) {
     seed_optim oq;
     memset(&oq, 0, sizeof oq);
     float mean = seed_train(&q, &oq, &x[0][0], &t[0][0], N);
+#ifdef TRAIN_VS_TORCH
+    check_params("final", &q);
+#else
     check_same_bits("train.hidden.weight", &q.hidden_weight[0][0], &p.hidden_weight[0][0], 15);
     check_same_bits("train.hidden.bias", q.hidden_bias, p.hidden_bias, 3);
     check_same_bits("train.out.weight", &q.out_weight[0][0], &p.out_weight[0][0], 3);
     check_same_bits("train.out.bias", q.out_bias, p.out_bias, 1);
+#endif
     check("train.mean_loss", 0, mean, get("steps.mean_loss", 1)[0]);
     double sum = 0;
     for (int i = 0; i < N; i++)
