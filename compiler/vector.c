@@ -149,32 +149,43 @@ static void seed_sums(const Graph *s, Packing *pk) {
     free(uses);
 }
 
-/* Drops every pack that would be computed after a use of one of its lanes
- * (a vector is computed at its latest lane; lanes seeded from sums need not
- * be in graph order), renumbering the rest. */
+/* Drops every pack that would be computed after a use of one of its lanes,
+ * renumbering the rest.  A vector is computed at its latest lane, and a
+ * user that is a lane itself at its own pack's latest lane; lanes seeded
+ * from sums need not be in graph order.  Dropping a pack moves its lanes
+ * earlier, which can invalidate their operands' packs: repeat until none
+ * is dropped. */
 static void drop_late_packs(const Graph *s, Packing *pk) {
-    int *first_use = xmalloc(sizeof(int) * (size_t)(s->n + 1));
-    for (int i = 0; i < s->n; i++)
-        first_use[i] = s->n;
-    for (int i = s->n - 1; i >= 0; i--)
-        for (int a = 0; a < 3; a++)
-            if (s->node[i].arg[a] >= 0)
-                first_use[s->node[i].arg[a]] = i;
-    int kept = 0;
-    for (int v = 0; v < pk->npack; v++) {
-        Pack p = pk->pack[v];
-        bool ok = true;
-        for (int i = 0; i < p.lanes; i++)
-            ok &= first_use[p.node[i]] > p.last;
-        for (int i = 0; i < p.lanes; i++) {
-            pk->pack_of[p.node[i]] = ok ? kept : -1;
-            pk->lane_of[p.node[i]] = ok ? i : -1;
+    int *at = xmalloc(sizeof(int) * (size_t)(s->n + 1));       /* where each node is computed */
+    int *use = xmalloc(sizeof(int) * (size_t)(pk->npack + 1)); /* each pack's earliest user */
+    for (bool dropped = true; dropped;) {
+        dropped = false;
+        for (int i = 0; i < s->n; i++)
+            at[i] = pk->pack_of[i] >= 0 ? pk->pack[pk->pack_of[i]].last : i;
+        for (int v = 0; v < pk->npack; v++)
+            use[v] = s->n;
+        for (int i = 0; i < s->n; i++)
+            for (int a = 0; a < 3; a++) {
+                int o = s->node[i].arg[a], v = o >= 0 ? pk->pack_of[o] : -1;
+                if (v >= 0 && v != pk->pack_of[i] && at[i] < use[v])
+                    use[v] = at[i];
+            }
+        int kept = 0;
+        for (int v = 0; v < pk->npack; v++) {
+            Pack p = pk->pack[v];
+            bool ok = use[v] > p.last;
+            for (int i = 0; i < p.lanes; i++) {
+                pk->pack_of[p.node[i]] = ok ? kept : -1;
+                pk->lane_of[p.node[i]] = ok ? i : -1;
+            }
+            if (ok)
+                pk->pack[kept++] = p;
+            dropped |= !ok;
         }
-        if (ok)
-            pk->pack[kept++] = p;
+        pk->npack = kept;
     }
-    pk->npack = kept;
-    free(first_use);
+    free(at);
+    free(use);
 }
 
 void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
