@@ -13,7 +13,10 @@
  *     depth; for z = x0*w0 + ... + x4*w4 + b that is depth 3 instead of 5;
  *   - products: u * (a * b), where b is ready last, becomes (u * a) * b,
  *     so that the factors ready early are multiplied while b is computed:
- *     the update w - lr * (x * d) becomes w - (lr * x) * d;
+ *     the update w - lr * (x * d) becomes w - (lr * x) * d; and u * (a + a)
+ *     becomes (u * 2) * a (mse's derivative is d + d); but where the first
+ *     layer's pre-activation is carried (carry.c) its weights are off the
+ *     chain, and lr * (x * d) becomes x * (lr * d), one product fewer;
  *   - masks after products: u * (c ? a : 0) becomes c ? u * a : 0, and
  *     u * max(z, 0) becomes 0 > z ? 0 : u * z, so the product no longer
  *     waits for the compare (the results differ only when u is infinite or
@@ -44,6 +47,7 @@ typedef struct Reassoc {
     int *memo;   /* subst(): output node -> its rewrite, per call */
     int stamp;   /* subst(): the call memo entries belong to */
     int *memo_at;
+    bool carry;  /* NAME_train's graph with a carried first-layer pre-activation (carry.c) */
 } Reassoc;
 
 static int latency(Op op) {
@@ -55,6 +59,12 @@ static int latency(Op op) {
     default: return 1;
     }
 }
+
+/* The depth of the sample's data and the hyperparameters: far below the
+ * carried values' 0, so that work on data alone (which the processor runs
+ * ahead of the chain) always counts as ready first, and is still ordered by
+ * its own latency. */
+enum { DATA = -1000000 };
 
 /* Builds node n (operands already in the output) and records its depth. */
 static int build(Reassoc *r, Node n) {
@@ -69,12 +79,12 @@ static int build(Reassoc *r, Node n) {
         r->cap = cap;
     }
     if (r->depth[id] == -2) { /* new, not a hash-consed duplicate */
-        int d = -1; /* -1: depends on no carried value */
+        int d = DATA; /* no operand depends on a carried value */
         for (int a = 0; a < 3; a++)
             if (n.arg[a] >= 0)
                 d = d > r->depth[n.arg[a]] ? d : r->depth[n.arg[a]];
         r->depth[id] = n.op == OP_PARAM || n.op == OP_STATE || n.op == OP_CARRY ? 0
-                       : d < 0                                                   ? -1
+                       : ir_is_leaf(n.op)                                        ? DATA
                                                                                  : d + latency(n.op);
     }
     return id;
@@ -106,9 +116,17 @@ static int rewrite_mul(Reassoc *r, int u, int p) {
         int a = pn.arg[0], b = pn.arg[1];
         if (r->depth[a] > r->depth[b])
             a = pn.arg[1], b = pn.arg[0];
+        if (r->carry && r->out->at.phase == PH_UPDATE && r->out->at.layer == 0)
+            /* the first layer's weights are off the chain when z is carried:
+             * lr * (x * d) as x * (lr * d), lr * d shared by a whole column */
+            return r->depth[b] > r->depth[a] ? binary(r, OP_MUL, a, mul(r, u, b)) : -1;
         if (r->depth[b] > r->depth[a] && r->depth[b] > r->depth[u])
-            return binary(r, OP_MUL, mul(r, u, a), b);
+            return mul(r, mul(r, u, a), b); /* b may be a select to sink into */
         return -1;
+    }
+    if (pn.op == OP_ADD && pn.arg[0] == pn.arg[1]) { /* u * (a + a) = (u * 2) * a */
+        Node two = {.op = OP_CONST, .type = pn.type, .value = 2.0, .arg = {-1, -1, -1}};
+        return mul(r, mul(r, u, build(r, two)), pn.arg[0]);
     }
     if (r->out->at.phase != PH_FORWARD)
         return -1; /* gradients keep their masks: see above */
@@ -226,6 +244,8 @@ void reassociate(Graph *g) {
     for (int k = 0; k < g->nroot; k++)
         r.uses[g->root[k].node] += 2;
     r.absorbed = xcalloc((size_t)g->n + 1, sizeof(bool));
+    for (int i = 0; i < g->n; i++)
+        r.carry |= g->node[i].op == OP_CARRY;
     for (int i = 0; i < g->n; i++)
         if (g->node[i].op == OP_ADD)
             for (int a = 0; a < 2; a++) {
