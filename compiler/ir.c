@@ -86,6 +86,18 @@ static void rehash(Graph *g) {
     }
 }
 
+int ir_lookup(const Graph *g, Node n) {
+    for (int i = op_arity[n.op]; i < 3; i++)
+        n.arg[i] = -1;
+    if (!g->hcap)
+        return -1;
+    size_t h = node_hash(&n) & (size_t)(g->hcap - 1);
+    for (; g->hash[h] >= 0; h = (h + 1) & (size_t)(g->hcap - 1))
+        if (node_same(&g->node[g->hash[h]], &n))
+            return g->hash[h];
+    return -1;
+}
+
 /* Adds n (operands, type and attributes set; origin taken from g->at) or
  * returns the id of an identical node. */
 int ir_node(Graph *g, Node n) {

@@ -259,6 +259,7 @@ Type type_f32(int rank, int d0, int d1);
 int type_numel(Type t);
 bool type_eq(Type a, Type b);
 int ir_node(Graph *g, Node n);
+int ir_lookup(const Graph *g, Node n); /* the id of a node identical to n, or -1 */
 int ir_op(Graph *g, Op op, int a, int b, int c);
 int ir_const(Graph *g, Type t, double v);
 double ir_round(const Graph *g, double v);

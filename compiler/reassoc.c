@@ -23,10 +23,6 @@
  *     NaN, and in the sign of a zero); in the forward pass only (and in
  *     NAME_train's next pre-activation, carry.c): a gradient's mask is
  *     shared by a whole weight matrix and would be applied per column;
- *   - a ReLU's own gradient: in z > 0 ? e : 0, max(z, 0) inside e is z
- *     (exact: the two are equal where z > 0), so e need not wait for the
- *     ReLU; for the output layer under mse the loss's derivative is then
- *     computed from z in parallel with the compare.
  *
  * Every lane of a layer gets the same shape, so the vector packing is
  * unchanged.  The results differ from the default in the last bits of each
@@ -43,10 +39,7 @@ typedef struct Reassoc {
     int *uses;   /* uses of each input node, roots included */
     bool *absorbed; /* input node is an addition inside a larger sum's cluster */
     int *depth;  /* estimated latency of each output node after the carried values, in cycles */
-    int cap;     /* entries of depth and memo */
-    int *memo;   /* subst(): output node -> its rewrite, per call */
-    int stamp;   /* subst(): the call memo entries belong to */
-    int *memo_at;
+    int cap;     /* entries of depth */
     bool carry;  /* NAME_train's graph with a carried first-layer pre-activation (carry.c) */
 } Reassoc;
 
@@ -72,10 +65,8 @@ static int build(Reassoc *r, Node n) {
     if (id >= r->cap) {
         int cap = 2 * r->cap;
         r->depth = xrealloc(r->depth, sizeof(int) * (size_t)cap);
-        r->memo = xrealloc(r->memo, sizeof(int) * (size_t)cap);
-        r->memo_at = xrealloc(r->memo_at, sizeof(int) * (size_t)cap);
         for (int i = r->cap; i < cap; i++)
-            r->depth[i] = r->memo_at[i] = -2;
+            r->depth[i] = -2;
         r->cap = cap;
     }
     if (r->depth[id] == -2) { /* new, not a hash-consed duplicate */
@@ -148,44 +139,6 @@ static int mul(Reassoc *r, int a, int b) {
     return id >= 0 ? id : binary(r, OP_MUL, a, b);
 }
 
-/* e with max(z, 0) replaced by z, not looking past other selects and
- * maxima (their own rewrites handle them) nor more than 8 levels deep. */
-static int subst(Reassoc *r, int e, int relu, int z, int level) {
-    if (e == relu)
-        return z;
-    if (e < relu || level == 8) /* built before max(z, 0): cannot contain it */
-        return e;
-    if (r->memo_at[e] == r->stamp)
-        return r->memo[e];
-    Node n = r->out->node[e];
-    int out = e;
-    if (!ir_is_leaf(n.op) && n.op != OP_SELECT && n.op != OP_MAX) {
-        bool changed = false;
-        for (int a = 0; a < 3; a++)
-            if (n.arg[a] >= 0) {
-                int s = subst(r, n.arg[a], relu, z, level + 1);
-                changed |= s != n.arg[a];
-                n.arg[a] = s;
-            }
-        if (changed)
-            out = build(r, n);
-    }
-    r->memo[e] = out; /* build() may have moved the arrays */
-    r->memo_at[e] = r->stamp;
-    return out;
-}
-
-/* c ? a : b; when c is z > 0, max(z, 0) in a is z. */
-static int select_node(Reassoc *r, int c, int a, int b) {
-    const Node cn = r->out->node[c];
-    if (cn.op == OP_GT && is_zero(r, cn.arg[1])) {
-        int relu = binary(r, OP_MAX, cn.arg[0], cn.arg[1]);
-        r->stamp++;
-        a = subst(r, a, relu, cn.arg[0], 0);
-    }
-    return select3(r, c, a, b);
-}
-
 /* Collects the terms of the addition cluster under input node i. */
 static void terms(Reassoc *r, int i, int **t, int *n, int *cap, bool top) {
     const Node *nd = &r->in->node[i];
@@ -233,10 +186,8 @@ void reassociate(Graph *g) {
     r.uses = xcalloc((size_t)g->n + 1, sizeof(int));
     r.cap = 2 * g->n + 16;
     r.depth = xmalloc(sizeof(int) * (size_t)r.cap);
-    r.memo = xmalloc(sizeof(int) * (size_t)r.cap);
-    r.memo_at = xmalloc(sizeof(int) * (size_t)r.cap);
     for (int i = 0; i < r.cap; i++)
-        r.depth[i] = r.memo_at[i] = -2;
+        r.depth[i] = -2;
     for (int i = 0; i < g->n; i++)
         for (int a = 0; a < 3; a++)
             if (g->node[i].arg[a] >= 0)
@@ -272,7 +223,7 @@ void reassociate(Graph *g) {
         } else if (n.op == OP_MUL) {
             id = mul(&r, n.arg[0], n.arg[1]);
         } else if (n.op == OP_SELECT) {
-            id = select_node(&r, n.arg[0], n.arg[1], n.arg[2]);
+            id = select3(&r, n.arg[0], n.arg[1], n.arg[2]);
         } else {
             id = build(&r, n);
         }
@@ -291,8 +242,6 @@ void reassociate(Graph *g) {
     free(r.uses);
     free(r.absorbed);
     free(r.depth);
-    free(r.memo);
-    free(r.memo_at);
     graph_free(g);
     *g = out;
 }

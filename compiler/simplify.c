@@ -6,7 +6,12 @@
  * x-(-y), select(c,a,a), transposes of transposes, arithmetic on constants
  * computed in float in the order the kernels would), so the simplified graph
  * computes the same bits.  x+0 and x*0 are not rewritten: they are not exact
- * for -0, NaN and infinities.  Repeats until nothing changes.
+ * for -0, NaN and infinities.  One rewrite makes new nodes: in a ReLU's
+ * gradient z > 0 ? e : 0 (scalar graphs), max(z, 0) inside e is z (where z > 0 the two are
+ * the same bits; elsewhere e is not used, and a NaN z selects 0 either way),
+ * so e no longer waits for the ReLU: for an output layer under mse, the
+ * loss's derivative is computed from z beside the compare.  Repeats until
+ * nothing changes.
  */
 #include "netc.h"
 
@@ -23,6 +28,53 @@ static double repeat_sum(const Graph *g, double v, int n) {
     for (int i = 1; i < n; i++)
         s = ir_round(g, s + v);
     return s;
+}
+
+/* e with node relu replaced by z, at most 8 levels deep and not past other
+ * selects and maxima (whose own gradients are rewritten on their own);
+ * memo[] holds this call's results, stamped with stamp. */
+static int subst(Graph *g, int e, int relu, int z, int level, int *memo, int *memo_at, int stamp) {
+    if (e == relu)
+        return z;
+    if (e < relu || level == 8) /* built before max(z, 0): cannot contain it */
+        return e;
+    if (memo_at[e] == stamp)
+        return memo[e];
+    Node n = g->node[e];
+    int out = e;
+    if (!ir_is_leaf(n.op) && n.op != OP_SELECT && n.op != OP_MAX) {
+        bool changed = false;
+        for (int a = 0; a < 3; a++)
+            if (n.arg[a] >= 0) {
+                int s = subst(g, n.arg[a], relu, z, level + 1, memo, memo_at, stamp);
+                changed |= s != n.arg[a];
+                n.arg[a] = s;
+            }
+        if (changed)
+            out = ir_node(g, n);
+    }
+    memo[e] = out;
+    memo_at[e] = stamp;
+    return out;
+}
+
+/* c ? a : b with c = z > 0, scalars: a with max(z, 0) replaced by z. */
+static int relu_gradient(Graph *g, int c, int a) {
+    const Node cn = g->node[c];
+    if (!g->scalar || cn.op != OP_GT || !ir_is_const(g, cn.arg[1], 0.0))
+        return a; /* on tensors, e's elements may read other elements of max(z, 0) */
+    Node mx = {.op = OP_MAX, .type = g->node[cn.arg[0]].type, .arg = {cn.arg[0], cn.arg[1], -1}};
+    int relu = ir_lookup(g, mx);
+    if (relu < 0)
+        return a;
+    static int stamp;
+    int *memo = xmalloc(sizeof(int) * (size_t)g->n), *memo_at = xmalloc(sizeof(int) * (size_t)g->n);
+    for (int i = 0; i < g->n; i++)
+        memo_at[i] = -1;
+    a = subst(g, a, relu, cn.arg[0], 0, memo, memo_at, ++stamp);
+    free(memo);
+    free(memo_at);
+    return a;
 }
 
 /* Node n (operands already in g) folded; returns its id in g. */
@@ -73,6 +125,7 @@ static int fold(Graph *g, Node n) {
     case OP_SELECT:
         if (b == c)
             return b;
+        n.arg[1] = relu_gradient(g, a, b);
         break;
     case OP_TRANSPOSE:
         if (ca)

@@ -73,6 +73,8 @@ VARIANTS = [
       tol=1e-3, optional=True, note='reordered arithmetic, compared to 1e-3'),
     V('netc LLVM --emit=obj (host CPU, -O2)', 'netc-obj', netc=['--emit=obj'], tol=1e-4, optional=True,
       note='LLVM backend, compared to 1e-4'),
+    V('netc LLVM --reassociate (host CPU, -O2)', 'netc-obj', netc=['--emit=obj', '--reassociate'], tol=1e-3,
+      optional=True, note='LLVM backend, reordered arithmetic, compared to 1e-3'),
     V('obvious C loops, -O3 -march=native', 'baseline', O3N),
     V('genann-style C, -O3 -march=native', 'genann', O3N, tol=1e-3, gate=False,
       note='bias first in each sum: equal to rounding'),
