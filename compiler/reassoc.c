@@ -5,7 +5,8 @@
  * step's forward pass, so what counts is the longest chain of dependent
  * operations, not their number.  The default schedule adds every sum left
  * to right (bit for bit the obvious loops); this pass, on the scalar
- * schedule, rewrites two things:
+ * schedule, rewrites three things, by an estimate of each value's latency
+ * after the values carried from the previous step (see DATA below):
  *
  *   - sums: a cluster of additions (a node and the single-use additions
  *     under it) becomes a tree built as Huffman builds codes, always adding
@@ -22,7 +23,7 @@
  *     waits for the compare (the results differ only when u is infinite or
  *     NaN, and in the sign of a zero); in the forward pass only (and in
  *     NAME_train's next pre-activation, carry.c): a gradient's mask is
- *     shared by a whole weight matrix and would be applied per column;
+ *     shared by a whole weight matrix and would be applied per column.
  *
  * Every lane of a layer gets the same shape, so the vector packing is
  * unchanged.  The results differ from the default in the last bits of each

@@ -216,6 +216,30 @@ static int trainable(const netrt_tensor *t) {
     return v == 1;
 }
 
+/* Parameters p and state o after the 25 steps (by `who`) against the
+ * fixture's final values; a frozen tensor bit for bit its initial value. */
+static void check_final(const char *who, m_params *p, m_optim *o, m_params *init) {
+    const netrt_model *M = &m_model;
+    for (size_t i = 0; i < M->n_tensors; i++) {
+        const netrt_tensor *ts = &M->tensors[i];
+        size_t n = tensor_size(ts);
+        char key[MAX_KEY + 64];
+        snprintf(key, sizeof key, "final.%s", ts->name);
+        check_vec(key, param(p, ts), get(key, (long)n), n);
+        if (!trainable(ts)) {
+            snprintf(key, sizeof key, "%s: frozen %s vs its initial value", who, ts->name);
+            check_bits(key, param(p, ts), param(init, ts), n * sizeof(float));
+        }
+    }
+    for (size_t i = 0; i < M->n_state; i++) {
+        const netrt_tensor *ts = &M->state[i];
+        size_t n = tensor_size(ts);
+        char key[MAX_KEY];
+        snprintf(key, sizeof key, "final.%s", ts->name);
+        check_vec(key, state(o, ts), get(key, (long)n), n);
+    }
+}
+
 /* Every fixture key with this prefix must be one of the descriptor's. */
 static void expect_keys(const char *prefix, const netrt_tensor *ts, size_t n, const char *skip) {
     size_t len = strlen(prefix);
@@ -330,24 +354,7 @@ int main(int argc, char **argv) {
         sum += losses[i];
     }
     check_vec("steps.loss", losses, get("steps.loss", steps), (size_t)steps);
-    for (size_t i = 0; i < M->n_tensors; i++) {
-        const netrt_tensor *ts = &M->tensors[i];
-        size_t n = tensor_size(ts);
-        char key[MAX_KEY];
-        snprintf(key, sizeof key, "final.%s", ts->name);
-        check_vec(key, param(&p, ts), get(key, (long)n), n);
-        if (!trainable(ts)) {
-            snprintf(key, sizeof key, "frozen %s after the steps vs its initial value", ts->name);
-            check_bits(key, param(&p, ts), param(&init, ts), n * sizeof(float));
-        }
-    }
-    for (size_t i = 0; i < M->n_state; i++) {
-        const netrt_tensor *ts = &M->state[i];
-        size_t n = tensor_size(ts);
-        char key[MAX_KEY];
-        snprintf(key, sizeof key, "final.%s", ts->name);
-        check_vec(key, state(&o, ts), get(key, (long)n), n);
-    }
+    check_final("m_step", &p, &o, &init);
     checked++;
     if (steps_of(&o) != (uint64_t)get("final.steps", 1)[0]) {
         char what[96];
@@ -362,23 +369,7 @@ int main(int argc, char **argv) {
     memset(&oq, 0, sizeof oq);
     float mean = m_train(&q, &oq, x, t, (size_t)(steps * m_BATCH));
 #ifdef TRAIN_VS_TORCH
-    for (size_t i = 0; i < M->n_tensors; i++) {
-        const netrt_tensor *ts = &M->tensors[i];
-        size_t n = tensor_size(ts);
-        char key[MAX_KEY + 32];
-        snprintf(key, sizeof key, "final.%s", ts->name);
-        check_vec(key, param(&q, ts), get(key, (long)n), n);
-        snprintf(key, sizeof key, "m_train: frozen %s", ts->name);
-        if (!trainable(ts))
-            check_bits(key, param(&q, ts), param(&init, ts), n * sizeof(float));
-    }
-    for (size_t i = 0; i < M->n_state; i++) {
-        const netrt_tensor *ts = &M->state[i];
-        size_t n = tensor_size(ts);
-        char key[MAX_KEY];
-        snprintf(key, sizeof key, "final.%s", ts->name);
-        check_vec(key, state(&oq, ts), get(key, (long)n), n);
-    }
+    check_final("m_train", &q, &oq, &init);
 #else
     check_bits("m_train vs m_step: parameters", &q, &p, sizeof p);
     for (size_t i = 0; i < M->n_state; i++) {
