@@ -660,8 +660,9 @@ static void kernel_train(Emit *outer) {
     fprintf(e->out,
             "\n    for (size_t s = 0; s < steps; s++, x += %s_BATCH * %s_IN, t += %s_BATCH * %s_TARGETS) {",
             N, N, N, N);
+    fputc('\n', e->out);
     if (has_op(&e->pl, OP_NEXT)) /* the last batch reads itself: the value is not used */
-        fprintf(e->out, "\n        const %s *const xn = s + 1 < steps ? x + %s_BATCH * %s_IN : x;\n", R, N, N);
+        fprintf(e->out, "        const %s *const xn = s + 1 < steps ? x + %s_BATCH * %s_IN : x;\n", R, N, N);
     body(e, "        ");
     fputs("\n", e->out);
     stores(e, "        ");

@@ -910,7 +910,7 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
 
     Packing scalar; /* callers without a schedule's packing get scalar code */
     if (!l->o->pk)
-        vector_pack(s, m, 1, &scalar);
+        vector_pack(s, m, 1, false, &scalar);
     const Packing *pk = l->o->pk ? l->o->pk : &scalar;
     l->vreal = LLVMVectorType(l->real, (unsigned)(pk->width > 1 ? pk->width : 1));
     l->vmask = LLVMVectorType(l->i1, (unsigned)(pk->width > 1 ? pk->width : 1));

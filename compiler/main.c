@@ -497,7 +497,8 @@ static void schedule_one(const Options *o, const Graph *g, const Model *m, Graph
         simplify(s);
         after(o, s, m, "reassociate");
     }
-    vector_pack(s, m, o->vector_width, pk);
+    /* --reassociate sums a batch by halves: then the samples go in the lanes */
+    vector_pack(s, m, o->vector_width, o->reassociate && m->batch >= 4, pk);
 }
 
 /* The schedules: s and pk for every kernel; with --reassociate, when the

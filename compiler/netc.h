@@ -334,8 +334,10 @@ typedef struct Packing {
     int *lane_of;             /* per scalar node: its lane */
 } Packing;
 /* Requires: the scalar schedule.  Guarantees: disjoint packs of isomorphic
- * nodes, each lane computing exactly its scalar node. */
-void vector_pack(const Graph *s, const Model *m, int width, Packing *pk);
+ * nodes, each lane computing exactly its scalar node; with samples, a
+ * batch's samples fill the lanes where they can (--reassociate), else a
+ * layer's units do. */
+void vector_pack(const Graph *s, const Model *m, int width, bool samples, Packing *pk);
 void packing_free(Packing *pk);
 
 /* ---- plan.c ---- */

@@ -156,8 +156,22 @@ static void terms(Reassoc *r, int i, int **t, int *n, int *cap, bool top) {
 }
 
 /* The terms added two at a time, the two shallowest first; ties keep the
- * terms' order, so every lane of a layer gets the same tree. */
+ * terms' order, so every lane of a layer gets the same tree.  Terms all of
+ * one depth (a batch's gradient: one product per sample) are added by
+ * halves instead, t[k] + t[k + n/2]: each level is then whole vectors of
+ * samples added lane by lane (vector.c packs samples in lanes). */
 static int tree(Reassoc *r, int *t, int n) {
+    bool level = n >= 4;
+    for (int k = 1; k < n && level; k++)
+        level = r->depth[t[k]] == r->depth[t[0]];
+    while (level && n > 1) {
+        int h = n / 2;
+        for (int k = 0; k < h; k++)
+            t[k] = binary(r, OP_ADD, t[k], t[k + h]);
+        if (n % 2)
+            t[h] = t[n - 1];
+        n = h + n % 2;
+    }
     while (n > 1) {
         int lo[2] = {-1, -1};
         for (int k = 0; k < n; k++) {

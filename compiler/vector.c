@@ -119,7 +119,13 @@ static void cluster_terms(const Graph *s, const int *uses, int i, int *t, int *n
 }
 
 /* Seeds from the terms of every sum: runs of terms of one packable op. */
-static void seed_sums(const Graph *s, Packing *pk) {
+static int by_id(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* Seeds from the terms of every sum: runs of terms of one packable op, in
+ * graph order (a batch's terms are then its samples in order).  Sums last
+ * in the graph first when `last_first`: a batch's gradients, whose terms
+ * are one per sample. */
+static void seed_sums(const Graph *s, Packing *pk, bool last_first) {
     int *uses = xcalloc((size_t)s->n + 1, sizeof(int));
     for (int i = 0; i < s->n; i++)
         for (int a = 0; a < 3; a++)
@@ -127,26 +133,84 @@ static void seed_sums(const Graph *s, Packing *pk) {
                 uses[s->node[i].arg[a]]++;
     for (int r = 0; r < s->nroot; r++)
         uses[s->root[r].node] += 2;
-    int terms[64], lanes[LIMIT_LANES];
-    for (int i = 0; i < s->n; i++) {
+    int *terms = xmalloc(sizeof(int) * (size_t)(s->n + 1)), *run = xmalloc(sizeof(int) * (size_t)(s->n + 1));
+    for (int k = 0; k < s->n; k++) {
+        int i = last_first ? s->n - 1 - k : k;
         if (s->node[i].op != OP_ADD || pk->pack_of[i] >= 0 || uses[i] == 1)
             continue; /* a packed sum, or part of a larger cluster */
         int n = 0;
-        cluster_terms(s, uses, i, terms, &n, 64);
+        cluster_terms(s, uses, i, terms, &n, s->n);
         for (Op op = 0; op < OP_COUNT; op++) {
             int k = 0;
             for (int j = 0; j < n; j++)
-                if (s->node[terms[j]].op == op && packable_op(op) && pk->pack_of[terms[j]] < 0) {
-                    lanes[k++] = terms[j];
-                    if (k == pk->width) {
-                        grow(s, pk, lanes, k);
-                        k = 0;
-                    }
-                }
-            grow(s, pk, lanes, k);
+                if (s->node[terms[j]].op == op && packable_op(op) && pk->pack_of[terms[j]] < 0)
+                    run[k++] = terms[j];
+            qsort(run, (size_t)k, sizeof *run, by_id);
+            for (int j = 0; j < k; j += pk->width)
+                grow(s, pk, run + j, k - j < pk->width ? k - j : pk->width);
         }
     }
+    free(terms);
+    free(run);
     free(uses);
+}
+
+/* Packs upward: for each pack, the users of its first lanes that do one op
+ * with the lane in one operand position, and whose other operands are one
+ * node or lanes of one pack; repeated over the new packs.  This packs the
+ * levels of a batch's halving sums (reassoc.c) whose terms seed_sums
+ * packed, down to the last two lanes: t[k] + t[k + 8] of a 16-lane vector
+ * is an 8-lane vector whose second operand is the upper half (a shuffle). */
+static void grow_up(const Graph *s, Packing *pk) {
+    int *first = xcalloc((size_t)s->n + 2, sizeof(int)), *user = NULL; /* users, by operand (CSR) */
+    for (int i = 0; i < s->n; i++)
+        for (int a = 0; a < 3; a++)
+            if (s->node[i].arg[a] >= 0)
+                first[s->node[i].arg[a] + 1]++;
+    for (int i = 0; i < s->n; i++)
+        first[i + 1] += first[i];
+    user = xmalloc(sizeof(int) * (size_t)(first[s->n] + 1));
+    int *fill = xmalloc(sizeof(int) * (size_t)(s->n + 1));
+    memcpy(fill, first, sizeof(int) * (size_t)(s->n + 1));
+    for (int i = 0; i < s->n; i++)
+        for (int a = 0; a < 3; a++)
+            if (s->node[i].arg[a] >= 0)
+                user[fill[s->node[i].arg[a]]++] = i;
+    for (int v = 0; v < pk->npack; v++) {
+        const Pack p = pk->pack[v];
+        for (int e = first[p.node[0]]; e < first[p.node[0] + 1]; e++) {
+            int u0 = user[e], a = 0;
+            const Node *n0 = &s->node[u0];
+            if (pk->pack_of[u0] >= 0 || !packable_op(n0->op))
+                continue;
+            while (n0->arg[a] != p.node[0])
+                a++;
+            int lanes[LIMIT_LANES] = {u0}, n = 1;
+            for (int k = 1; k < p.lanes && n == k; k++) {
+                lanes[k] = -1;
+                for (int f = first[p.node[k]]; f < first[p.node[k] + 1] && lanes[k] < 0; f++) {
+                    const Node *nk = &s->node[user[f]];
+                    bool fits = nk->op == n0->op && nk->arg[a] == p.node[k] && pk->pack_of[user[f]] < 0;
+                    for (int b = 0; b < 3 && fits; b++) {
+                        int o0 = n0->arg[b], ok_ = nk->arg[b];
+                        if (b == a || o0 < 0 || o0 == ok_)
+                            continue;
+                        fits = pk->pack_of[o0] >= 0 && pk->pack_of[ok_] == pk->pack_of[o0];
+                    }
+                    for (int j = 0; j < k && fits; j++)
+                        fits = lanes[j] != user[f];
+                    if (fits)
+                        lanes[k] = user[f];
+                }
+                n += lanes[k] >= 0;
+            }
+            if (n >= 2)
+                add_pack(pk, lanes, n);
+        }
+    }
+    free(first);
+    free(user);
+    free(fill);
 }
 
 /* Drops every pack that would be computed after a use of one of its lanes,
@@ -188,7 +252,7 @@ static void drop_late_packs(const Graph *s, Packing *pk) {
     free(use);
 }
 
-void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
+void vector_pack(const Graph *s, const Model *m, int width, bool samples, Packing *pk) {
     memset(pk, 0, sizeof *pk);
     pk->width = width;
     pk->pack_of = xmalloc(sizeof(int) * (size_t)(s->n + 1));
@@ -197,6 +261,10 @@ void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
         pk->pack_of[i] = pk->lane_of[i] = -1;
     if (width < 2)
         return;
+    if (samples) { /* the batch's samples in the lanes, before the roots' units */
+        seed_sums(s, pk, true);
+        grow_up(s, pk);
+    }
     static const RootKind order[] = {ROOT_UPDATE, ROOT_STATE, ROOT_CARRY, ROOT_GRAD, ROOT_OUTPUT};
     int *elem = xmalloc(sizeof(int) * (size_t)(s->nroot + 1));
     for (size_t o = 0; o < sizeof order / sizeof *order; o++)
@@ -224,7 +292,7 @@ void vector_pack(const Graph *s, const Model *m, int width, Packing *pk) {
             r += n;
         }
     free(elem);
-    seed_sums(s, pk);
+    seed_sums(s, pk, false);
     drop_late_packs(s, pk);
 }
 
