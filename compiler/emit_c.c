@@ -23,6 +23,10 @@ typedef struct Emit {
     const char *real;   /* "float" or "double" */
     Plan pl;            /* the kernel being printed */
     bool inline_all;    /* print whole expressions from memory (NAME_train's prologue) */
+    int nchunk;         /* whole-vector loads of this body: x or t, at offset, as local */
+    bool chunk_t[64];
+    int chunk_at[64];
+    const char *chunk[64];
 } Emit;
 
 /* s as the body of a C string literal. */
@@ -358,10 +362,60 @@ static void vector_statement(Emit *e, int vi, const char *indent) {
     fputs(";\n", e->out);
 }
 
+/* Chunks [lo, hi) of a strided pack merged into one vector: one chunk
+ * shuffled, two shuffled together, more merged by halves; lanes from other
+ * chunks are don't-cares (-1). */
+static void merge_chunks(Emit *e, const Strided *g, const char *const *chunk, int lo, int hi) {
+    int w = e->pl.pk->width;
+    fputs("__builtin_shufflevector(", e->out);
+    if (hi - lo <= 2) {
+        fprintf(e->out, "%s, %s", chunk[lo], chunk[hi - 1]);
+        for (int k = 0; k < w; k++)
+            fprintf(e->out, ", %d", g->in[k] == lo ? g->at[k] : g->in[k] == hi - 1 ? w + g->at[k] : -1);
+    } else {
+        int mid = lo + (hi - lo) / 2;
+        merge_chunks(e, g, chunk, lo, mid);
+        fputs(", ", e->out);
+        merge_chunks(e, g, chunk, mid, hi);
+        for (int k = 0; k < w; k++)
+            fprintf(e->out, ", %d", g->in[k] >= lo && g->in[k] < mid ? k : g->in[k] >= mid && g->in[k] < hi ? w + k : -1);
+    }
+    fputc(')', e->out);
+}
+
+/* A strided pack (plan_strided) as whole-vector loads of the samples' rows,
+ * each once per body, and shuffles; false if it is not one. */
+static bool strided_pack(Emit *e, const Pack *v, const char *indent) {
+    Strided g;
+    if (!plan_strided(&e->pl, v, &g) || e->nchunk + g.nchunk > 64)
+        return false;
+    bool t = e->s->node[v->node[0]].op == OP_TARGET;
+    int w = e->pl.pk->width;
+    const char *chunk[LIMIT_LANES];
+    for (int c = 0; c < g.nchunk; c++) {
+        int at = g.origin + c * w, j = 0;
+        while (j < e->nchunk && (e->chunk_t[j] != t || e->chunk_at[j] != at))
+            j++;
+        if (j == e->nchunk) {
+            e->chunk_t[j] = t, e->chunk_at[j] = at, e->nchunk++;
+            e->chunk[j] = plan_fresh(&e->pl, intern(format("ld_%s_%d", t ? "t" : "x", at)));
+            fprintf(e->out, "%sconst %s %s = *(const %su *)(%s + %d);\n", indent, vtype(e, false), e->chunk[j],
+                    vtype(e, false), t ? "t" : "x", at);
+        }
+        chunk[c] = e->chunk[j];
+    }
+    fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, false), e->pl.pack_var[v - e->pl.pk->pack]);
+    merge_chunks(e, &g, chunk, 0, g.nchunk);
+    fputs(";\n", e->out);
+    return true;
+}
+
 /* Leaf packs: vectors of parameters, state or inputs, loaded from memory.
  * carried: NAME_train's parameter and state vectors, declared before its
  * loop (mutable unless frozen); otherwise the rest, as const locals. */
-static void leaf_vectors(Emit *e, const char *indent, bool carried) {
+static int leaf_vectors(Emit *e, const char *indent, bool carried) {
+    int lines = 0;
+    e->nchunk = 0;
     for (int vi = 0; vi < e->pl.pk->npack; vi++) {
         const Pack *v = &e->pl.pk->pack[vi];
         const Node *n = &e->s->node[v->node[0]];
@@ -371,8 +425,11 @@ static void leaf_vectors(Emit *e, const char *indent, bool carried) {
         bool constant = !carried || plan_frozen(&e->pl, n);
         if (n->op == OP_CARRY) { /* set by the prologue */
             fprintf(e->out, "%s%s %s = {0};\n", indent, vtype(e, false), e->pl.pack_var[vi]);
-            continue;
+            continue; /* (before NAME_train's loop: lines end with their newline there) */
         }
+        lines++;
+        if (!carried && strided_pack(e, v, indent))
+            continue;
         fprintf(e->out, "%s%s%s %s = ", indent, constant ? "const " : "", vtype(e, false), e->pl.pack_var[vi]);
         fprintf(e->out, "(%s){", vtype(e, false));
         for (int i = 0; i < e->pl.pk->width; i++) {
@@ -385,6 +442,7 @@ static void leaf_vectors(Emit *e, const char *indent, bool carried) {
         }
         fputs("};\n", e->out);
     }
+    return lines;
 }
 
 /* The statements computing every live local, grouped by phase and layer. */
@@ -392,7 +450,8 @@ static void body(Emit *e, const char *indent) {
     const Graph *s = e->s;
     int phase = -1, layer = -2;
     Loc loc = {0, 0};
-    leaf_vectors(e, indent, false);
+    fputc('\n', e->out);
+    bool first = leaf_vectors(e, indent, false) == 0; /* no blank line after the opening brace */
     for (int i = 0; i < s->n; i++) {
         const Node *n = &s->node[i];
         int v = plan_pack(&e->pl, i);
@@ -405,7 +464,8 @@ static void body(Emit *e, const char *indent) {
         if ((int)n->phase != phase) {
             phase = (int)n->phase;
             layer = -2;
-            fprintf(e->out, "\n%s/* ---- %s ---- */\n", indent, phase_title[phase]);
+            fprintf(e->out, "%s%s/* ---- %s ---- */\n", first ? "" : "\n", indent, phase_title[phase]);
+            first = false;
         }
         if (n->layer != layer || n->loc.line != loc.line) {
             layer = n->layer;
@@ -660,9 +720,8 @@ static void kernel_train(Emit *outer) {
     fprintf(e->out,
             "\n    for (size_t s = 0; s < steps; s++, x += %s_BATCH * %s_IN, t += %s_BATCH * %s_TARGETS) {",
             N, N, N, N);
-    fputc('\n', e->out);
     if (has_op(&e->pl, OP_NEXT)) /* the last batch reads itself: the value is not used */
-        fprintf(e->out, "        const %s *const xn = s + 1 < steps ? x + %s_BATCH * %s_IN : x;\n", R, N, N);
+        fprintf(e->out, "\n        const %s *const xn = s + 1 < steps ? x + %s_BATCH * %s_IN : x;", R, N, N);
     body(e, "        ");
     fputs("\n", e->out);
     stores(e, "        ");
@@ -760,11 +819,13 @@ static void emit_select(Emit *e) {
         fprintf(e->out,
                 "/* SIMD vectors (GCC/Clang vector extensions): %d lanes. */\n"
                 "typedef %s %s_v%d __attribute__((vector_size(%d)));\n"
+                "typedef %s %s_v%du __attribute__((vector_size(%d), aligned(%d), may_alias)); /* loads */\n"
                 "typedef %s %s_v%di __attribute__((vector_size(%d)));\n\n"
                 "/* Lane by lane c ? a : b, c's lanes 0 or -1: bit operations, no branch.  A\n"
                 " * macro: wide vectors passed to functions would change the ABI. */\n"
                 "#define %s_vsel(c, a, b) ((%s_v%d)(((c) & (%s_v%di)(a)) | (~(c) & (%s_v%di)(b))))\n\n",
-                w, R, N, w, bytes, e->o->fp64 ? "int64_t" : "int32_t", N, w, bytes, N, N, w, N, w, N, w);
+                w, R, N, w, bytes, R, N, w, bytes, e->o->fp64 ? 8 : 4, e->o->fp64 ? "int64_t" : "int32_t", N, w,
+                bytes, N, N, w, N, w, N, w);
         for (int eq = 0; eq < 2; eq++)
             fprintf(e->out,
                     "/* x %s y ? a : b on scalars held in lane 0 of vectors: the compare\n"

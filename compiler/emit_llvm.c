@@ -58,6 +58,10 @@ typedef struct L {
     LLVMValueRef step_s; /* NAME_train: the loop's step index s */
     LLVMValueRef xn;     /* NAME_train: the next batch's inputs (carry.c) */
     bool inline_all;     /* build whole expressions from memory (NAME_train's prologue) */
+    int nchunk;          /* whole-vector loads of this body (plan_strided): x or t, offset, value */
+    bool chunk_t[64];
+    int chunk_at[64];
+    LLVMValueRef chunk[64];
     LLVMValueRef *val;  /* the value of each named node, once built */
     LLVMValueRef *slot; /* K_TRAIN: the alloca holding each parameter leaf */
     LLVMValueRef pow_fn, tanh_fn;
@@ -311,6 +315,54 @@ static LLVMValueRef leaf_vector(L *l, int v) {
     return vec;
 }
 
+/* Chunks [lo, hi) of a strided pack merged, as emit_c's merge_chunks. */
+static LLVMValueRef merge_chunks(L *l, const Strided *g, const LLVMValueRef *chunk, int lo, int hi) {
+    int w = l->pl.pk->width;
+    LLVMValueRef mask[LIMIT_LANES], a, b;
+    if (hi - lo <= 2) {
+        a = chunk[lo], b = chunk[hi - 1];
+        for (int k = 0; k < w; k++)
+            mask[k] = g->in[k] == lo       ? LLVMConstInt(l->i32, (unsigned)g->at[k], 0)
+                      : g->in[k] == hi - 1 ? LLVMConstInt(l->i32, (unsigned)(w + g->at[k]), 0)
+                                           : LLVMGetUndef(l->i32);
+    } else {
+        int mid = lo + (hi - lo) / 2;
+        a = merge_chunks(l, g, chunk, lo, mid), b = merge_chunks(l, g, chunk, mid, hi);
+        for (int k = 0; k < w; k++)
+            mask[k] = g->in[k] >= lo && g->in[k] < mid   ? LLVMConstInt(l->i32, (unsigned)k, 0)
+                      : g->in[k] >= mid && g->in[k] < hi ? LLVMConstInt(l->i32, (unsigned)(w + k), 0)
+                                                         : LLVMGetUndef(l->i32);
+    }
+    return LLVMBuildShuffleVector(l->b, a, b, LLVMConstVector(mask, (unsigned)w), "");
+}
+
+/* A strided pack (plan_strided) as whole-vector loads, each once per body,
+ * and shuffles; NULL if it is not one. */
+static LLVMValueRef strided_vector(L *l, int v) {
+    const Pack *pv = &l->pl.pk->pack[v];
+    Strided g;
+    if (!plan_strided(&l->pl, pv, &g) || l->nchunk + g.nchunk > 64)
+        return NULL;
+    bool t = l->s->node[pv->node[0]].op == OP_TARGET;
+    LLVMValueRef chunk[LIMIT_LANES];
+    for (int c = 0; c < g.nchunk; c++) {
+        int at = g.origin + c * l->pl.pk->width, j = 0;
+        while (j < l->nchunk && (l->chunk_t[j] != t || l->chunk_at[j] != at))
+            j++;
+        if (j == l->nchunk) {
+            LLVMValueRef addr = LLVMBuildBitCast(l->b, elem_addr(l, t ? l->t : l->x, at),
+                                                 LLVMPointerType(l->vreal, 0), "");
+            l->chunk[j] = load(l, l->vreal, addr, "");
+            LLVMSetAlignment(l->chunk[j], l->o->fp64 ? 8 : 4);
+            l->chunk_t[j] = t, l->chunk_at[j] = at, l->nchunk++;
+        }
+        chunk[c] = l->chunk[j];
+    }
+    LLVMValueRef vec = merge_chunks(l, &g, chunk, 0, g.nchunk);
+    LLVMSetValueName2(vec, l->pl.pack_var[v], strlen(l->pl.pack_var[v]));
+    return vec;
+}
+
 static LLVMValueRef pack_value(L *l, int v) {
     if (l->pslot[v])
         return LLVMBuildLoad2(l->b, l->vreal, l->pslot[v], "");
@@ -366,10 +418,14 @@ static LLVMValueRef value(L *l, int id) {
 
 /* The statements computing every named local, in graph order. */
 static void body(L *l) {
+    l->nchunk = 0;
     for (int v = 0; v < l->pl.pk->npack; v++) /* leaf vectors, loaded once */
         if (l->pl.pack_live[v] && plan_leaf_op(l->s->node[l->pl.pk->pack[v].node[0]].op) &&
-            !(l->pl.k == K_TRAIN && plan_carried(l->s->node[l->pl.pk->pack[v].node[0]].op)))
-            l->pval[v] = leaf_vector(l, v);
+            !(l->pl.k == K_TRAIN && plan_carried(l->s->node[l->pl.pk->pack[v].node[0]].op))) {
+            l->pval[v] = strided_vector(l, v);
+            if (!l->pval[v])
+                l->pval[v] = leaf_vector(l, v);
+        }
     for (int i = 0; i < l->s->n; i++) {
         int v = plan_pack(&l->pl, i);
         if (v >= 0) {

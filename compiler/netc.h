@@ -375,6 +375,17 @@ bool plan_loop_invariant(const Node *n); /* NAME_train computes it once, before 
 bool plan_frozen(const Plan *p, const Node *n); /* a frozen layer's parameter: never written */
 bool plan_stored(const Plan *p, const Node *n); /* NAME_train writes it back after its loop */
 int plan_leaf(const Plan *p, Op op, int slot, int k); /* scalar leaf of an element, or -1 */
+const char *plan_fresh(Plan *p, const char *base);    /* a new local's unique name */
+/* A full pack of inputs or targets a fixed stride apart (a batch's samples in
+ * the lanes: x[b * IN + i]), to load as whole vectors of the samples' rows
+ * from `origin` on and shuffle: lane k is lane at[k] of chunk in[k]. */
+typedef struct Strided {
+    int origin;             /* the first lane's row, as an index into x or t */
+    int nchunk;             /* vectors loaded: origin, origin + width, ... */
+    int in[LIMIT_LANES];
+    int at[LIMIT_LANES];
+} Strided;
+bool plan_strided(const Plan *p, const Pack *v, Strided *g); /* false: load lane by lane */
 
 /* ---- emit_c.c ---- */
 typedef struct EmitOptions {

@@ -40,6 +40,30 @@ static bool take_name(Plan *p, const char *name) {
     return true;
 }
 
+bool plan_strided(const Plan *p, const Pack *v, Strided *g) {
+    const Node *n0 = &p->s->node[v->node[0]];
+    int w = p->pk->width, stride = v->lanes > 1 ? p->s->node[v->node[1]].index - n0->index : 0;
+    if ((n0->op != OP_INPUT && n0->op != OP_TARGET) || v->lanes != w || w < 4 || stride < 2 || stride > LIMIT_LANES)
+        return false; /* full packs only: a partial one's last chunk could read past the batch */
+    for (int k = 0; k < v->lanes; k++)
+        if (p->s->node[v->node[k]].op != n0->op || p->s->node[v->node[k]].index != n0->index + stride * k)
+            return false;
+    g->origin = n0->index - n0->index % stride;
+    for (int k = 0; k < w; k++) {
+        int d = n0->index % stride + stride * k;
+        g->in[k] = d / w, g->at[k] = d % w;
+    }
+    g->nchunk = g->in[w - 1] + 1;
+    return true;
+}
+
+const char *plan_fresh(Plan *p, const char *base) {
+    const char *name = base;
+    for (int suffix = 2; !take_name(p, name); suffix++)
+        name = intern(format("%s__%d", base, suffix));
+    return name;
+}
+
 /* Gives node id a unique local name in this kernel. */
 static void name_var(Plan *p, int id) {
     const char *base = p->s->node[id].name ? c_ident(p->s->node[id].name)
