@@ -86,6 +86,15 @@ VARIANTS = [
 BATCH_VARIANTS = [
     V('netc C batch 16, -O3 -march=native', 'netc', O3N, model=os.path.join(HERE, 'batch16.yaml'), batch=16),
     V('netc C batch 64, -O3 -march=native', 'netc', O3N, model=os.path.join(HERE, 'batch64.yaml'), batch=64),
+    V('netc C batch 16 --reassociate --vector-width=16, -O3 -march=native', 'netc', O3N,
+      netc=['--reassociate', '--vector-width=16'], model=os.path.join(HERE, 'batch16.yaml'), batch=16, tol=1e-3,
+      note='samples in the lanes, sums by halves: compared to 1e-3'),
+    V('netc C batch 64 --reassociate --vector-width=16, -O3 -march=native', 'netc', O3N,
+      netc=['--reassociate', '--vector-width=16'], model=os.path.join(HERE, 'batch64.yaml'), batch=64, tol=1e-3,
+      note='samples in the lanes, sums by halves: compared to 1e-3'),
+    V('netc LLVM batch 64 --reassociate --vector-width=16 (host CPU, -O2)', 'netc-obj',
+      netc=['--emit=obj', '--reassociate', '--vector-width=16'], model=os.path.join(HERE, 'batch64.yaml'), batch=64,
+      tol=1e-3, optional=True, note='LLVM backend, samples in the lanes: compared to 1e-3'),
     V('obvious C loops batch 16, -O3 -march=native', 'baseline', O3N, batch=16),
     V('obvious C loops batch 64, -O3 -march=native', 'baseline', O3N, batch=64),
 ]
@@ -462,10 +471,10 @@ def main():
     ipc = stats.get('instr')
     tgt.append(('<= 50 instructions per step (AVX2 build)', ipc is not None and ipc <= 50,
                 '%.1f' % ipc if ipc is not None else 'callgrind not run'))
-    b64 = [v for v in live if v.batch == 64 and v.kind == 'netc']
+    b64 = sorted((med[v.name], v.name) for v in live if v.batch == 64 and v.kind in ('netc', 'netc-obj'))
     if b64:
-        x = best / (flops_per_sample(64) / med[b64[0].name])
-        tgt.append(('batch 64 within 3x of the FMA bound', x <= 3, '%.0fx from the bound' % x))
+        x = best / (flops_per_sample(64) / b64[0][0])
+        tgt.append(('batch 64 within 3x of the FMA bound', x <= 3, '%.1fx from the bound (%s)' % (x, b64[0][1])))
     tgt.append(('< 1 KiB .text per kernel (forward, grad, step, train at -O3 -march=native)',
                 stats['max_text'] < 1024, 'largest %d bytes (%s)' % (stats['max_text'], stats['max_text_sym'])))
     print('| target | holds | measured |')
