@@ -321,9 +321,14 @@ static const char *base_name(const char *path) {
     return slash ? slash + 1 : path;
 }
 
+/* What emit_c and emit_header need to know of the options and schedules. */
+static EmitOptions emit_options(const Options *o) {
+    return (EmitOptions){.fp64 = o->fp64, .argv = o->flags, .pk = o->pk, .train = o->train, .train_pk = o->train_pk};
+}
+
 /* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
 static void write_c(const Options *o, const Model *m, const Graph *s, const char *out) {
-    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk, .train = o->train, .train_pk = o->train_pk};
+    EmitOptions eo = emit_options(o);
     if (direct_output(out)) {
         eo.inline_header = true;
         FILE *f = open_direct(out);
@@ -377,7 +382,7 @@ static void write_llvm(const Options *o, const Model *m, const Graph *s, EmitKin
     }
     size_t stem = strlen(out) - (has_suffix(out, llvm_suffix[kind]) ? strlen(llvm_suffix[kind]) : 0);
     char *hpath = xstrdup(format("%.*s.h", (int)stem, out));
-    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags, .pk = o->pk, .train = o->train, .train_pk = o->train_pk};
+    EmitOptions eo = emit_options(o);
     FILE *h = open_temp(hpath, 0), *f = open_temp(out, 1);
     emit_header(h, m, &eo);
     bool bad = fwrite(bytes, 1, len, f) != len;
@@ -420,7 +425,8 @@ static void build_exe(const Options *o, const Model *m, const Graph *s, const ch
         error_at(out, (Loc){0, 0}, "cannot create a temporary folder: %s", strerror(errno));
     }
     char *csrc = xstrdup(format("%s/%s.c", tempdir, m->name));
-    EmitOptions eo = {.argv = o->flags, .header = intern(format("%s.h", m->name)), .pk = o->pk, .train = o->train, .train_pk = o->train_pk};
+    EmitOptions eo = emit_options(o);
+    eo.header = intern(format("%s.h", m->name));
     FILE *c = fopen(csrc, "w"), *h = fopen(format("%s/%s.h", tempdir, m->name), "w");
     temps[2] = csrc;
     temps[3] = xstrdup(format("%s/%s.h", tempdir, m->name));
