@@ -499,7 +499,8 @@ def static_stats(b, args, data, ref, by_name):
     if shutil.which('valgrind'):
         steps = 4096 * 10
         rows = []
-        for v, tag in ((ref, 'cg-netc'), (by_name[BASELINES[0]], 'cg-baseline'),
+        for v, tag in ((ref, 'cg-netc'), (by_name['netc C --reassociate, -O3 -march=native'], 'cg-netcr'),
+                       (by_name[BASELINES[0]], 'cg-baseline'),
                        (by_name['netc C batch 64, -O3 -march=native'], 'cg-netc64')):
             if v.skipped:
                 continue
@@ -531,7 +532,7 @@ def static_stats(b, args, data, ref, by_name):
 
     # .text bytes of each kernel (nm --size), per build.
     builds = [('-O2', by_name["netc C, -O2 (netc's default)"]), ('-O3 -march=native', ref)]
-    builds += [('-O3 -mavx2 -mfma', c) for c in calls if c.kind == 'netc' and c.batch == 1]
+    builds += [('-O3 -mavx2 -mfma', c) for c in calls if c.kind == 'netc' and c.batch == 1 and not c.netc]
     sizes = {}
     for label, v in builds:
         if v.skipped:
