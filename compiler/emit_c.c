@@ -695,8 +695,13 @@ static void kernel_train(Emit *outer) {
     plan_kernel(&e->pl, K_TRAIN);
     fprintf(e->out,
             "/* %s_train: n samples in order, one step per %s_BATCH of them; returns the mean\n"
-            " * loss.  The parameters stay in locals across the loop. */\n",
-            N, N);
+            " * loss.  The parameters stay in locals across the loop.%s */\n",
+            N, N,
+            outer->o->train ? format("  So does %s.z, the first layer's\n"
+                                     " * pre-activation: each step computes the next sample's from this step's\n"
+                                     " * weights and gradient (--reassociate; rounds unlike %s_step).",
+                                     e->m->layers[0].name, N)
+                            : "");
     fprintf(e->out, "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n)\n{\n",
             R, N, N, N, R, R);
     fprintf(e->out, "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n", N);
