@@ -362,23 +362,27 @@ static void vector_statement(Emit *e, int vi, const char *indent) {
     fputs(";\n", e->out);
 }
 
-/* Chunks [lo, hi) of a strided pack merged into one vector: one chunk
- * shuffled, two shuffled together, more merged by halves; lanes from other
- * chunks are don't-cares (-1). */
+/* Chunks [lo, hi) of a strided pack merged by halves, one two-vector
+ * shuffle a merge: a single chunk is the chunk itself (its lanes where they
+ * were loaded, g->at), a merge puts each lane k at k; lanes from other
+ * chunks are don't-cares (-1).  The whole pack (lo, hi spanning more than
+ * one chunk) ends with every lane in place. */
 static void merge_chunks(Emit *e, const Strided *g, const char *const *chunk, int lo, int hi) {
-    int w = e->pl.pk->width;
+    if (hi - lo == 1) {
+        fputs(chunk[lo], e->out);
+        return;
+    }
+    int w = e->pl.pk->width, mid = lo + (hi - lo) / 2;
     fputs("__builtin_shufflevector(", e->out);
-    if (hi - lo <= 2) {
-        fprintf(e->out, "%s, %s", chunk[lo], chunk[hi - 1]);
-        for (int k = 0; k < w; k++)
-            fprintf(e->out, ", %d", g->in[k] == lo ? g->at[k] : g->in[k] == hi - 1 ? w + g->at[k] : -1);
-    } else {
-        int mid = lo + (hi - lo) / 2;
-        merge_chunks(e, g, chunk, lo, mid);
-        fputs(", ", e->out);
-        merge_chunks(e, g, chunk, mid, hi);
-        for (int k = 0; k < w; k++)
-            fprintf(e->out, ", %d", g->in[k] >= lo && g->in[k] < mid ? k : g->in[k] >= mid && g->in[k] < hi ? w + k : -1);
+    merge_chunks(e, g, chunk, lo, mid);
+    fputs(", ", e->out);
+    merge_chunks(e, g, chunk, mid, hi);
+    for (int k = 0; k < w; k++) {
+        int in = g->in[k], at = g->at[k];
+        fprintf(e->out, ", %d",
+                in >= lo && in < mid   ? (mid - lo == 1 ? at : k)
+                : in >= mid && in < hi ? w + (hi - mid == 1 ? at : k)
+                                       : -1);
     }
     fputc(')', e->out);
 }
@@ -405,7 +409,14 @@ static bool strided_pack(Emit *e, const Pack *v, const char *indent) {
         chunk[c] = e->chunk[j];
     }
     fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, false), e->pl.pack_var[v - e->pl.pk->pack]);
-    merge_chunks(e, &g, chunk, 0, g.nchunk);
+    if (g.nchunk == 1) { /* one chunk: its lanes still move into place */
+        fprintf(e->out, "__builtin_shufflevector(%s, %s", chunk[0], chunk[0]);
+        for (int k = 0; k < w; k++)
+            fprintf(e->out, ", %d", g.at[k]);
+        fputc(')', e->out);
+    } else {
+        merge_chunks(e, &g, chunk, 0, g.nchunk);
+    }
     fputs(";\n", e->out);
     return true;
 }

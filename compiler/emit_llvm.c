@@ -317,21 +317,15 @@ static LLVMValueRef leaf_vector(L *l, int v) {
 
 /* Chunks [lo, hi) of a strided pack merged, as emit_c's merge_chunks. */
 static LLVMValueRef merge_chunks(L *l, const Strided *g, const LLVMValueRef *chunk, int lo, int hi) {
-    int w = l->pl.pk->width;
-    LLVMValueRef mask[LIMIT_LANES], a, b;
-    if (hi - lo <= 2) {
-        a = chunk[lo], b = chunk[hi - 1];
-        for (int k = 0; k < w; k++)
-            mask[k] = g->in[k] == lo       ? LLVMConstInt(l->i32, (unsigned)g->at[k], 0)
-                      : g->in[k] == hi - 1 ? LLVMConstInt(l->i32, (unsigned)(w + g->at[k]), 0)
-                                           : LLVMGetUndef(l->i32);
-    } else {
-        int mid = lo + (hi - lo) / 2;
-        a = merge_chunks(l, g, chunk, lo, mid), b = merge_chunks(l, g, chunk, mid, hi);
-        for (int k = 0; k < w; k++)
-            mask[k] = g->in[k] >= lo && g->in[k] < mid   ? LLVMConstInt(l->i32, (unsigned)k, 0)
-                      : g->in[k] >= mid && g->in[k] < hi ? LLVMConstInt(l->i32, (unsigned)(w + k), 0)
-                                                         : LLVMGetUndef(l->i32);
+    if (hi - lo == 1)
+        return chunk[lo];
+    int w = l->pl.pk->width, mid = lo + (hi - lo) / 2;
+    LLVMValueRef mask[LIMIT_LANES], a = merge_chunks(l, g, chunk, lo, mid), b = merge_chunks(l, g, chunk, mid, hi);
+    for (int k = 0; k < w; k++) {
+        int in = g->in[k], at = g->at[k];
+        mask[k] = in >= lo && in < mid   ? LLVMConstInt(l->i32, (unsigned)(mid - lo == 1 ? at : k), 0)
+                  : in >= mid && in < hi ? LLVMConstInt(l->i32, (unsigned)(w + (hi - mid == 1 ? at : k)), 0)
+                                         : LLVMGetUndef(l->i32);
     }
     return LLVMBuildShuffleVector(l->b, a, b, LLVMConstVector(mask, (unsigned)w), "");
 }
@@ -358,7 +352,13 @@ static LLVMValueRef strided_vector(L *l, int v) {
         }
         chunk[c] = l->chunk[j];
     }
-    LLVMValueRef vec = merge_chunks(l, &g, chunk, 0, g.nchunk);
+    LLVMValueRef vec = g.nchunk > 1 ? merge_chunks(l, &g, chunk, 0, g.nchunk) : NULL;
+    if (!vec) { /* one chunk: its lanes still move into place */
+        LLVMValueRef mask[LIMIT_LANES];
+        for (int k = 0; k < l->pl.pk->width; k++)
+            mask[k] = LLVMConstInt(l->i32, (unsigned)g.at[k], 0);
+        vec = LLVMBuildShuffleVector(l->b, chunk[0], chunk[0], LLVMConstVector(mask, (unsigned)l->pl.pk->width), "");
+    }
     LLVMSetValueName2(vec, l->pl.pack_var[v], strlen(l->pl.pack_var[v]));
     return vec;
 }
