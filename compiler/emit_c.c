@@ -301,6 +301,17 @@ static void vector_operand(Emit *e, const Pack *v, int a) {
     bool splat = true;
     for (int i = 1; i < v->lanes; i++)
         splat &= ids[i] == ids[0];
+    int from = plan_pack(&e->pl, ids[0]);
+    for (int i = 1; i < v->lanes && from >= 0 && !splat; i++)
+        from = plan_pack(&e->pl, ids[i]) == from ? from : -1;
+    if (e->pl.pk->samples && !splat && from >= 0) {
+        /* lanes of one vector moved (the tail of a halving sum): one shuffle */
+        fprintf(e->out, "__builtin_shufflevector(%s, %s", e->pl.pack_var[from], e->pl.pack_var[from]);
+        for (int i = 0; i < e->pl.pk->width; i++)
+            fprintf(e->out, ", %d", i < v->lanes ? e->pl.pk->lane_of[ids[i]] : -1);
+        fputc(')', e->out);
+        return;
+    }
     const Node *c = &e->s->node[ids[0]];
     if (splat && mask && (c->op == OP_GT || c->op == OP_EQ) && !e->pl.is_var[ids[0]]) {
         /* a scalar compare splatted: compare splats, in vector registers */

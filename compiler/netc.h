@@ -328,6 +328,7 @@ typedef struct Pack {
 
 typedef struct Packing {
     int width;                /* lanes per vector, a power of two; < 2: no vectors */
+    bool samples;             /* a batch's samples fill the lanes (vector_pack's `samples`) */
     Pack *pack;
     int npack, cap;
     int *pack_of;             /* per scalar node: its pack, or -1 */

@@ -261,6 +261,7 @@ void vector_pack(const Graph *s, const Model *m, int width, bool samples, Packin
         pk->pack_of[i] = pk->lane_of[i] = -1;
     if (width < 2)
         return;
+    pk->samples = samples;
     if (samples) { /* the batch's samples in the lanes, before the roots' units */
         seed_sums(s, pk, true);
         grow_up(s, pk);
