@@ -1,8 +1,9 @@
 /* main.c: the netc driver.
  *
  * Reads as the pipeline: parse, lower, differentiate, add the optimizer,
- * simplify, scalarize, simplify, emit; a verifier after each structural pass
- * and --print-after=PASS to dump the IR after any of them.  Output is written
+ * simplify, (with --reassociate: NAME_train's carry graph,) scalarize,
+ * simplify, (reassociate,) pack vectors, emit; a verifier after each
+ * structural pass and --print-after=PASS to dump the IR after any of them.  Output is written
  * to a temporary file beside the target and renamed into place only when
  * everything succeeded, so a failed run leaves existing files untouched.
  * `-o trainer` (no suffix) or --emit=exe also runs the system C compiler and

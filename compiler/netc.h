@@ -6,8 +6,14 @@
  *   grad.c     IR          -> IR + gradient of the loss (reverse mode, new IR)
  *   optim.c    IR          -> IR + optimizer update of every parameter
  *   simplify.c IR          -> IR folded, deduplicated, dead code removed
+ *   carry.c    tensor IR   -> NAME_train's own IR, first-layer z carried
+ *                             (--reassociate, plain SGD, batch 1)
  *   scalar.c   tensor IR   -> scalar IR: the fully unrolled schedule
+ *   reassoc.c  scalar IR   -> shorter chains, other rounding (--reassociate)
+ *   vector.c   scalar IR   -> its SIMD packs
+ *   plan.c     scalar IR   -> per kernel: what is computed, and every name
  *   emit_c.c   scalar IR   -> C source and header
+ *   emit_llvm.c scalar IR  -> LLVM IR, bitcode, assembly, object, or a JIT run
  * ir.c holds the graph itself (builder, hash-consing, printer, verifier) and
  * diag.c the diagnostics and allocation helpers every phase uses.
  *
