@@ -66,12 +66,8 @@ const char *plan_fresh(Plan *p, const char *base) {
 
 /* Gives node id a unique local name in this kernel. */
 static void name_var(Plan *p, int id) {
-    const char *base = p->s->node[id].name ? c_ident(p->s->node[id].name)
-                                           : intern(format("tmp%d", ++p->ntmp));
-    const char *name = base;
-    for (int suffix = 2; !take_name(p, name); suffix++)
-        name = intern(format("%s__%d", base, suffix));
-    p->var[id] = name;
+    p->var[id] = plan_fresh(p, p->s->node[id].name ? c_ident(p->s->node[id].name)
+                                                   : intern(format("tmp%d", ++p->ntmp)));
 }
 
 bool plan_leaf_op(Op op) {
@@ -233,13 +229,8 @@ void plan_kernel(Plan *p, Kernel k) {
     }
     for (int v = 0; v < p->pk->npack; v++)
         if (p->pack_live[v]) {
-            const char *base = intern(format("v_%s", p->s->node[p->pk->pack[v].node[0]].name
-                                                         ? c_ident(p->s->node[p->pk->pack[v].node[0]].name)
-                                                         : format("tmp%d", ++p->ntmp)));
-            const char *name = base;
-            for (int suffix = 2; !take_name(p, name); suffix++)
-                name = intern(format("%s__%d", base, suffix));
-            p->pack_var[v] = name;
+            const char *first = p->s->node[p->pk->pack[v].node[0]].name;
+            p->pack_var[v] = plan_fresh(p, intern(format("v_%s", first ? c_ident(first) : format("tmp%d", ++p->ntmp))));
         }
 }
 
