@@ -30,36 +30,42 @@ static double repeat_sum(const Graph *g, double v, int n) {
     return s;
 }
 
+/* subst()'s results by node, valid where at[] holds the current stamp: kept
+ * for a whole pass, so a call costs what it visits, not the graph's size. */
+typedef struct Memo {
+    int *val, *at;
+    int cap, stamp;
+} Memo;
+
 /* e with node relu replaced by z, at most 8 levels deep and not past other
- * selects and maxima (whose own gradients are rewritten on their own);
- * memo[] holds this call's results, stamped with stamp. */
-static int subst(Graph *g, int e, int relu, int z, int level, int *memo, int *memo_at, int stamp) {
+ * selects and maxima (whose own gradients are rewritten on their own). */
+static int subst(Graph *g, int e, int relu, int z, int level, Memo *m) {
     if (e == relu)
         return z;
     if (e < relu || level == 8) /* built before max(z, 0): cannot contain it */
         return e;
-    if (memo_at[e] == stamp)
-        return memo[e];
+    if (m->at[e] == m->stamp)
+        return m->val[e];
     Node n = g->node[e];
     int out = e;
     if (!ir_is_leaf(n.op) && n.op != OP_SELECT && n.op != OP_MAX) {
         bool changed = false;
         for (int a = 0; a < 3; a++)
             if (n.arg[a] >= 0) {
-                int s = subst(g, n.arg[a], relu, z, level + 1, memo, memo_at, stamp);
+                int s = subst(g, n.arg[a], relu, z, level + 1, m);
                 changed |= s != n.arg[a];
                 n.arg[a] = s;
             }
         if (changed)
             out = ir_node(g, n);
     }
-    memo[e] = out;
-    memo_at[e] = stamp;
+    m->val[e] = out;
+    m->at[e] = m->stamp;
     return out;
 }
 
 /* c ? a : b with c = z > 0, scalars: a with max(z, 0) replaced by z. */
-static int relu_gradient(Graph *g, int c, int a) {
+static int relu_gradient(Graph *g, int c, int a, Memo *m) {
     const Node cn = g->node[c];
     if (!g->scalar || cn.op != OP_GT || !ir_is_const(g, cn.arg[1], 0.0))
         return a; /* on tensors, e's elements may read other elements of max(z, 0) */
@@ -67,18 +73,20 @@ static int relu_gradient(Graph *g, int c, int a) {
     int relu = ir_lookup(g, mx);
     if (relu < 0)
         return a;
-    static int stamp;
-    int *memo = xmalloc(sizeof(int) * (size_t)g->n), *memo_at = xmalloc(sizeof(int) * (size_t)g->n);
-    for (int i = 0; i < g->n; i++)
-        memo_at[i] = -1;
-    a = subst(g, a, relu, cn.arg[0], 0, memo, memo_at, ++stamp);
-    free(memo);
-    free(memo_at);
-    return a;
+    if (m->cap < g->n) { /* the nodes subst() may visit: all there are now */
+        int cap = 2 * g->n;
+        m->val = xrealloc(m->val, sizeof(int) * (size_t)cap);
+        m->at = xrealloc(m->at, sizeof(int) * (size_t)cap);
+        for (int i = m->cap; i < cap; i++)
+            m->at[i] = 0;
+        m->cap = cap;
+    }
+    m->stamp++;
+    return subst(g, a, relu, cn.arg[0], 0, m);
 }
 
 /* Node n (operands already in g) folded; returns its id in g. */
-static int fold(Graph *g, Node n) {
+static int fold(Graph *g, Node n, Memo *m) {
     int a = n.arg[0], b = n.arg[1], c = n.arg[2];
     const Node *A = a >= 0 ? &g->node[a] : NULL, *Bn = b >= 0 ? &g->node[b] : NULL;
     bool ca = a >= 0 && is_const(g, a), cb = b >= 0 && is_const(g, b);
@@ -88,7 +96,7 @@ static int fold(Graph *g, Node n) {
         if (ca && cb)
             return ir_const(g, n.type, x + y);
         if (Bn->op == OP_NEG) /* a + (-b) = a - b */
-            return fold(g, (Node){.op = OP_SUB, .type = n.type, .arg = {a, Bn->arg[0], -1}});
+            return fold(g, (Node){.op = OP_SUB, .type = n.type, .arg = {a, Bn->arg[0], -1}}, m);
         break;
     case OP_SUB:
         if (ca && cb)
@@ -96,7 +104,7 @@ static int fold(Graph *g, Node n) {
         if (ir_is_const(g, b, 0.0f))
             return a;
         if (Bn->op == OP_NEG) /* a - (-b) = a + b */
-            return fold(g, (Node){.op = OP_ADD, .type = n.type, .arg = {a, Bn->arg[0], -1}});
+            return fold(g, (Node){.op = OP_ADD, .type = n.type, .arg = {a, Bn->arg[0], -1}}, m);
         break;
     case OP_MUL:
         if (ca && cb)
@@ -125,7 +133,7 @@ static int fold(Graph *g, Node n) {
     case OP_SELECT:
         if (b == c)
             return b;
-        n.arg[1] = relu_gradient(g, a, b);
+        n.arg[1] = relu_gradient(g, a, b, m);
         break;
     case OP_TRANSPOSE:
         if (ca)
@@ -166,6 +174,7 @@ static bool simplify_once(Graph *g) {
     Graph out;
     graph_init(&out, g->scalar);
     out.f64 = g->f64;
+    Memo memo = {0};
     for (int i = 0; i < g->n; i++) {
         map[i] = -1;
         if (!live[i])
@@ -175,7 +184,7 @@ static bool simplify_once(Graph *g) {
             if (n.arg[a] >= 0)
                 n.arg[a] = map[n.arg[a]];
         out.at = (Origin){.layer = n.layer, .phase = n.phase, .loc = n.loc};
-        map[i] = fold(&out, n);
+        map[i] = fold(&out, n, &memo);
         if (n.name)
             ir_named(&out, map[i], n.name);
     }
@@ -186,6 +195,8 @@ static bool simplify_once(Graph *g) {
     bool changed = out.n != g->n;
     free(live);
     free(map);
+    free(memo.val);
+    free(memo.at);
     graph_free(g);
     *g = out;
     return changed;
