@@ -20,6 +20,7 @@ weights (for ctest); no timing, no PyTorch, no callgrind.
 import argparse
 import concurrent.futures
 import os
+import platform
 import shlex
 import shutil
 import statistics
@@ -76,6 +77,8 @@ VARIANTS = [
     V('netc LLVM --reassociate (host CPU, -O2)', 'netc-obj', netc=['--emit=obj', '--reassociate'], tol=1e-3,
       optional=True, note='LLVM backend, reordered arithmetic, compared to 1e-3'),
     V('obvious C loops, -O3 -march=native', 'baseline', O3N),
+    V('hand-packed SSE C, -O3 -march=native', 'handpacked', O3N, optional=True,
+      note='x86-64 only; exact order, so equal bit for bit'),
     V('genann-style C, -O3 -march=native', 'genann', O3N, tol=1e-3, gate=False,
       note='bias first in each sum: equal to rounding'),
     V('FANN 2.2 fann_train', 'fann', O3N, tol='loss', gate=False,
@@ -200,6 +203,12 @@ class Builder:
                     self.obj(tag + '-impl', os.path.join(HERE, 'impl_baseline.c'), O2)]
             v.kernel_obj, v.symbol = objs[0], 'baseline_train'
             return [self.harness(tag, objs)]
+        if v.kind == 'handpacked':
+            if platform.machine() not in ('x86_64', 'AMD64'):
+                raise Skip('SSE intrinsics: x86-64 only')
+            o = self.obj(tag + '-impl', os.path.join(HERE, 'handpacked.c'), v.cflags)
+            v.kernel_obj, v.symbol = o, 'impl_train'
+            return [self.harness(tag, [o])]
         if v.kind == 'genann':
             return [self.harness(tag, [self.obj(tag + '-impl', os.path.join(HERE, 'genann_style.c'), v.cflags)])]
         if v.kind == 'fann':
@@ -501,6 +510,7 @@ def static_stats(b, args, data, ref, by_name):
         rows = []
         for v, tag in ((ref, 'cg-netc'), (by_name['netc C --reassociate, -O3 -march=native'], 'cg-netcr'),
                        (by_name[BASELINES[0]], 'cg-baseline'),
+                       (by_name['hand-packed SSE C, -O3 -march=native'], 'cg-hand'),
                        (by_name['netc C batch 64, -O3 -march=native'], 'cg-netc64')):
             if v.skipped:
                 continue
