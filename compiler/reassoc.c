@@ -20,8 +20,11 @@
  *     chain, and lr * (x * d) becomes x * (lr * d), one product fewer;
  *   - masks after products: u * (c ? a : 0) becomes c ? u * a : 0, and
  *     u * max(z, 0) becomes 0 > z ? 0 : u * z, so the product no longer
- *     waits for the compare (the results differ only when u is infinite or
- *     NaN, and in the sign of a zero); in the forward pass only (and in
+ *     waits for the compare; but where the mask is ready before a (a
+ *     compare counts 4 cycles), it masks the early factor instead,
+ *     (c ? u : 0) * a, so the select leaves the chain (the results differ
+ *     only when u or a is infinite or NaN, and in the sign of a zero); in
+ *     the forward pass only (and in
  *     NAME_train's next pre-activation, carry.c): a gradient's mask is
  *     shared by a whole weight matrix and would be applied per column.
  *
@@ -47,6 +50,7 @@ typedef struct Reassoc {
 static int latency(Op op) {
     switch (op) {
     case OP_ADD: case OP_SUB: return 3;
+    case OP_GT: case OP_EQ: return 4; /* a compare into a mask */
     case OP_MUL: return 4;
     case OP_DIV: case OP_SQRT: return 12;
     case OP_EXP: case OP_LOG: case OP_TANH: case OP_SIGMOID: return 20;
@@ -122,10 +126,16 @@ static int rewrite_mul(Reassoc *r, int u, int p) {
     }
     if (r->out->at.phase != PH_FORWARD)
         return -1; /* gradients keep their masks: see above */
-    if (pn.op == OP_SELECT && is_zero(r, pn.arg[2]))
-        return select3(r, pn.arg[0], mul(r, u, pn.arg[1]), pn.arg[2]);
-    if (pn.op == OP_SELECT && is_zero(r, pn.arg[1]))
-        return select3(r, pn.arg[0], pn.arg[1], mul(r, u, pn.arg[2]));
+    if (pn.op == OP_SELECT && (is_zero(r, pn.arg[1]) || is_zero(r, pn.arg[2]))) {
+        int c = pn.arg[0], k = is_zero(r, pn.arg[2]) ? 1 : 2, a = pn.arg[k];
+        int arms[3] = {c, pn.arg[1], pn.arg[2]};
+        if (r->depth[c] < r->depth[a]) { /* the mask is ready first: mask u, then multiply */
+            arms[k] = u;
+            return mul(r, select3(r, arms[0], arms[1], arms[2]), a);
+        }
+        arms[k] = mul(r, u, a);
+        return select3(r, arms[0], arms[1], arms[2]);
+    }
     if (pn.op == OP_MAX && is_zero(r, pn.arg[1])) { /* max(z, 0) = 0 > z ? 0 : z */
         int z = pn.arg[0], zero = pn.arg[1];
         return select3(r, binary(r, OP_GT, zero, z), zero, mul(r, u, z));
