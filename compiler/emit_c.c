@@ -251,6 +251,15 @@ static void expr(Emit *e, int id) {
         helper_call(e, "sel", (const int[]){a, b, c}, 3);
         return;
     }
+    case OP_FMA: /* one rounding, as every backend and target computes it */
+        fprintf(e->out, "fma%s(", e->o->fp64 ? "" : "f");
+        expr(e, a);
+        fputs(", ", e->out);
+        expr(e, b);
+        fputs(", ", e->out);
+        expr(e, c);
+        fputc(')', e->out);
+        return;
     default:
         die("emit_c: %s in a scalar graph", op_name[n->op]);
     }
@@ -358,8 +367,8 @@ static void vector_statement(Emit *e, int vi, const char *indent) {
         vector_operand(e, v, 0);
         fputc(')', e->out);
         break;
-    case OP_SELECT:
-        fprintf(e->out, "%s_vsel(", N);
+    case OP_SELECT: case OP_FMA:
+        fprintf(e->out, "%s_%s(", N, n->op == OP_FMA ? "vfma" : "vsel");
         vector_operand(e, v, 0);
         fputs(", ", e->out);
         vector_operand(e, v, 1);
@@ -837,6 +846,26 @@ void emit_header(FILE *out, const Model *m, const EmitOptions *o) {
     fprintf(out, "\n#endif\n");
 }
 
+/* NAME_vfma(a, b, c): a * b + c lane by lane, rounded once (fmaf): one
+ * instruction where the target has it (x86 FMA or AVX-512), else fmaf per
+ * lane; the bits are the same either way.  A macro, as NAME_vsel. */
+static void emit_vfma(Emit *e, int w, int bytes) {
+    const char *N = e->m->name, *pd = e->o->fp64 ? "pd" : "ps";
+    const char *x86 = bytes == 64 ? "_mm512" : bytes == 32 ? "_mm256" : bytes == 16 ? "_mm" : NULL;
+    fprintf(e->out, "/* a * b + c lane by lane, rounded once: fused multiply-adds (--reassociate). */\n");
+    if (x86) {
+        const char *m = format("__m%d%s", bytes * 8, e->o->fp64 ? "d" : "");
+        fprintf(e->out,
+                "#if defined(__x86_64__) && %s\n#include <immintrin.h>\n"
+                "#define %s_vfma(a, b, c) ((%s_v%d)%s_fmadd_%s((%s)(a), (%s)(b), (%s)(c)))\n#else\n",
+                bytes == 64 ? "defined(__AVX512F__)" : "defined(__FMA__)", N, N, w, x86, pd, m, m, m);
+    }
+    fprintf(e->out, "#define %s_vfma(a, b, c) ((%s_v%d){", N, N, w);
+    for (int i = 0; i < w; i++)
+        fprintf(e->out, "%sfma%s((a)[%d], (b)[%d], (c)[%d])", i ? ", " : "", e->o->fp64 ? "" : "f", i, i, i);
+    fprintf(e->out, "})\n%s\n", x86 ? "#endif\n" : "");
+}
+
 /* Selects as bit operations: a ternary on data compiles to a branch, which
  * mispredicts on ReLU masks; this compiles to and/andn/or or a blend. */
 static void emit_select(Emit *e) {
@@ -861,6 +890,11 @@ static void emit_select(Emit *e) {
                     "    return %s_vsel((%s_v%d){x} %s (%s_v%d){y}, (%s_v%d){a}, (%s_v%d){b})[0];\n}\n\n",
                     eq ? "==" : ">", R, N, eq ? "eq" : "gt", R, R, R, R, N, N, w, eq ? "==" : ">", N, w, N, w,
                     N, w);
+        bool fma = false;
+        for (int i = 0; i < e->s->n && !fma; i++)
+            fma = e->s->node[i].op == OP_FMA;
+        if (fma)
+            emit_vfma(e, w, bytes);
     }
     fprintf(e->out,
             "/* c ? a : b without a branch. */\n"

@@ -234,6 +234,12 @@ static LLVMValueRef arith(L *l, Op op, LLVMValueRef *v, const char *name) {
     case OP_MAX: /* a < b ? b : a: an ordered compare, so a NaN in a comes through */
         return LLVMBuildSelect(l->b, LLVMBuildFCmp(l->b, LLVMRealOLT, v[0], v[1], ""), v[1], v[0], name);
     case OP_SELECT: return LLVMBuildSelect(l->b, v[0], v[1], v[2], name);
+    case OP_FMA: { /* llvm.fma: one rounding, lane by lane */
+        LLVMTypeRef ty = LLVMTypeOf(v[0]), args[3] = {ty, ty, ty};
+        unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
+        LLVMValueRef fn = LLVMGetIntrinsicDeclaration(l->mod, id, &ty, 1);
+        return LLVMBuildCall2(l->b, LLVMFunctionType(ty, args, 3, 0), fn, v, 3, name);
+    }
     default: die("emit_llvm: %s is not arithmetic", op_name[op]);
     }
 }
@@ -272,7 +278,7 @@ static LLVMValueRef build(L *l, int id, const char *name) {
         return LLVMBuildFDiv(l->b, one, LLVMBuildFAdd(l->b, one, e, ""), name);
     }
     case OP_EQ: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_MAX:
-    case OP_GT: case OP_SELECT: {
+    case OP_GT: case OP_SELECT: case OP_FMA: {
         LLVMValueRef ops[3] = {NULL, NULL, NULL};
         for (int a = 0; a < 3 && n->arg[a] >= 0; a++)
             ops[a] = value(l, n->arg[a]);

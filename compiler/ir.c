@@ -150,6 +150,10 @@ static Type infer(const Graph *g, Op op, int a, int b, int c, int rows) {
         if (ta.rank != 2 || ta.dim[1] != 1)
             die("onehot: operand is not a column");
         return type_f32(2, ta.dim[0], rows);
+    case OP_FMA:
+        if (!type_eq(ta, tb) || !type_eq(ta, g->node[c].type) || ta.dt != DT_F32)
+            die("fma: operand types differ");
+        return t;
     case OP_SELECT:
         if (ta.dt != DT_BOOL || !type_eq(tb, g->node[c].type) || tb.dim[0] != ta.dim[0] ||
             tb.dim[1] != ta.dim[1])

@@ -77,7 +77,8 @@ static void usage(FILE *out) {
           "                     (faster training; rounding differs slightly): at batch 1\n"
           "                     with plain SGD NAME_train carries the first layer's\n"
           "                     pre-activation to the next sample; at batch >= 4 the\n"
-          "                     samples fill the vector lanes\n"
+          "                     samples fill the vector lanes and sums of products are\n"
+          "                     fused multiply-adds\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
           "                     simplify, scalarize, simplify-scalar, reassociate, or all\n"
           "  --help             this text\n"
@@ -503,7 +504,7 @@ static void schedule_one(const Options *o, const Graph *g, const Model *m, Graph
     simplify(s);
     after(o, s, m, "simplify-scalar");
     if (o->reassociate) {
-        reassociate(s);
+        reassociate(s, m->batch >= 4 ? o->vector_width : 0);
         simplify(s);
         after(o, s, m, "reassociate");
     }

@@ -317,7 +317,7 @@ bool carry_build(const Graph *g, const Model *m, Graph *t);
 /* Requires: a scalar graph.  Guarantees: the same roots computed with sums
  * as latency-ordered trees and data-only factors multiplied first; values
  * may differ in rounding (--reassociate). */
-void reassociate(Graph *g);
+void reassociate(Graph *g, int fuse);
 
 /* ---- scalar.c ---- */
 /* Requires: a tensor graph.  Guarantees: s is the same computation with every

@@ -30,6 +30,7 @@ X(SIGMOID,   "sigmoid",   1) /* 1 / (1 + e^-a) */
 X(ABS,       "abs",       1) /* |a| */
 X(SQRT,      "sqrt",      1) /* square root */
 X(SELECT,    "select",    3) /* c ? a : b, c a bool mask */
+X(FMA,       "fma",       3) /* a * b + c rounded once, as C's fmaf (only --reassociate makes it) */
 /* shape ops (tensor form only; scalarization removes them) */
 X(MATMUL,    "matmul",    2) /* [m,k] x [k,n] -> [m,n], sums over k in order */
 X(TRANSPOSE, "transpose", 1) /* [m,n] -> [n,m] */

@@ -28,6 +28,13 @@
  *     NAME_train's next pre-activation, carry.c): a gradient's mask is
  *     shared by a whole weight matrix and would be applied per column.
  *
+ * A batch kernel (batch >= 4, the samples in the vector lanes, vector.c)
+ * is bound by throughput instead: there (`fuse`, the vector width) every
+ * sum of products is one chain of fused multiply-adds, fma(a, b, acc),
+ * rounded once each, and a batch's sum over its samples first accumulates
+ * its groups of `fuse` samples, one vector each, in such a chain; the last
+ * vector's lanes are then added by halves.
+ *
  * Every lane of a layer gets the same shape, so the vector packing is
  * unchanged.  The results differ from the default in the last bits of each
  * rewritten operation; README.md gives the measured difference to PyTorch.
@@ -45,6 +52,7 @@ typedef struct Reassoc {
     int *depth;  /* estimated latency of each output node after the carried values, in cycles */
     int cap;     /* entries of depth */
     bool carry;  /* NAME_train's graph with a carried first-layer pre-activation (carry.c) */
+    int fuse;    /* a batch kernel's vector width: sums of products as fused multiply-adds */
 } Reassoc;
 
 static int latency(Op op) {
@@ -150,6 +158,14 @@ static int mul(Reassoc *r, int a, int b) {
     return id >= 0 ? id : binary(r, OP_MUL, a, b);
 }
 
+/* acc + p: fma(a, b, acc) when p is a product a * b. */
+static int fused_add(Reassoc *r, int acc, int p) {
+    const Node pn = r->out->node[p];
+    if (pn.op != OP_MUL)
+        return binary(r, OP_ADD, acc, p);
+    return build(r, (Node){.op = OP_FMA, .type = pn.type, .arg = {pn.arg[0], pn.arg[1], acc}});
+}
+
 /* Collects the terms of the addition cluster under input node i. */
 static void terms(Reassoc *r, int i, int **t, int *n, int *cap, bool top) {
     const Node *nd = &r->in->node[i];
@@ -174,6 +190,24 @@ static int tree(Reassoc *r, int *t, int n) {
     bool level = n >= 4;
     for (int k = 1; k < n && level; k++)
         level = r->depth[t[k]] == r->depth[t[0]];
+    if (r->fuse && !level) { /* throughput, not latency: one chain, products fused */
+        int first = 0; /* the chain starts from a term that is not a product */
+        while (first < n && r->out->node[t[first]].op == OP_MUL)
+            first++;
+        first = first < n ? first : 0;
+        int acc = t[first];
+        for (int k = 0; k < n; k++)
+            acc = k == first ? acc : fused_add(r, acc, t[k]);
+        return acc;
+    }
+    if (r->fuse && level && n % r->fuse == 0 && n > r->fuse) {
+        /* a batch's groups of `fuse` samples, one vector each, accumulated
+         * in a chain of fused multiply-adds; then the last vector by halves */
+        for (int g = 1; g < n / r->fuse; g++)
+            for (int k = 0; k < r->fuse; k++)
+                t[k] = fused_add(r, t[k], t[g * r->fuse + k]);
+        n = r->fuse;
+    }
     while (level && n > 1) {
         int h = n / 2;
         for (int k = 0; k < h; k++)
@@ -201,8 +235,8 @@ static int tree(Reassoc *r, int *t, int n) {
     return t[0];
 }
 
-void reassociate(Graph *g) {
-    Reassoc r = {.in = g};
+void reassociate(Graph *g, int fuse) {
+    Reassoc r = {.in = g, .fuse = fuse > 1 ? fuse : 0};
     Graph out;
     graph_init(&out, g->scalar);
     out.f64 = g->f64;

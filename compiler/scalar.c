@@ -80,9 +80,9 @@ void scalarize(const Graph *t, Graph *s) {
                         sh[c] = binary(s, OP_SUB, sh[c], ir_op(s, OP_LOG, sum, -1, -1));
             }
             break;
-        case OP_SELECT:
+        case OP_SELECT: case OP_FMA:
             for (int k = 0; k < numel; k++)
-                e[k] = ir_op(s, OP_SELECT, A[k], Bv[k], C[k]);
+                e[k] = ir_op(s, n->op, A[k], Bv[k], C[k]);
             break;
         case OP_MATMUL: {
             const int inner = t->node[n->arg[0]].type.dim[1];

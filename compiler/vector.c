@@ -25,7 +25,7 @@
 static bool packable_op(Op op) {
     switch (op) {
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_MAX: case OP_GT:
-    case OP_EQ: case OP_SELECT:
+    case OP_EQ: case OP_SELECT: case OP_FMA:
         return true;
     default:
         return false;
