@@ -310,14 +310,21 @@ static void vector_operand(Emit *e, const Pack *v, int a) {
     bool splat = true;
     for (int i = 1; i < v->lanes; i++)
         splat &= ids[i] == ids[0];
-    int from = plan_pack(&e->pl, ids[0]);
-    for (int i = 1; i < v->lanes && from >= 0 && !splat; i++)
-        from = plan_pack(&e->pl, ids[i]) == from ? from : -1;
-    if (e->pl.pk->samples && !splat && from >= 0) {
-        /* lanes of one vector moved (the tail of a halving sum): one shuffle */
-        fprintf(e->out, "__builtin_shufflevector(%s, %s", e->pl.pack_var[from], e->pl.pack_var[from]);
-        for (int i = 0; i < e->pl.pk->width; i++)
-            fprintf(e->out, ", %d", i < v->lanes ? e->pl.pk->lane_of[ids[i]] : -1);
+    int from[2] = {plan_pack(&e->pl, ids[0]), -1}; /* the lanes' vectors, at most two */
+    for (int i = 1; i < v->lanes && from[0] >= 0 && !splat; i++) {
+        int q = plan_pack(&e->pl, ids[i]);
+        if (q != from[0] && from[1] < 0)
+            from[1] = q;
+        if (q < 0 || (q != from[0] && q != from[1]))
+            from[0] = -1;
+    }
+    if (e->pl.pk->samples && !splat && from[0] >= 0) {
+        /* lanes of one or two vectors moved (the tails of halving sums): one shuffle */
+        int b = from[1] >= 0 ? from[1] : from[0], w = e->pl.pk->width;
+        fprintf(e->out, "__builtin_shufflevector(%s, %s", e->pl.pack_var[from[0]], e->pl.pack_var[b]);
+        for (int i = 0; i < w; i++)
+            fprintf(e->out, ", %d",
+                    i >= v->lanes ? -1 : e->pl.pk->lane_of[ids[i]] + (plan_pack(&e->pl, ids[i]) == from[0] ? 0 : w));
         fputc(')', e->out);
         return;
     }

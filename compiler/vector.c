@@ -14,6 +14,10 @@
  * Sums of a layer's products into one scalar (the dot product of a single
  * output unit) have no root per lane: their terms seed packs too, so the
  * products are one vector and the sum adds its lanes.
+ * With a batch's samples in the lanes (--reassociate), the sums over the
+ * samples are packed first: their terms, their chains over groups of
+ * samples (grow_up), and then the tails that add a vector's lanes by
+ * halves, several sums to a vector (pack_tails).
  * Packing changes no arithmetic: every lane computes what its scalar node
  * computes, in the same order, so results stay bit for bit the same.
  */
@@ -155,27 +159,38 @@ static void seed_sums(const Graph *s, Packing *pk, bool last_first) {
     free(uses);
 }
 
+/* Each node's users, by operand (CSR): user[first[i] .. first[i + 1]). */
+typedef struct Users {
+    int *first, *user;
+} Users;
+
+static Users users(const Graph *s) {
+    Users us = {xcalloc((size_t)s->n + 2, sizeof(int)), NULL};
+    for (int i = 0; i < s->n; i++)
+        for (int a = 0; a < 3; a++)
+            if (s->node[i].arg[a] >= 0)
+                us.first[s->node[i].arg[a] + 1]++;
+    for (int i = 0; i < s->n; i++)
+        us.first[i + 1] += us.first[i];
+    us.user = xmalloc(sizeof(int) * (size_t)(us.first[s->n] + 1));
+    int *fill = xmalloc(sizeof(int) * (size_t)(s->n + 1));
+    memcpy(fill, us.first, sizeof(int) * (size_t)(s->n + 1));
+    for (int i = 0; i < s->n; i++)
+        for (int a = 0; a < 3; a++)
+            if (s->node[i].arg[a] >= 0)
+                us.user[fill[s->node[i].arg[a]]++] = i;
+    free(fill);
+    return us;
+}
+
 /* Packs upward: for each pack, the users of its first lanes that do one op
  * with the lane in one operand position, and whose other operands are one
  * node or lanes of one pack; repeated over the new packs.  This packs the
  * levels of a batch's halving sums (reassoc.c) whose terms seed_sums
  * packed, down to the last two lanes: t[k] + t[k + 8] of a 16-lane vector
  * is an 8-lane vector whose second operand is the upper half (a shuffle). */
-static void grow_up(const Graph *s, Packing *pk) {
-    int *first = xcalloc((size_t)s->n + 2, sizeof(int)), *user = NULL; /* users, by operand (CSR) */
-    for (int i = 0; i < s->n; i++)
-        for (int a = 0; a < 3; a++)
-            if (s->node[i].arg[a] >= 0)
-                first[s->node[i].arg[a] + 1]++;
-    for (int i = 0; i < s->n; i++)
-        first[i + 1] += first[i];
-    user = xmalloc(sizeof(int) * (size_t)(first[s->n] + 1));
-    int *fill = xmalloc(sizeof(int) * (size_t)(s->n + 1));
-    memcpy(fill, first, sizeof(int) * (size_t)(s->n + 1));
-    for (int i = 0; i < s->n; i++)
-        for (int a = 0; a < 3; a++)
-            if (s->node[i].arg[a] >= 0)
-                user[fill[s->node[i].arg[a]]++] = i;
+static void grow_up(const Graph *s, Packing *pk, const Users *us, bool full_only) {
+    const int *first = us->first, *user = us->user;
     for (int v = 0; v < pk->npack; v++) {
         const Pack p = pk->pack[v];
         for (int e = first[p.node[0]]; e < first[p.node[0] + 1]; e++) {
@@ -204,13 +219,100 @@ static void grow_up(const Graph *s, Packing *pk) {
                 }
                 n += lanes[k] >= 0;
             }
+            if (n >= 2 && (!full_only || n == p.lanes))
+                add_pack(pk, lanes, n);
+        }
+    }
+}
+
+/* The additions nodes[k] + nodes[k + n/2], k < n/2, into out (one halving
+ * level of a sum, reassoc.c's tree); false unless each exists, unpacked. */
+static bool halve(const Graph *s, const Packing *pk, const Users *us, const int *nodes, int n, int *out) {
+    if (n < 2 || n % 2)
+        return false;
+    for (int k = 0; k < n / 2; k++) {
+        out[k] = -1;
+        for (int e = us->first[nodes[k]]; e < us->first[nodes[k] + 1] && out[k] < 0; e++) {
+            const Node *u = &s->node[us->user[e]];
+            int a = u->arg[0], b = u->arg[1];
+            if (u->op == OP_ADD && pk->pack_of[us->user[e]] < 0 &&
+                ((a == nodes[k] && b == nodes[k + n / 2]) || (b == nodes[k] && a == nodes[k + n / 2])))
+                out[k] = us->user[e];
+        }
+        if (out[k] < 0)
+            return false;
+    }
+    return true;
+}
+
+/* The tails of a batch's sums, packed across sums.  A sum over samples ends
+ * in a vector of partial sums whose lanes are added by halves (8, 4, 2, 1
+ * of 16 lanes); packed alone each level is a shuffle and an add for a
+ * vector that is half empty, and then a quarter, and so on.  Here the level
+ * of W / L sums, L lanes each, fills one vector instead: its operands are
+ * lanes of two vectors of the level above (two-vector shuffles), so every
+ * level of 16 sums costs 2 shuffles and an add per vector, the transposed
+ * reduction of a matrix of partial sums.  Sums are grouped in pack order. */
+static void pack_tails(const Graph *s, Packing *pk, const Users *us) {
+    int w = pk->width, nlev = 0, ntail = 0, cap = 0;
+    while ((1 << nlev) < w)
+        nlev++;
+    int(*lv)[LIMIT_LANES] = NULL; /* tail t's level j at lv[t * nlev + j - 1] */
+    for (int v = 0; v < pk->npack; v++) {
+        if (pk->pack[v].lanes != w)
+            continue;
+        if (ntail == cap) {
+            cap = cap ? 2 * cap : 16;
+            lv = xrealloc(lv, sizeof *lv * (size_t)(cap * nlev));
+        }
+        const int *up = pk->pack[v].node;
+        int j = 1;
+        for (; j <= nlev && halve(s, pk, us, up, w >> (j - 1), lv[ntail * nlev + j - 1]); j++)
+            up = lv[ntail * nlev + j - 1];
+        ntail += j > nlev; /* whole tails only */
+    }
+    /* A level's vector is computed at its latest lane (drop_late_packs), so
+     * a sum used before another's tail ends (the loss) stays out of the
+     * groups, until every grouped sum's first use follows every grouped
+     * tail's end. */
+    int kept = ntail;
+    for (bool changed = true; changed && kept > 1;) {
+        int end = -1;
+        for (int t = 0; t < ntail; t++)
+            for (int j = 1; j <= nlev && lv[t * nlev][0] >= 0; j++)
+                for (int k = 0; k < w >> j; k++)
+                    end = lv[t * nlev + j - 1][k] > end ? lv[t * nlev + j - 1][k] : end;
+        changed = false;
+        for (int t = 0; t < ntail; t++) {
+            int sum = lv[t * nlev + nlev - 1][0];
+            if (lv[t * nlev][0] < 0)
+                continue;
+            for (int e = us->first[sum]; e < us->first[sum + 1]; e++)
+                if (us->user[e] < end) {
+                    lv[t * nlev][0] = -1; /* dropped from the groups */
+                    changed = true;
+                    kept--;
+                    break;
+                }
+        }
+    }
+    int n = 0;
+    for (int t = 0; t < ntail; t++)
+        if (lv[t * nlev][0] >= 0 && n++ != t)
+            memcpy(lv + (n - 1) * nlev, lv + t * nlev, sizeof *lv * (size_t)nlev);
+    ntail = n;
+    for (int j = 1; j <= nlev && ntail > 1; j++) {
+        int l = w >> j, group = w / l;
+        for (int t0 = 0; t0 < ntail; t0 += group) {
+            int lanes[LIMIT_LANES], n = 0;
+            for (int t = t0; t < t0 + group && t < ntail; t++)
+                for (int k = 0; k < l; k++)
+                    lanes[n++] = lv[t * nlev + j - 1][k];
             if (n >= 2)
                 add_pack(pk, lanes, n);
         }
     }
-    free(first);
-    free(user);
-    free(fill);
+    free(lv);
 }
 
 /* Drops every pack that would be computed after a use of one of its lanes,
@@ -264,7 +366,12 @@ void vector_pack(const Graph *s, const Model *m, int width, bool samples, Packin
     pk->samples = samples;
     if (samples) { /* the batch's samples in the lanes, before the roots' units */
         seed_sums(s, pk, true);
-        grow_up(s, pk);
+        Users us = users(s);
+        grow_up(s, pk, &us, true); /* the sums' chains over groups of samples */
+        pack_tails(s, pk, &us);
+        grow_up(s, pk, &us, false);
+        free(us.first);
+        free(us.user);
     }
     static const RootKind order[] = {ROOT_UPDATE, ROOT_STATE, ROOT_CARRY, ROOT_GRAD, ROOT_OUTPUT};
     int *elem = xmalloc(sizeof(int) * (size_t)(s->nroot + 1));
