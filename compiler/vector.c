@@ -186,10 +186,14 @@ static Users users(const Graph *s) {
 /* Packs upward: for each pack, the users of its first lanes that do one op
  * with the lane in one operand position, and whose other operands are one
  * node or lanes of one pack; repeated over the new packs.  This packs the
- * levels of a batch's halving sums (reassoc.c) whose terms seed_sums
- * packed, down to the last two lanes: t[k] + t[k + 8] of a 16-lane vector
- * is an 8-lane vector whose second operand is the upper half (a shuffle). */
-static void grow_up(const Graph *s, Packing *pk, const Users *us, bool full_only) {
+ * chains and levels of a batch's sums (reassoc.c) whose terms seed_sums
+ * packed: t[k] + t[k + 8] of a 16-lane vector is an 8-lane vector whose
+ * second operand is the upper half (a shuffle); `full_only` keeps to packs
+ * as wide as the one they grow from.  With `new_leaves`, another operand
+ * may also be a distinct leaf per lane, which becomes a leaf pack: the
+ * parameters of an update that grows from the gradients' tails, so that
+ * they are held in the tails' lane order. */
+static void grow_up(const Graph *s, Packing *pk, const Users *us, bool full_only, bool new_leaves) {
     const int *first = us->first, *user = us->user;
     for (int v = 0; v < pk->npack; v++) {
         const Pack p = pk->pack[v];
@@ -210,7 +214,9 @@ static void grow_up(const Graph *s, Packing *pk, const Users *us, bool full_only
                         int o0 = n0->arg[b], ok_ = nk->arg[b];
                         if (b == a || o0 < 0 || o0 == ok_)
                             continue;
-                        fits = pk->pack_of[o0] >= 0 && pk->pack_of[ok_] == pk->pack_of[o0];
+                        fits = (pk->pack_of[o0] >= 0 && pk->pack_of[ok_] == pk->pack_of[o0]) ||
+                               (new_leaves && leaf_op(s->node[o0].op) && s->node[ok_].op == s->node[o0].op &&
+                                pk->pack_of[o0] < 0 && pk->pack_of[ok_] < 0);
                     }
                     for (int j = 0; j < k && fits; j++)
                         fits = lanes[j] != user[f];
@@ -219,8 +225,25 @@ static void grow_up(const Graph *s, Packing *pk, const Users *us, bool full_only
                 }
                 n += lanes[k] >= 0;
             }
-            if (n >= 2 && (!full_only || n == p.lanes))
-                add_pack(pk, lanes, n);
+            if (n < 2 || (full_only && n != p.lanes))
+                continue;
+            for (int b = 0; b < 3 && n0->arg[b] >= 0; b++) { /* leaves lane by lane: a leaf pack */
+                int leaves[LIMIT_LANES];
+                for (int k = 0; k < n; k++)
+                    leaves[k] = s->node[lanes[k]].arg[b];
+                if (b != a && leaves[1] != leaves[0] && pk->pack_of[leaves[0]] < 0)
+                    if (!uniform(s, pk, leaves, n))
+                        goto next; /* a leaf repeats across lanes */
+            }
+            for (int b = 0; b < 3 && n0->arg[b] >= 0; b++) {
+                int leaves[LIMIT_LANES];
+                for (int k = 0; k < n; k++)
+                    leaves[k] = s->node[lanes[k]].arg[b];
+                if (b != a && leaves[1] != leaves[0] && pk->pack_of[leaves[0]] < 0)
+                    add_pack(pk, leaves, n);
+            }
+            add_pack(pk, lanes, n);
+        next:;
         }
     }
 }
@@ -318,7 +341,8 @@ static void pack_tails(const Graph *s, Packing *pk, const Users *us) {
 /* Drops every pack that would be computed after a use of one of its lanes,
  * renumbering the rest.  A vector is computed at its latest lane, and a
  * user that is a lane itself at its own pack's latest lane; lanes seeded
- * from sums need not be in graph order.  Dropping a pack moves its lanes
+ * from sums need not be in graph order; a leaf pack is loaded before the
+ * kernel's body and is never late.  Dropping a pack moves its lanes
  * earlier, which can invalidate their operands' packs: repeat until none
  * is dropped. */
 static void drop_late_packs(const Graph *s, Packing *pk) {
@@ -326,8 +350,8 @@ static void drop_late_packs(const Graph *s, Packing *pk) {
     int *use = xmalloc(sizeof(int) * (size_t)(pk->npack + 1)); /* each pack's earliest user */
     for (bool dropped = true; dropped;) {
         dropped = false;
-        for (int i = 0; i < s->n; i++)
-            at[i] = pk->pack_of[i] >= 0 ? pk->pack[pk->pack_of[i]].last : i;
+        for (int i = 0; i < s->n; i++) /* leaf packs are loaded before the body */
+            at[i] = pk->pack_of[i] < 0 ? i : leaf_op(s->node[i].op) ? -1 : pk->pack[pk->pack_of[i]].last;
         for (int v = 0; v < pk->npack; v++)
             use[v] = s->n;
         for (int i = 0; i < s->n; i++)
@@ -339,7 +363,7 @@ static void drop_late_packs(const Graph *s, Packing *pk) {
         int kept = 0;
         for (int v = 0; v < pk->npack; v++) {
             Pack p = pk->pack[v];
-            bool ok = use[v] > p.last;
+            bool ok = use[v] > p.last || leaf_op(s->node[p.node[0]].op);
             for (int i = 0; i < p.lanes; i++) {
                 pk->pack_of[p.node[i]] = ok ? kept : -1;
                 pk->lane_of[p.node[i]] = ok ? i : -1;
@@ -367,9 +391,9 @@ void vector_pack(const Graph *s, const Model *m, int width, bool samples, Packin
     if (samples) { /* the batch's samples in the lanes, before the roots' units */
         seed_sums(s, pk, true);
         Users us = users(s);
-        grow_up(s, pk, &us, true); /* the sums' chains over groups of samples */
+        grow_up(s, pk, &us, true, false); /* the sums' chains over groups of samples */
         pack_tails(s, pk, &us);
-        grow_up(s, pk, &us, false);
+        grow_up(s, pk, &us, false, true); /* and on: the updates, in the tails' lanes */
         free(us.first);
         free(us.user);
     }
