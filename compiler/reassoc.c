@@ -24,16 +24,18 @@
  *     compare counts 4 cycles), it masks the early factor instead,
  *     (c ? u : 0) * a, so the select leaves the chain (the results differ
  *     only when u or a is infinite or NaN, and in the sign of a zero); in
- *     the forward pass only (and in
- *     NAME_train's next pre-activation, carry.c): a gradient's mask is
- *     shared by a whole weight matrix and would be applied per column.
+ *     the forward pass only (and in NAME_train's next pre-activation,
+ *     carry.c): a gradient's mask is shared by a whole weight matrix and
+ *     would be applied per column.
  *
  * A batch kernel (batch >= 4, the samples in the vector lanes, vector.c)
- * is bound by throughput instead: there (`fuse`, the vector width) every
- * sum of products is one chain of fused multiply-adds, fma(a, b, acc),
- * rounded once each, and a batch's sum over its samples first accumulates
- * its groups of `fuse` samples, one vector each, in such a chain; the last
- * vector's lanes are then added by halves.
+ * is bound by throughput instead: there (`fuse`, the vector width) the
+ * masks stay where they are (the ReLU is computed anyway, so a mask after
+ * the product would only add a compare), every sum of products is one
+ * chain of fused multiply-adds, fma(a, b, acc), rounded once each, and a
+ * batch's sum over its samples first accumulates its groups of `fuse`
+ * samples, one vector each, in such a chain; the last vector's lanes are
+ * then added by halves.
  *
  * Every lane of a layer gets the same shape, so the vector packing is
  * unchanged.  The results differ from the default in the last bits of each
@@ -132,8 +134,9 @@ static int rewrite_mul(Reassoc *r, int u, int p) {
         Node two = {.op = OP_CONST, .type = pn.type, .value = 2.0, .arg = {-1, -1, -1}};
         return mul(r, mul(r, u, build(r, two)), pn.arg[0]);
     }
-    if (r->out->at.phase != PH_FORWARD)
-        return -1; /* gradients keep their masks: see above */
+    if (r->out->at.phase != PH_FORWARD || r->fuse)
+        return -1; /* gradients keep their masks: see above; a batch kernel
+                    * has the ReLU anyway, and would add a compare */
     if (pn.op == OP_SELECT && (is_zero(r, pn.arg[1]) || is_zero(r, pn.arg[2]))) {
         int c = pn.arg[0], k = is_zero(r, pn.arg[2]) ? 1 : 2, a = pn.arg[k];
         int arms[3] = {c, pn.arg[1], pn.arg[2]};
