@@ -389,33 +389,23 @@ static void vector_statement(Emit *e, int vi, const char *indent) {
     fputs(";\n", e->out);
 }
 
-/* Chunks [lo, hi) of a strided pack merged by halves, one two-vector
- * shuffle a merge: a single chunk is the chunk itself (its lanes where they
- * were loaded, g->at), a merge puts each lane k at k; lanes from other
- * chunks are don't-cares (-1).  The whole pack (lo, hi spanning more than
- * one chunk) ends with every lane in place. */
-static void merge_chunks(Emit *e, const Strided *g, const char *const *chunk, int lo, int hi) {
-    if (hi - lo == 1) {
-        fputs(chunk[lo], e->out);
+/* Operand o of a strided pack's shuffle program (plan_shuffles): a chunk
+ * (-1 - c), or a step printed as a nested __builtin_shufflevector; equal
+ * steps of two packs are equal expressions, which the compiler merges. */
+static void shuffle_operand(Emit *e, const Shuffle *prog, const char *const *chunk, int o) {
+    if (o < 0) {
+        fputs(chunk[-1 - o], e->out);
         return;
     }
-    int w = e->pl.pk->width, mid = lo + (hi - lo) / 2;
     fputs("__builtin_shufflevector(", e->out);
-    merge_chunks(e, g, chunk, lo, mid);
+    shuffle_operand(e, prog, chunk, prog[o].a);
     fputs(", ", e->out);
-    merge_chunks(e, g, chunk, mid, hi);
-    for (int k = 0; k < w; k++) {
-        int in = g->in[k], at = g->at[k];
-        fprintf(e->out, ", %d",
-                in >= lo && in < mid   ? (mid - lo == 1 ? at : k)
-                : in >= mid && in < hi ? w + (hi - mid == 1 ? at : k)
-                                       : -1);
-    }
+    shuffle_operand(e, prog, chunk, prog[o].b);
+    for (int k = 0; k < e->pl.pk->width; k++)
+        fprintf(e->out, ", %d", prog[o].idx[k]);
     fputc(')', e->out);
 }
 
-/* A strided pack (plan_strided) as whole-vector loads of the samples' rows,
- * each once per body, and shuffles; false if it is not one. */
 static bool strided_pack(Emit *e, const Pack *v, const char *indent) {
     Strided g;
     if (!plan_strided(&e->pl, v, &g) || e->nchunk + g.nchunk > 64)
@@ -436,14 +426,8 @@ static bool strided_pack(Emit *e, const Pack *v, const char *indent) {
         chunk[c] = e->chunk[j];
     }
     fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, false), e->pl.pack_var[v - e->pl.pk->pack]);
-    if (g.nchunk == 1) { /* one chunk: its lanes still move into place */
-        fprintf(e->out, "__builtin_shufflevector(%s, %s", chunk[0], chunk[0]);
-        for (int k = 0; k < w; k++)
-            fprintf(e->out, ", %d", g.at[k]);
-        fputc(')', e->out);
-    } else {
-        merge_chunks(e, &g, chunk, 0, g.nchunk);
-    }
+    Shuffle prog[2 * LIMIT_LANES];
+    shuffle_operand(e, prog, chunk, plan_shuffles(&e->pl, &g, prog) - 1);
     fputs(";\n", e->out);
     return true;
 }

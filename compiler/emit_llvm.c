@@ -321,21 +321,6 @@ static LLVMValueRef leaf_vector(L *l, int v) {
     return vec;
 }
 
-/* Chunks [lo, hi) of a strided pack merged, as emit_c's merge_chunks. */
-static LLVMValueRef merge_chunks(L *l, const Strided *g, const LLVMValueRef *chunk, int lo, int hi) {
-    if (hi - lo == 1)
-        return chunk[lo];
-    int w = l->pl.pk->width, mid = lo + (hi - lo) / 2;
-    LLVMValueRef mask[LIMIT_LANES], a = merge_chunks(l, g, chunk, lo, mid), b = merge_chunks(l, g, chunk, mid, hi);
-    for (int k = 0; k < w; k++) {
-        int in = g->in[k], at = g->at[k];
-        mask[k] = in >= lo && in < mid   ? LLVMConstInt(l->i32, (unsigned)(mid - lo == 1 ? at : k), 0)
-                  : in >= mid && in < hi ? LLVMConstInt(l->i32, (unsigned)(w + (hi - mid == 1 ? at : k)), 0)
-                                         : LLVMGetUndef(l->i32);
-    }
-    return LLVMBuildShuffleVector(l->b, a, b, LLVMConstVector(mask, (unsigned)w), "");
-}
-
 /* A strided pack (plan_strided) as whole-vector loads, each once per body,
  * and shuffles; NULL if it is not one. */
 static LLVMValueRef strided_vector(L *l, int v) {
@@ -358,12 +343,16 @@ static LLVMValueRef strided_vector(L *l, int v) {
         }
         chunk[c] = l->chunk[j];
     }
-    LLVMValueRef vec = g.nchunk > 1 ? merge_chunks(l, &g, chunk, 0, g.nchunk) : NULL;
-    if (!vec) { /* one chunk: its lanes still move into place */
+    Shuffle prog[2 * LIMIT_LANES]; /* plan_shuffles: equal steps of two packs are CSE'd by LLVM */
+    LLVMValueRef step[2 * LIMIT_LANES], vec = NULL;
+    int nstep = plan_shuffles(&l->pl, &g, prog);
+    for (int s = 0; s < nstep; s++) {
         LLVMValueRef mask[LIMIT_LANES];
         for (int k = 0; k < l->pl.pk->width; k++)
-            mask[k] = LLVMConstInt(l->i32, (unsigned)g.at[k], 0);
-        vec = LLVMBuildShuffleVector(l->b, chunk[0], chunk[0], LLVMConstVector(mask, (unsigned)l->pl.pk->width), "");
+            mask[k] = prog[s].idx[k] < 0 ? LLVMGetUndef(l->i32) : LLVMConstInt(l->i32, (unsigned)prog[s].idx[k], 0);
+        LLVMValueRef a = prog[s].a < 0 ? chunk[-1 - prog[s].a] : step[prog[s].a];
+        LLVMValueRef b = prog[s].b < 0 ? chunk[-1 - prog[s].b] : step[prog[s].b];
+        vec = step[s] = LLVMBuildShuffleVector(l->b, a, b, LLVMConstVector(mask, (unsigned)l->pl.pk->width), "");
     }
     LLVMSetValueName2(vec, l->pl.pack_var[v], strlen(l->pl.pack_var[v]));
     return vec;

@@ -389,10 +389,26 @@ const char *plan_fresh(Plan *p, const char *base);    /* a new local's unique na
 typedef struct Strided {
     int origin;             /* the first lane's row, as an index into x or t */
     int nchunk;             /* vectors loaded: origin, origin + width, ... */
+    int stride, off;        /* lane k is element origin + off + stride * k */
     int in[LIMIT_LANES];
     int at[LIMIT_LANES];
 } Strided;
 bool plan_strided(const Plan *p, const Pack *v, Strided *g); /* false: load lane by lane */
+
+/* One two-vector shuffle of a strided pack's program: operands a and b are
+ * chunk c as -1 - c or an earlier step; idx[k] picks lane k (< width from
+ * a, else from b; -1: any). */
+typedef struct Shuffle {
+    int a, b;
+    int idx[LIMIT_LANES];
+} Shuffle;
+/* The shuffles that build strided pack g from its chunks (at most
+ * 2 * nchunk; the last is the pack).  The chunks are merged by halves; a
+ * merge of two chunks is shared with the pack of the neighbouring input
+ * feature (off ^ 1), each holding the other's lanes in the upper half, so
+ * that the two packs' programs have that step in common (the compilers
+ * merge equal shuffles): 16 shuffles for 5 features of 16 samples, not 20. */
+int plan_shuffles(const Plan *p, const Strided *g, Shuffle *out);
 
 /* ---- emit_c.c ---- */
 typedef struct EmitOptions {

@@ -49,12 +49,89 @@ bool plan_strided(const Plan *p, const Pack *v, Strided *g) {
         if (p->s->node[v->node[k]].op != n0->op || p->s->node[v->node[k]].index != n0->index + stride * k)
             return false;
     g->origin = n0->index - n0->index % stride;
+    g->stride = stride, g->off = n0->index % stride;
     for (int k = 0; k < w; k++) {
-        int d = n0->index % stride + stride * k;
+        int d = g->off + stride * k;
         g->in[k] = d / w, g->at[k] = d % w;
     }
     g->nchunk = g->in[w - 1] + 1;
     return true;
+}
+
+/* The partner feature's strided pack (off ^ 1), if it loads the same chunks. */
+static bool partner(const Strided *g, int w, Strided *q) {
+    *q = *g;
+    q->off = g->off ^ 1;
+    if (q->off >= g->stride)
+        return false;
+    for (int k = 0; k < w; k++) {
+        int d = q->off + g->stride * k;
+        q->in[k] = d / w, q->at[k] = d % w;
+    }
+    return q->in[w - 1] + 1 == g->nchunk;
+}
+
+/* Chunks [lo, hi) of g merged into out (from step *n on); pos[k] is where
+ * lane k ends, for g's lanes in those chunks.  Returns the operand. */
+static int merge(const Strided *g, const Strided *q, int w, int lo, int hi, int *pos, Shuffle *out, int *n) {
+    if (hi - lo == 1) {
+        for (int k = 0; k < w; k++)
+            if (g->in[k] == lo)
+                pos[k] = g->at[k];
+        return -1 - lo;
+    }
+    Shuffle sh = {.a = -1 - lo, .b = -2 - lo};
+    for (int k = 0; k < w; k++)
+        sh.idx[k] = -1;
+    if (hi - lo == 2 && q) { /* shared: the lower feature at k, the other at k + w/2 */
+        bool ok = true;
+        for (int f = 0; f < 2 && ok; f++) {
+            const Strided *h = (f == 0) == (g->off < q->off) ? g : q;
+            for (int k = 0; k < w && ok; k++)
+                if (h->in[k] == lo || h->in[k] == lo + 1) {
+                    int at = (k + f * w / 2) % w;
+                    ok = sh.idx[at] < 0;
+                    sh.idx[at] = (h->in[k] == lo ? 0 : w) + h->at[k];
+                }
+        }
+        if (ok) {
+            for (int k = 0; k < w; k++)
+                if (g->in[k] == lo || g->in[k] == lo + 1)
+                    pos[k] = (k + (g->off < q->off ? 0 : w / 2)) % w;
+            out[*n] = sh;
+            return (*n)++;
+        }
+        for (int k = 0; k < w; k++)
+            sh.idx[k] = -1;
+    }
+    int mid = lo + (hi - lo) / 2, pa[LIMIT_LANES], pb[LIMIT_LANES];
+    sh.a = merge(g, q, w, lo, mid, pa, out, n);
+    sh.b = merge(g, q, w, mid, hi, pb, out, n);
+    for (int k = 0; k < w; k++) {
+        int in = g->in[k];
+        sh.idx[k] = in >= lo && in < mid ? pa[k] : in >= mid && in < hi ? w + pb[k] : -1;
+        if (in >= lo && in < hi)
+            pos[k] = k;
+    }
+    out[*n] = sh;
+    return (*n)++;
+}
+
+int plan_shuffles(const Plan *p, const Strided *g, Shuffle *out) {
+    int w = p->pk->width, n = 0, pos[LIMIT_LANES];
+    Strided q;
+    bool shared = partner(g, w, &q);
+    int top = merge(g, shared ? &q : NULL, w, 0, g->nchunk, pos, out, &n);
+    bool in_place = top >= 0;
+    for (int k = 0; k < w && in_place; k++)
+        in_place = pos[k] == k;
+    if (!in_place) { /* one chunk, or a shared merge at the top: move the lanes */
+        Shuffle sh = {.a = top, .b = top};
+        for (int k = 0; k < w; k++)
+            sh.idx[k] = pos[k];
+        out[n++] = sh;
+    }
+    return n;
 }
 
 const char *plan_fresh(Plan *p, const char *base) {
