@@ -161,21 +161,23 @@ static void hyper_def(Emit *e, Hyper h, const char *step) {
     unreachable();
 }
 
-static void call(Emit *e, const char *fn, int a) {
-    fprintf(e->out, "%s%s(", fn, e->o->fp64 ? "" : "f");
-    expr(e, a);
-    fputc(')', e->out);
-}
-
-/* NAME_fn(args[0], ..., args[n-1]), each argument a whole expression. */
-static void helper_call(Emit *e, const char *fn, const int *args, int n) {
-    fprintf(e->out, "%s_%s(", e->m->name, fn);
+/* fn(args[0], ..., args[n-1]), each argument a whole expression. */
+static void call_n(Emit *e, const char *fn, const int *args, int n) {
+    fprintf(e->out, "%s(", fn);
     for (int i = 0; i < n; i++) {
         if (i)
             fputs(", ", e->out);
         expr(e, args[i]);
     }
     fputc(')', e->out);
+}
+
+/* The C library's fn on one operand: expf, ... (exp, ... with --fp64). */
+static void call(Emit *e, const char *fn, int a) { call_n(e, format("%s%s", fn, e->o->fp64 ? "" : "f"), &a, 1); }
+
+/* NAME_fn(args[0], ..., args[n-1]). */
+static void helper_call(Emit *e, const char *fn, const int *args, int n) {
+    call_n(e, format("%s_%s", e->m->name, fn), args, n);
 }
 
 static void expr(Emit *e, int id) {
@@ -252,13 +254,7 @@ static void expr(Emit *e, int id) {
         return;
     }
     case OP_FMA: /* one rounding, as every backend and target computes it */
-        fprintf(e->out, "fma%s(", e->o->fp64 ? "" : "f");
-        expr(e, a);
-        fputs(", ", e->out);
-        expr(e, b);
-        fputs(", ", e->out);
-        expr(e, c);
-        fputc(')', e->out);
+        call_n(e, e->o->fp64 ? "fma" : "fmaf", (const int[]){a, b, c}, 3);
         return;
     default:
         die("emit_c: %s in a scalar graph", op_name[n->op]);
