@@ -39,6 +39,7 @@ typedef struct Options {
     char flags[512];         /* the flags as given, for the banner */
     int vector_width;        /* --vector-width: lanes per vector, 1 for scalar code */
     bool reassociate;        /* --reassociate: shorter chains, other rounding */
+    bool fma;                /* --fma: with --reassociate, batch sums as fused multiply-adds */
     const Packing *pk;       /* the schedule's vectors, once packed */
     const Graph *train;      /* NAME_train's own schedule (carry.c), or NULL */
     const Packing *train_pk;
@@ -77,8 +78,11 @@ static void usage(FILE *out) {
           "                     (faster training; rounding differs slightly): at batch 1\n"
           "                     with plain SGD NAME_train carries the first layer's\n"
           "                     pre-activation to the next sample; at batch >= 4 the\n"
-          "                     samples fill the vector lanes and sums of products are\n"
-          "                     fused multiply-adds\n"
+          "                     samples fill the vector lanes\n"
+          "  --fma              with --reassociate, at batch >= 4: sums of products as\n"
+          "                     fused multiply-adds (one rounding each); fast where\n"
+          "                     the target has FMA (x86-64 with -mfma or -march=native,\n"
+          "                     AArch64), exact but slow elsewhere\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
           "                     simplify, scalarize, simplify-scalar, reassociate, or all\n"
           "  --help             this text\n"
@@ -153,6 +157,8 @@ static void parse_args(int argc, char **argv, Options *o) {
             o->fp64 = true;
         } else if (strcmp(a, "--reassociate") == 0) {
             o->reassociate = true;
+        } else if (strcmp(a, "--fma") == 0) {
+            o->fma = true;
         } else if (strncmp(a, "--vector-width=", 15) == 0) {
             const char *w = a + 15;
             o->vector_width = strcmp(w, "1") == 0 ? 1 : strcmp(w, "2") == 0 ? 2 : strcmp(w, "4") == 0 ? 4
@@ -179,7 +185,7 @@ static void parse_args(int argc, char **argv, Options *o) {
             }
         }
         if (strncmp(a, "--emit=", 7) == 0 || strcmp(a, "--fp64") == 0 || strncmp(a, "--target=", 9) == 0 ||
-            strcmp(a, "--reassociate") == 0 ||
+            strcmp(a, "--reassociate") == 0 || strcmp(a, "--fma") == 0 ||
             strncmp(a, "--vector-width=", 15) == 0 ||
             strncmp(a, "--cpu=", 6) == 0 || strncmp(a, "--features=", 11) == 0 ||
             (a[0] == '-' && a[1] == 'O') || strcmp(a, "--trainer") == 0 || strcmp(a, "--runtime") == 0) {
@@ -189,6 +195,8 @@ static void parse_args(int argc, char **argv, Options *o) {
     }
     if (!o->input)
         usage_error("%s", "no input file");
+    if (o->fma && !o->reassociate)
+        usage_error("%s", "--fma changes rounding: it needs --reassociate");
     if (!o->vector_width)
         o->vector_width = 4;
 }
@@ -504,7 +512,7 @@ static void schedule_one(const Options *o, const Graph *g, const Model *m, Graph
     simplify(s);
     after(o, s, m, "simplify-scalar");
     if (o->reassociate) {
-        reassociate(s, m->batch >= 4 ? o->vector_width : 0);
+        reassociate(s, m->batch >= 4 ? o->vector_width : 0, o->fma);
         simplify(s);
         after(o, s, m, "reassociate");
     }

@@ -315,9 +315,11 @@ bool carry_build(const Graph *g, const Model *m, Graph *t);
 
 /* ---- reassoc.c ---- */
 /* Requires: a scalar graph.  Guarantees: the same roots computed with sums
- * as latency-ordered trees and data-only factors multiplied first; values
- * may differ in rounding (--reassociate). */
-void reassociate(Graph *g, int fuse);
+ * as latency-ordered trees and data-only factors multiplied first, or, in
+ * a batch kernel (`batch`, its vector width, > 1), as chains over groups of
+ * samples, fused multiply-adds with `fma`; values may differ in rounding
+ * (--reassociate, --fma). */
+void reassociate(Graph *g, int batch, bool fma);
 
 /* ---- scalar.c ---- */
 /* Requires: a tensor graph.  Guarantees: s is the same computation with every

@@ -31,11 +31,13 @@
  * A batch kernel (batch >= 4, the samples in the vector lanes, vector.c)
  * is bound by throughput instead: there (`fuse`, the vector width) the
  * masks stay where they are (the ReLU is computed anyway, so a mask after
- * the product would only add a compare), every sum of products is one
- * chain of fused multiply-adds, fma(a, b, acc), rounded once each, and a
+ * the product would only add a compare), every sum is one chain, and a
  * batch's sum over its samples first accumulates its groups of `fuse`
  * samples, one vector each, in such a chain; the last vector's lanes are
- * then added by halves.
+ * then added by halves.  With --fma (`fma`) the chains' products are fused
+ * multiply-adds, fma(a, b, acc), rounded once each: fewer instructions
+ * where the target has them, and a library call per lane where it has not,
+ * so it is a flag of its own.
  *
  * Every lane of a layer gets the same shape, so the vector packing is
  * unchanged.  The results differ from the default in the last bits of each
@@ -54,7 +56,8 @@ typedef struct Reassoc {
     int *depth;  /* estimated latency of each output node after the carried values, in cycles */
     int cap;     /* entries of depth */
     bool carry;  /* NAME_train's graph with a carried first-layer pre-activation (carry.c) */
-    int fuse;    /* a batch kernel's vector width: sums of products as fused multiply-adds */
+    int fuse;    /* a batch kernel's vector width: sums as chains, over groups of samples */
+    bool fma;    /* in those chains, products as fused multiply-adds (--fma) */
 } Reassoc;
 
 static int latency(Op op) {
@@ -161,10 +164,10 @@ static int mul(Reassoc *r, int a, int b) {
     return id >= 0 ? id : binary(r, OP_MUL, a, b);
 }
 
-/* acc + p: fma(a, b, acc) when p is a product a * b. */
+/* acc + p: fma(a, b, acc) when p is a product a * b (with --fma). */
 static int fused_add(Reassoc *r, int acc, int p) {
     const Node pn = r->out->node[p];
-    if (pn.op != OP_MUL)
+    if (pn.op != OP_MUL || !r->fma)
         return binary(r, OP_ADD, acc, p);
     return build(r, (Node){.op = OP_FMA, .type = pn.type, .arg = {pn.arg[0], pn.arg[1], acc}});
 }
@@ -238,8 +241,8 @@ static int tree(Reassoc *r, int *t, int n) {
     return t[0];
 }
 
-void reassociate(Graph *g, int fuse) {
-    Reassoc r = {.in = g, .fuse = fuse > 1 ? fuse : 0};
+void reassociate(Graph *g, int batch, bool fma) {
+    Reassoc r = {.in = g, .fuse = batch > 1 ? batch : 0, .fma = fma};
     Graph out;
     graph_init(&out, g->scalar);
     out.f64 = g->f64;
