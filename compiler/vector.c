@@ -183,6 +183,14 @@ static Users users(const Graph *s) {
     return us;
 }
 
+/* Operand b of lanes[0..n) into leaves; whether it is a new leaf pack to
+ * make (unpacked, and not one node for every lane). */
+static bool leaf_operand(const Graph *s, const Packing *pk, const int *lanes, int n, int b, int *leaves) {
+    for (int k = 0; k < n; k++)
+        leaves[k] = s->node[lanes[k]].arg[b];
+    return leaves[1] != leaves[0] && pk->pack_of[leaves[0]] < 0;
+}
+
 /* Packs upward: for each pack, the users of its first lanes that do one op
  * with the lane in one operand position, and whose other operands are one
  * node or lanes of one pack; repeated over the new packs.  This packs the
@@ -227,23 +235,17 @@ static void grow_up(const Graph *s, Packing *pk, const Users *us, bool full_only
             }
             if (n < 2 || (full_only && n != p.lanes))
                 continue;
-            for (int b = 0; b < 3 && n0->arg[b] >= 0; b++) { /* leaves lane by lane: a leaf pack */
-                int leaves[LIMIT_LANES];
-                for (int k = 0; k < n; k++)
-                    leaves[k] = s->node[lanes[k]].arg[b];
-                if (b != a && leaves[1] != leaves[0] && pk->pack_of[leaves[0]] < 0)
-                    if (!uniform(s, pk, leaves, n))
-                        goto next; /* a leaf repeats across lanes */
-            }
-            for (int b = 0; b < 3 && n0->arg[b] >= 0; b++) {
-                int leaves[LIMIT_LANES];
-                for (int k = 0; k < n; k++)
-                    leaves[k] = s->node[lanes[k]].arg[b];
-                if (b != a && leaves[1] != leaves[0] && pk->pack_of[leaves[0]] < 0)
+            int leaves[LIMIT_LANES];
+            bool distinct = true; /* a leaf repeated across lanes cannot be a leaf pack */
+            for (int b = 0; b < 3 && n0->arg[b] >= 0; b++)
+                if (b != a && leaf_operand(s, pk, lanes, n, b, leaves))
+                    distinct &= uniform(s, pk, leaves, n);
+            if (!distinct)
+                continue;
+            for (int b = 0; b < 3 && n0->arg[b] >= 0; b++)
+                if (b != a && leaf_operand(s, pk, lanes, n, b, leaves))
                     add_pack(pk, leaves, n);
-            }
             add_pack(pk, lanes, n);
-        next:;
         }
     }
 }
@@ -319,11 +321,11 @@ static void pack_tails(const Graph *s, Packing *pk, const Users *us) {
                 }
         }
     }
-    int n = 0;
+    int grouped = 0;
     for (int t = 0; t < ntail; t++)
-        if (lv[t * nlev][0] >= 0 && n++ != t)
-            memcpy(lv + (n - 1) * nlev, lv + t * nlev, sizeof *lv * (size_t)nlev);
-    ntail = n;
+        if (lv[t * nlev][0] >= 0 && grouped++ != t)
+            memcpy(lv + (grouped - 1) * nlev, lv + t * nlev, sizeof *lv * (size_t)nlev);
+    ntail = grouped;
     for (int j = 1; j <= nlev && ntail > 1; j++) {
         int l = w >> j, group = w / l;
         for (int t0 = 0; t0 < ntail; t0 += group) {
