@@ -839,7 +839,7 @@ void emit_header(FILE *out, const Model *m, const EmitOptions *o) {
 static void emit_vfma(Emit *e, int w, int bytes) {
     const char *N = e->m->name, *pd = e->o->fp64 ? "pd" : "ps";
     const char *x86 = bytes == 64 ? "_mm512" : bytes == 32 ? "_mm256" : bytes == 16 ? "_mm" : NULL;
-    fprintf(e->out, "/* a * b + c lane by lane, rounded once: fused multiply-adds (--reassociate). */\n");
+    fprintf(e->out, "/* a * b + c lane by lane, rounded once: fused multiply-adds (--fma). */\n");
     if (x86) {
         const char *m = format("__m%d%s", bytes * 8, e->o->fp64 ? "d" : "");
         fprintf(e->out,
