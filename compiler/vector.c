@@ -344,7 +344,8 @@ static void pack_tails(const Graph *s, Packing *pk, const Users *us) {
  * renumbering the rest.  A vector is computed at its latest lane, and a
  * user that is a lane itself at its own pack's latest lane; lanes seeded
  * from sums need not be in graph order; a leaf pack is loaded before the
- * kernel's body and is never late.  Dropping a pack moves its lanes
+ * kernel's body and is never late; a pack one of whose lanes is an operand
+ * of another (two levels of one sum tree) always is.  Dropping a pack moves its lanes
  * earlier, which can invalidate their operands' packs: repeat until none
  * is dropped. */
 static void drop_late_packs(const Graph *s, Packing *pk) {
@@ -359,7 +360,9 @@ static void drop_late_packs(const Graph *s, Packing *pk) {
         for (int i = 0; i < s->n; i++)
             for (int a = 0; a < 3; a++) {
                 int o = s->node[i].arg[a], v = o >= 0 ? pk->pack_of[o] : -1;
-                if (v >= 0 && v != pk->pack_of[i] && at[i] < use[v])
+                if (v >= 0 && v == pk->pack_of[i])
+                    use[v] = -1; /* a lane reads another lane of its own vector: never valid */
+                else if (v >= 0 && at[i] < use[v])
                     use[v] = at[i];
             }
         int kept = 0;
