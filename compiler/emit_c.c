@@ -272,16 +272,21 @@ static const char *vtype(const Emit *e, bool mask) {
 }
 
 /* A vector literal of the lanes' scalar expressions, 0 past the used lanes;
- * a mask's lanes (0 or 1 in C) become 0 or -1.  In parentheses, so that its
- * commas do not split the argument of NAME_vsel. */
+ * in a mask, a scalar compare's lane (0 or 1 in C) is negated to 0 or -1,
+ * and a lane of a vector mask is 0 or -1 already.  In parentheses, so that
+ * its commas do not split the argument of NAME_vsel. */
 static void vector_literal(Emit *e, const int *ids, int lanes, bool mask) {
-    fprintf(e->out, "(%s(%s){", mask ? "-" : "", vtype(e, mask)); /* parenthesized: a macro argument */
+    fprintf(e->out, "((%s){", vtype(e, mask)); /* parenthesized: a macro argument */
     for (int i = 0; i < e->pl.pk->width; i++) {
         if (i)
             fputs(", ", e->out);
-        if (i < lanes)
+        if (i < lanes && mask && (e->inline_all || plan_pack(&e->pl, ids[i]) < 0)) { /* a scalar compare's 0 or 1 */
+            fputs("-(", e->out);
             expr(e, ids[i]);
-        else if (mask)
+            fputc(')', e->out);
+        } else if (i < lanes) {
+            expr(e, ids[i]); /* a lane of a vector mask is 0 or -1 already */
+        } else if (mask)
             fputc('0', e->out);
         else
             print_real(e, 0.0);
