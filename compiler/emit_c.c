@@ -23,10 +23,8 @@ typedef struct Emit {
     const char *real;   /* "float" or "double" */
     Plan pl;            /* the kernel being printed */
     bool inline_all;    /* print whole expressions from memory (NAME_train's prologue) */
-    int nchunk;         /* whole-vector loads of this body: x or t, at offset, as local */
-    bool chunk_t[64];
-    int chunk_at[64];
-    const char *chunk[64];
+    Chunks chunks;      /* whole-vector loads of this body (plan_chunks) */
+    const char *chunk[64]; /* and their locals */
 } Emit;
 
 /* s as the body of a C string literal. */
@@ -409,17 +407,14 @@ static void shuffle_operand(Emit *e, const Shuffle *prog, const char *const *chu
 
 static bool strided_pack(Emit *e, const Pack *v, const char *indent) {
     Strided g;
-    if (!plan_strided(&e->pl, v, &g) || e->nchunk + g.nchunk > 64)
+    bool t = e->s->node[v->node[0]].op == OP_TARGET, fresh[LIMIT_LANES];
+    int slot[LIMIT_LANES];
+    if (!plan_strided(&e->pl, v, &g) || !plan_chunks(&e->chunks, &g, t, e->pl.pk->width, slot, fresh))
         return false;
-    bool t = e->s->node[v->node[0]].op == OP_TARGET;
-    int w = e->pl.pk->width;
     const char *chunk[LIMIT_LANES];
     for (int c = 0; c < g.nchunk; c++) {
-        int at = g.origin + c * w, j = 0;
-        while (j < e->nchunk && (e->chunk_t[j] != t || e->chunk_at[j] != at))
-            j++;
-        if (j == e->nchunk) {
-            e->chunk_t[j] = t, e->chunk_at[j] = at, e->nchunk++;
+        int j = slot[c], at = e->chunks.at[j];
+        if (fresh[c]) {
             e->chunk[j] = plan_fresh(&e->pl, intern(format("ld_%s_%d", t ? "t" : "x", at)));
             fprintf(e->out, "%sconst %s %s = *(const %su *)(%s + %d);\n", indent, vtype(e, false), e->chunk[j],
                     vtype(e, false), t ? "t" : "x", at);
@@ -438,7 +433,7 @@ static bool strided_pack(Emit *e, const Pack *v, const char *indent) {
  * loop (mutable unless frozen); otherwise the rest, as const locals. */
 static int leaf_vectors(Emit *e, const char *indent, bool carried) {
     int lines = 0;
-    e->nchunk = 0;
+    e->chunks.n = 0;
     for (int vi = 0; vi < e->pl.pk->npack; vi++) {
         const Pack *v = &e->pl.pk->pack[vi];
         const Node *n = &e->s->node[v->node[0]];

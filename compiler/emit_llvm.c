@@ -58,10 +58,8 @@ typedef struct L {
     LLVMValueRef step_s; /* NAME_train: the loop's step index s */
     LLVMValueRef xn;     /* NAME_train: the next batch's inputs (carry.c) */
     bool inline_all;     /* build whole expressions from memory (NAME_train's prologue) */
-    int nchunk;          /* whole-vector loads of this body (plan_strided): x or t, offset, value */
-    bool chunk_t[64];
-    int chunk_at[64];
-    LLVMValueRef chunk[64];
+    Chunks chunks;       /* whole-vector loads of this body (plan_chunks) */
+    LLVMValueRef chunk[64]; /* and their values */
     LLVMValueRef *val;  /* the value of each named node, once built */
     LLVMValueRef *slot; /* K_TRAIN: the alloca holding each parameter leaf */
     LLVMValueRef pow_fn, tanh_fn;
@@ -326,20 +324,18 @@ static LLVMValueRef leaf_vector(L *l, int v) {
 static LLVMValueRef strided_vector(L *l, int v) {
     const Pack *pv = &l->pl.pk->pack[v];
     Strided g;
-    if (!plan_strided(&l->pl, pv, &g) || l->nchunk + g.nchunk > 64)
+    bool t = l->s->node[pv->node[0]].op == OP_TARGET, fresh[LIMIT_LANES];
+    int slot[LIMIT_LANES];
+    if (!plan_strided(&l->pl, pv, &g) || !plan_chunks(&l->chunks, &g, t, l->pl.pk->width, slot, fresh))
         return NULL;
-    bool t = l->s->node[pv->node[0]].op == OP_TARGET;
     LLVMValueRef chunk[LIMIT_LANES];
     for (int c = 0; c < g.nchunk; c++) {
-        int at = g.origin + c * l->pl.pk->width, j = 0;
-        while (j < l->nchunk && (l->chunk_t[j] != t || l->chunk_at[j] != at))
-            j++;
-        if (j == l->nchunk) {
-            LLVMValueRef addr = LLVMBuildBitCast(l->b, elem_addr(l, t ? l->t : l->x, at),
+        int j = slot[c];
+        if (fresh[c]) {
+            LLVMValueRef addr = LLVMBuildBitCast(l->b, elem_addr(l, t ? l->t : l->x, l->chunks.at[j]),
                                                  LLVMPointerType(l->vreal, 0), "");
             l->chunk[j] = load(l, l->vreal, addr, "");
             LLVMSetAlignment(l->chunk[j], l->o->fp64 ? 8 : 4);
-            l->chunk_t[j] = t, l->chunk_at[j] = at, l->nchunk++;
         }
         chunk[c] = l->chunk[j];
     }
@@ -413,7 +409,7 @@ static LLVMValueRef value(L *l, int id) {
 
 /* The statements computing every named local, in graph order. */
 static void body(L *l) {
-    l->nchunk = 0;
+    l->chunks.n = 0;
     for (int v = 0; v < l->pl.pk->npack; v++) /* leaf vectors, loaded once */
         if (l->pl.pack_live[v] && plan_leaf_op(l->s->node[l->pl.pk->pack[v].node[0]].op) &&
             !(l->pl.k == K_TRAIN && plan_carried(l->s->node[l->pl.pk->pack[v].node[0]].op))) {

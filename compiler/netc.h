@@ -397,6 +397,18 @@ typedef struct Strided {
 } Strided;
 bool plan_strided(const Plan *p, const Pack *v, Strided *g); /* false: load lane by lane */
 
+/* A kernel body's whole-vector loads of x and t (strided packs), each loaded
+ * once: chunk i is x (or t, t[i]) from element at[i] on. */
+typedef struct Chunks {
+    int n;
+    bool t[64];
+    int at[64];
+} Chunks;
+/* The loads of g's chunks (t: of the targets), into slot[0..g->nchunk):
+ * indices into c, the new ones marked in fresh; false, and c unchanged, if
+ * c would overflow. */
+bool plan_chunks(Chunks *c, const Strided *g, bool t, int width, int *slot, bool *fresh);
+
 /* One two-vector shuffle of a strided pack's program: operands a and b are
  * chunk c as -1 - c or an earlier step; idx[k] picks lane k (< width from
  * a, else from b; -1: any). */

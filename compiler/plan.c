@@ -40,6 +40,15 @@ static bool take_name(Plan *p, const char *name) {
     return true;
 }
 
+/* g's lanes from its stride and offset: lane k is lane at[k] of chunk in[k]. */
+static void strided_lanes(Strided *g, int w) {
+    for (int k = 0; k < w; k++) {
+        int d = g->off + g->stride * k;
+        g->in[k] = d / w, g->at[k] = d % w;
+    }
+    g->nchunk = g->in[w - 1] + 1;
+}
+
 bool plan_strided(const Plan *p, const Pack *v, Strided *g) {
     const Node *n0 = &p->s->node[v->node[0]];
     int w = p->pk->width, stride = v->lanes > 1 ? p->s->node[v->node[1]].index - n0->index : 0;
@@ -50,11 +59,7 @@ bool plan_strided(const Plan *p, const Pack *v, Strided *g) {
             return false;
     g->origin = n0->index - n0->index % stride;
     g->stride = stride, g->off = n0->index % stride;
-    for (int k = 0; k < w; k++) {
-        int d = g->off + stride * k;
-        g->in[k] = d / w, g->at[k] = d % w;
-    }
-    g->nchunk = g->in[w - 1] + 1;
+    strided_lanes(g, w);
     return true;
 }
 
@@ -64,11 +69,23 @@ static bool partner(const Strided *g, int w, Strided *q) {
     q->off = g->off ^ 1;
     if (q->off >= g->stride)
         return false;
-    for (int k = 0; k < w; k++) {
-        int d = q->off + g->stride * k;
-        q->in[k] = d / w, q->at[k] = d % w;
+    strided_lanes(q, w);
+    return q->nchunk == g->nchunk;
+}
+
+bool plan_chunks(Chunks *c, const Strided *g, bool t, int width, int *slot, bool *fresh) {
+    if (c->n + g->nchunk > (int)(sizeof c->at / sizeof *c->at))
+        return false;
+    for (int k = 0; k < g->nchunk; k++) {
+        int at = g->origin + k * width, j = 0;
+        while (j < c->n && (c->t[j] != t || c->at[j] != at))
+            j++;
+        fresh[k] = j == c->n;
+        if (fresh[k])
+            c->t[j] = t, c->at[j] = at, c->n++;
+        slot[k] = j;
     }
-    return q->in[w - 1] + 1 == g->nchunk;
+    return true;
 }
 
 /* Chunks [lo, hi) of g merged into out (from step *n on); pos[k] is where
