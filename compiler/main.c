@@ -511,13 +511,14 @@ static void schedule_one(const Options *o, const Graph *g, const Model *m, Graph
     after(o, s, m, "scalarize");
     simplify(s);
     after(o, s, m, "simplify-scalar");
+    /* --reassociate sums a batch vector by vector: then the samples go in the lanes */
+    bool samples = o->reassociate && m->batch >= 4;
     if (o->reassociate) {
-        reassociate(s, m->batch >= 4 ? o->vector_width : 0, o->fma);
+        reassociate(s, samples ? o->vector_width : 0, o->fma);
         simplify(s);
         after(o, s, m, "reassociate");
     }
-    /* --reassociate sums a batch by halves: then the samples go in the lanes */
-    vector_pack(s, m, o->vector_width, o->reassociate && m->batch >= 4, pk);
+    vector_pack(s, m, o->vector_width, samples, pk);
 }
 
 /* The schedules: s and pk for every kernel; with --reassociate, when the

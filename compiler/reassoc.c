@@ -196,7 +196,7 @@ static int tree(Reassoc *r, int *t, int n) {
     bool level = n >= 4;
     for (int k = 1; k < n && level; k++)
         level = r->depth[t[k]] == r->depth[t[0]];
-    if (r->fuse && !level) { /* throughput, not latency: one chain, products fused */
+    if (r->fuse && !level) { /* throughput, not latency: one chain (fused with --fma) */
         int first = 0; /* the chain starts from a term that is not a product */
         while (first < n && r->out->node[t[first]].op == OP_MUL)
             first++;
@@ -208,7 +208,7 @@ static int tree(Reassoc *r, int *t, int n) {
     }
     if (r->fuse && level && n % r->fuse == 0 && n > r->fuse) {
         /* a batch's groups of `fuse` samples, one vector each, accumulated
-         * in a chain of fused multiply-adds; then the last vector by halves */
+         * in one chain (fused with --fma); then the last vector by halves */
         for (int g = 1; g < n / r->fuse; g++)
             for (int k = 0; k < r->fuse; k++)
                 t[k] = fused_add(r, t[k], t[g * r->fuse + k]);
