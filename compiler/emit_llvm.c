@@ -54,6 +54,8 @@ typedef struct L {
     LLVMTypeRef vreal, vmask; /* <W x real>, <W x i1> */
     LLVMValueRef *pval;       /* each live pack's vector value, once built */
     LLVMValueRef *pslot;      /* K_TRAIN: the alloca of each carried leaf vector */
+    LLVMValueRef *lane_load;  /* K_TRAIN, samples in the lanes: a carried vector's
+                               * lane read from its alloca this step (splat_lane) */
     LLVMValueRef fn, p, o_arg, x, t, g, y;
     LLVMValueRef step_s; /* NAME_train: the loop's step index s */
     LLVMValueRef xn;     /* NAME_train: the next batch's inputs (carry.c) */
@@ -78,6 +80,7 @@ static void use_schedule(L *l, const Graph *s, const Packing *pk) {
         plan_free(&l->pl);
         free(l->pval);
         free(l->pslot);
+        free(l->lane_load);
         free(l->val);
         free(l->slot);
         l->val = NULL;
@@ -89,6 +92,7 @@ static void use_schedule(L *l, const Graph *s, const Packing *pk) {
     l->slot = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
     l->pval = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
     l->pslot = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
+    l->lane_load = xcalloc(((size_t)pk->npack + 1) * LIMIT_LANES, sizeof(LLVMValueRef));
     plan_init(&l->pl, l->m, s, pk);
 }
 
@@ -99,6 +103,7 @@ static void plan(L *l, Kernel k) {
     memset(l->slot, 0, sizeof(LLVMValueRef) * (size_t)l->s->n);
     memset(l->pval, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1));
     memset(l->pslot, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1));
+    memset(l->lane_load, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1) * LIMIT_LANES);
 }
 
 /* ---- values ---- */
@@ -362,6 +367,31 @@ static LLVMValueRef pack_value(L *l, int v) {
     return l->pval[v];
 }
 
+/* NAME_train with a batch's samples in the lanes reads every parameter as a
+ * splat, the same value in all lanes, while the parameters are carried in
+ * a few vectors (the update's lanes).  A splat of a lane of a register is
+ * a shuffle, and x86 has one port for shuffles, which the rows of inputs
+ * (plan_shuffles) and the gradients' tails already fill; a splat from
+ * memory (vbroadcastss) uses a load port only.  So the lane is read from
+ * the vector's alloca with a volatile load: LLVM would otherwise forward
+ * the stored vector and extract the lane in a register.  One load per lane
+ * and step, before the step's update stores the vector; NULL where id is
+ * not such a lane. */
+static LLVMValueRef splat_lane(L *l, int id) {
+    int v = plan_pack(&l->pl, id);
+    if (l->pl.k != K_TRAIN || !l->pl.pk->samples || l->inline_all || v < 0 || !l->pslot[v])
+        return NULL;
+    int lane = l->pl.pk->lane_of[id];
+    LLVMValueRef *ld = &l->lane_load[(size_t)v * LIMIT_LANES + (size_t)lane];
+    if (!*ld) {
+        LLVMValueRef base = LLVMBuildBitCast(l->b, l->pslot[v], l->realp, "");
+        LLVMValueRef at = LLVMConstInt(l->i32, (unsigned)lane, 0);
+        *ld = load(l, l->real, LLVMBuildInBoundsGEP2(l->b, l->real, base, &at, 1, ""), "");
+        LLVMSetVolatile(*ld, 1);
+    }
+    return *ld;
+}
+
 /* Operand a of pack v as a vector: a packed vector, a splat or a gather. */
 static LLVMValueRef vector_operand(L *l, const Pack *v, int a) {
     int w = plan_operand_pack(&l->pl, v, a);
@@ -373,6 +403,12 @@ static LLVMValueRef vector_operand(L *l, const Pack *v, int a) {
     bool splat = true;
     for (int i = 1; i < v->lanes; i++)
         splat &= ids[i] == ids[0];
+    LLVMValueRef mem = splat ? splat_lane(l, ids[0]) : NULL;
+    if (mem) {
+        LLVMValueRef one = LLVMBuildInsertElement(l->b, LLVMGetUndef(l->vreal), mem, LLVMConstInt(l->i32, 0, 0), "");
+        LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(l->i32, (unsigned)l->pl.pk->width));
+        return LLVMBuildShuffleVector(l->b, one, LLVMGetUndef(l->vreal), zeros, "");
+    }
     for (int i = v->lanes; splat && i < l->pl.pk->width; i++)
         ids[i] = ids[0];
     return lanes_vector(l, ids, splat ? l->pl.pk->width : v->lanes,
@@ -410,6 +446,7 @@ static LLVMValueRef value(L *l, int id) {
 /* The statements computing every named local, in graph order. */
 static void body(L *l) {
     l->chunks.n = 0;
+    memset(l->lane_load, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1) * LIMIT_LANES);
     for (int v = 0; v < l->pl.pk->npack; v++) /* leaf vectors, loaded once */
         if (l->pl.pack_live[v] && plan_leaf_op(l->s->node[l->pl.pk->pack[v].node[0]].op) &&
             !(l->pl.k == K_TRAIN && plan_carried(l->s->node[l->pl.pk->pack[v].node[0]].op))) {
