@@ -463,6 +463,29 @@ static int leaf_vectors(Emit *e, const char *indent, bool carried) {
     return lines;
 }
 
+/* NAME_train with a batch's samples in the lanes reads every parameter as a
+ * splat of one lane of the vectors it carries them in.  A splat of a lane
+ * in a register is a shuffle, and x86 has one port for shuffles, which the
+ * rows of inputs and the gradients' tails already fill; a splat from memory
+ * (vbroadcastss) needs a load port only.  An empty asm that may read and
+ * write those vectors through their addresses keeps them in memory at the
+ * top of each step, so that the compiler reads each lane from there, as
+ * emit_llvm.c does with volatile loads (splat_lane). */
+static void splats_from_memory(Emit *e) {
+    if (e->pl.k != K_TRAIN || !e->pl.pk->samples)
+        return;
+    bool any = false;
+    for (int vi = 0; vi < e->pl.pk->npack; vi++) {
+        Op op = e->s->node[e->pl.pk->pack[vi].node[0]].op;
+        if (!e->pl.pack_live[vi] || !plan_leaf_op(op) || !plan_carried(op) || op == OP_CARRY)
+            continue;
+        if (!any)
+            fputs("\n        /* the parameters' splats from memory, not from lanes of registers */", e->out);
+        any = true;
+        fprintf(e->out, "\n        __asm__ volatile(\"\" : : \"r\"(&%s) : \"memory\");", e->pl.pack_var[vi]);
+    }
+}
+
 /* The statements computing every live local, grouped by phase and layer. */
 static void body(Emit *e, const char *indent) {
     const Graph *s = e->s;
@@ -745,6 +768,7 @@ static void kernel_train(Emit *outer) {
             N, N, N, N);
     if (has_op(&e->pl, OP_NEXT)) /* the last batch reads itself: the value is not used */
         fprintf(e->out, "\n        const %s *const xn = s + 1 < steps ? x + %s_BATCH * %s_IN : x;", R, N, N);
+    splats_from_memory(e);
     body(e, "        ");
     fputs("\n", e->out);
     stores(e, "        ");
