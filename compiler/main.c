@@ -507,12 +507,13 @@ static void after(const Options *o, const Graph *g, const Model *m, const char *
 static void schedule_one(const Options *o, const Graph *g, const Model *m, Graph *s, Packing *pk) {
     graph_init(s, true);
     s->f64 = o->fp64;
+    /* --reassociate sums a batch vector by vector: then the samples go in the lanes */
+    bool samples = o->reassociate && m->batch >= 4;
+    s->lanes_samples = samples;
     scalarize(g, s);
     after(o, s, m, "scalarize");
     simplify(s);
     after(o, s, m, "simplify-scalar");
-    /* --reassociate sums a batch vector by vector: then the samples go in the lanes */
-    bool samples = o->reassociate && m->batch >= 4;
     if (o->reassociate) {
         reassociate(s, samples ? o->vector_width : 0, o->fma);
         simplify(s);

@@ -231,6 +231,7 @@ typedef struct Graph {
     int nroot, rootcap;
     bool scalar; /* every node has rank 0 */
     bool f64;    /* values are doubles (--fp64); else floats */
+    bool lanes_samples; /* a batch's samples fill the vector lanes: no rewrite for latency alone */
     Origin at;   /* origin given to nodes built next */
 } Graph;
 

@@ -172,6 +172,23 @@ static int fused_add(Reassoc *r, int acc, int p) {
     return build(r, (Node){.op = OP_FMA, .type = pn.type, .arg = {pn.arg[0], pn.arg[1], acc}});
 }
 
+/* a - p as fma(-h, b, a) when p is a product h * b of a hyperparameter or
+ * constant h (with --fma, in a batch kernel: the update w - lr * g, where
+ * -lr is computed once); -1 otherwise. */
+static int fused_sub(Reassoc *r, int a, int p) {
+    const Node pn = r->out->node[p];
+    if (!r->fma || !r->fuse || pn.op != OP_MUL)
+        return -1;
+    for (int k = 0; k < 2; k++) {
+        Op h = r->out->node[pn.arg[k]].op;
+        if (h == OP_HYPER || h == OP_CONST) {
+            int neg = build(r, (Node){.op = OP_NEG, .type = pn.type, .arg = {pn.arg[k], -1, -1}});
+            return build(r, (Node){.op = OP_FMA, .type = pn.type, .arg = {neg, pn.arg[1 - k], a}});
+        }
+    }
+    return -1;
+}
+
 /* Collects the terms of the addition cluster under input node i. */
 static void terms(Reassoc *r, int i, int **t, int *n, int *cap, bool top) {
     const Node *nd = &r->in->node[i];
@@ -193,6 +210,12 @@ static void terms(Reassoc *r, int i, int **t, int *n, int *cap, bool top) {
  * halves instead, t[k] + t[k + n/2]: each level is then whole vectors of
  * samples added lane by lane (vector.c packs samples in lanes). */
 static int tree(Reassoc *r, int *t, int n) {
+    if (r->fuse && n == 2 && t[0] == t[1]) {
+        /* p + p = 2 * p, exactly; mse's derivative 2 * (c * d) = (2 * c) * d,
+         * one product per sample (latency prefers p + p: see rewrite_mul) */
+        Node two = {.op = OP_CONST, .type = r->out->node[t[0]].type, .value = 2.0, .arg = {-1, -1, -1}};
+        return mul(r, build(r, two), t[0]);
+    }
     bool level = n >= 4;
     for (int k = 1; k < n && level; k++)
         level = r->depth[t[k]] == r->depth[t[0]];
@@ -246,6 +269,7 @@ void reassociate(Graph *g, int batch, bool fma) {
     Graph out;
     graph_init(&out, g->scalar);
     out.f64 = g->f64;
+    out.lanes_samples = g->lanes_samples;
     r.out = &out;
     r.map = xmalloc(sizeof(int) * (size_t)(g->n + 1));
     r.uses = xcalloc((size_t)g->n + 1, sizeof(int));
@@ -285,6 +309,8 @@ void reassociate(Graph *g, int batch, bool fma) {
             int nt = 0;
             terms(&r, i, &t, &nt, &cap, true);
             id = tree(&r, t, nt);
+        } else if (n.op == OP_SUB && r.uses[g->node[i].arg[1]] == 1 && (id = fused_sub(&r, n.arg[0], n.arg[1])) >= 0) {
+            /* a - h * b as fma(-h, b, a) */
         } else if (n.op == OP_MUL) {
             id = mul(&r, n.arg[0], n.arg[1]);
         } else if (n.op == OP_SELECT) {

@@ -10,8 +10,10 @@
  * gradient z > 0 ? e : 0 (scalar graphs), max(z, 0) inside e is z (where z > 0 the two are
  * the same bits; elsewhere e is not used, and a NaN z selects 0 either way),
  * so e no longer waits for the ReLU: for an output layer under mse, the
- * loss's derivative is computed from z beside the compare.  Repeats until
- * nothing changes.
+ * loss's derivative is computed from z beside the compare (but not where a
+ * batch's samples fill the lanes, which is bound by the number of
+ * operations: there z - t would be computed beside max(z, 0) - t, which
+ * the loss needs anyway).  Repeats until nothing changes.
  */
 #include "netc.h"
 
@@ -69,6 +71,8 @@ static int relu_gradient(Graph *g, int c, int a, Memo *m) {
     const Node cn = g->node[c];
     if (!g->scalar || cn.op != OP_GT || !ir_is_const(g, cn.arg[1], 0.0))
         return a; /* on tensors, e's elements may read other elements of max(z, 0) */
+    if (g->lanes_samples) /* throughput, not latency: e from max(z, 0) shares the loss's nodes */
+        return a;
     Node mx = {.op = OP_MAX, .type = g->node[cn.arg[0]].type, .arg = {cn.arg[0], cn.arg[1], -1}};
     int relu = ir_lookup(g, mx);
     if (relu < 0)
@@ -174,6 +178,7 @@ static bool simplify_once(Graph *g) {
     Graph out;
     graph_init(&out, g->scalar);
     out.f64 = g->f64;
+    out.lanes_samples = g->lanes_samples;
     Memo memo = {0};
     for (int i = 0; i < g->n; i++) {
         map[i] = -1;
