@@ -21,6 +21,7 @@ import argparse
 import concurrent.futures
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -122,6 +123,75 @@ N_PARAMS = 22
 def flops_per_sample(batch):
     per_sample = 36 + 2 + 21 + (1 if batch > 1 else 0)
     return per_sample + (22 * (batch - 1) + 2 * N_PARAMS) / batch
+
+
+# Latency classes of the scalar IR's ops (latency.c measures them).
+LAT_CLASS = {'add': 'add', 'sub': 'add', 'mul': 'mul', 'fma': 'mul', 'max': 'max', 'select': 'select',
+             'gt': 'gt', 'eq': 'gt', 'neg': 'select'}
+
+
+def recurrence_cycles(ir, lat, section=None):
+    """The latency bound of NAME_train's loop from netc's IR dump: the
+    maximum mean cycle of the graph whose nodes are the carried values
+    (parameters, and a carried pre-activation with --reassociate), an edge
+    a -> b weighted by the longest chain of dependent operations from a to
+    b's next value within one step, each op taking its measured latency.
+    `section`: the dump's part whose header contains it (else the last)."""
+    parts = re.split(r'^; ---- IR after .*$', ir, flags=re.M)
+    heads = re.findall(r'^; ---- IR after .*$', ir, flags=re.M)
+    body = parts[-1]
+    for h, part in zip(heads, parts[1:]):
+        if section and section in h:
+            body = part
+    op, args, state, nxt = {}, {}, {}, {}
+    for line in body.splitlines():
+        m = re.match(r'%(\d+) = (\w+) \S+ ?([^;]*)', line)
+        if m:
+            i = int(m.group(1))
+            op[i] = m.group(2)
+            args[i] = [int(a) for a in re.findall(r'%(\d+)', m.group(3))]
+            if op[i] in ('param', 'carry'):
+                state[i] = op[i] + ' ' + m.group(3).split()[0]
+            continue
+        m = re.match(r'(update|carry) (\S+) = %(\d+)', line)
+        if m:
+            nxt[('param ' if m.group(1) == 'update' else 'carry ') + m.group(2)] = int(m.group(3))
+    order = sorted(op)
+    keys = sorted(set(state.values()) & set(nxt))
+    src = {k: [i for i, s in state.items() if s == k] for k in keys}
+    w = {}
+    for a in keys:
+        dist = {i: 0.0 for i in src[a]}
+        for i in order:
+            d = [dist[j] for j in args[i] if j in dist]
+            if d and i not in dist:
+                dist[i] = max(d) + lat.get(LAT_CLASS.get(op[i]), 0.0)
+        for b in keys:
+            if nxt[b] in dist:
+                w[a, b] = dist[nxt[b]]
+    if not w:
+        return 0.0
+    # Longest walks of K edges, K large: their mean is the maximum mean cycle.
+    steps = 50 * len(keys)
+    d = {k: 0.0 for k in keys}
+    for _ in range(steps):
+        d = {b: max([d[a] + w[a, b] for a in keys if (a, b) in w] or [float('-inf')]) for b in keys}
+    return max(d.values()) / steps
+
+
+def check_recurrence():
+    """recurrence_cycles on two small loops whose bound is known: a weight
+    whose update reads itself (mul + add: 6 cycles), and two weights that
+    update each other (4 and 2 cycles: 3 a step)."""
+    lat = {'add': 2.0, 'mul': 4.0}
+    one = ('%0 = param f32 a[0]\n%1 = param f32 b[0]\n%2 = mul f32 %0, %1\n%3 = add f32 %2, %0\n'
+           'update a[0] = %3\nupdate b[0] = %1\n')
+    two = ('%0 = param f32 a[0]\n%1 = param f32 b[0]\n%2 = mul f32 %1, %1\n%3 = add f32 %0, %0\n'
+           'update a[0] = %2\nupdate b[0] = %3\n')
+    for ir, want in ((one, 6.0), (two, 3.0)):
+        got = recurrence_cycles('; ---- IR after simplify ----\n' + ir, lat)
+        if abs(got - want) > 1e-9:
+            raise AssertionError('recurrence_cycles: %g, not %g, for\n%s' % (got, want, ir))
 
 
 def log(*a):
@@ -293,6 +363,7 @@ def main():
     args = ap.parse_args()
     if args.check:
         args.samples, args.rounds, args.reps = 4096 * 2, 1, 1
+        check_recurrence()
     os.makedirs(args.work, exist_ok=True)
     # One snapshot of netc for the whole run: the build tree's binary may be
     # rebuilt while the benchmark runs.
@@ -332,9 +403,12 @@ def main():
     notes += ['%s: skipped, %s' % (v.name, v.skipped) for v in variants if v.skipped]
     live = [v for v in variants if not v.skipped]
     peak = None if args.check else b.compile(os.path.join(args.work, 'peak'), [os.path.join(HERE, 'peak.c')], O2)
+    latency = None if args.check else b.compile(os.path.join(args.work, 'latency'),
+                                                [os.path.join(HERE, 'latency.c')], O2)
 
     # ---- run, interleaved ----
     peaks = {'avx512': [], 'avx2': []}
+    lats = {}
     for r in range(args.rounds):
         log('bench: round %d of %d' % (r + 1, args.rounds))
         order = live[r % len(live):] + live[:r % len(live)]
@@ -350,6 +424,10 @@ def main():
             for line in run([peak, '0.1']).stdout.splitlines():
                 k, val = line.split()
                 peaks[k].append(float(val))
+        if latency:
+            for line in run([latency, '0.3']).stdout.splitlines():
+                k, val = line.split()
+                lats.setdefault(k, []).append(float(val))
 
     # ---- correctness ----
     failed = []
@@ -432,6 +510,22 @@ def main():
     print('ns/step: median over rounds.  Ratios: speed-up (baseline time / variant time), the median over'
           ' rounds of the ratio within each round; all from this run.')
     print()
+    bound = latency_bound(args, lats)
+    if bound:
+        loops = med.get(BASELINES[0])
+        print('Latency bound: a step cannot be faster than the longest chain of dependent operations from one'
+              ' step\'s weights to the next step\'s (the maximum mean cycle of NAME_train\'s loop in netc\'s IR),'
+              ' at this core\'s latencies, measured in each round (`latency.c`; median: %s cycles at %.2f GHz):'
+              % (', '.join('%s %.1f' % (k, bound['lat'][k]) for k in ('add', 'mul', 'max', 'gt', 'select')),
+                 bound['ghz']))
+        print()
+        for what, cyc in (('as PyTorch orders the step (netc\'s default, the C loops, the hand-packed kernel)',
+                           bound['exact']), ('as `--reassociate` orders it', bound['reassoc'])):
+            ns = cyc / bound['ghz']
+            print('- %s: %.1f cycles, %.1f ns%s' % (
+                what, cyc, ns, '; the C loops take %.1f ns, so %.2fx is the most any kernel of this order can gain'
+                ' on them' % (loops, loops / ns) if loops else ''))
+        print()
 
     peak_g = {k: statistics.median(vals) for k, vals in peaks.items()}
     best = max(peak_g.values())
@@ -470,12 +564,14 @@ def main():
     base = med.get(BASELINES[0])
     tgt = []
     if base:
+        most = (lambda k: ' (latency bound of its order: %.2fx)' % (base / (bound[k] / bound['ghz']))) if bound \
+            else (lambda k: '')
         x = speedup(BASELINES[0], REF)
-        tgt.append(('netc train >= 2.0x faster than C loops -O3 -march=native', x >= 2.0, '%.2fx' % x))
+        tgt.append(('netc train >= 2.0x faster than C loops -O3 -march=native', x >= 2.0, '%.2fx%s' % (x, most('exact'))))
         reas = [v for v in live if '--reassociate' in v.netc and v.batch == 1]
         x = speedup(BASELINES[0], reas[0].name) if reas else 0
         tgt.append(('--reassociate >= 3.0x faster than C loops', x >= 3.0,
-                    '%.2fx' % x if reas else 'no --reassociate yet'))
+                    '%.2fx%s' % (x, most('reassoc')) if reas else 'no --reassociate yet'))
     torch_v = med.get(BASELINES[3])
     x = speedup(BASELINES[3], REF) if torch_v else 0
     tgt.append(('netc train >= 10,000x faster than PyTorch eager', x >= 1e4,
@@ -500,6 +596,22 @@ def main():
         print('FAIL: weights disagree: ' + ', '.join(failed))
         return 1
     return 0
+
+
+def latency_bound(args, lats):
+    """NAME_train's latency bound per step, in cycles, for netc's default
+    order and for --reassociate's (recurrence_cycles), at the median measured
+    latencies; None without measurements (--check, or not x86-64)."""
+    if not lats or not lats.get('ghz'):
+        return None
+    lat = {k: statistics.median(v) for k, v in lats.items()}
+
+    def ir(flags, after):
+        return run([args.netc, SEED_YAML, '--print-after=' + after, '-o', os.devnull] + flags).stderr
+    name = model_name(SEED_YAML)
+    return {'lat': lat, 'ghz': lat['ghz'],
+            'exact': recurrence_cycles(ir([], 'simplify-scalar'), lat),
+            'reassoc': recurrence_cycles(ir(['--reassociate'], 'reassociate'), lat, '(%s_train)' % name)}
 
 
 def static_stats(b, args, data, ref, by_name):
