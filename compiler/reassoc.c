@@ -34,10 +34,13 @@
  * the product would only add a compare), every sum is one chain, and a
  * batch's sum over its samples first accumulates its groups of `fuse`
  * samples, one vector each, in such a chain; the last vector's lanes are
- * then added by halves.  With --fma (`fma`) the chains' products are fused
- * multiply-adds, fma(a, b, acc), rounded once each: fewer instructions
- * where the target has them, and a library call per lane where it has not,
- * so it is a flag of its own.
+ * then added by halves.  There p + p is 2 * p, one product (mse's
+ * derivative 2 * (c * d) becomes (2 * c) * d).  With --fma (`fma`) the
+ * chains' products are fused multiply-adds, fma(a, b, acc), rounded once
+ * each, and so is a - h * b for a hyperparameter or constant h, the update
+ * w - lr * g as fma(-lr, g, w): fewer instructions where the target has
+ * them, and a library call per lane where it has not, so it is a flag of
+ * its own.
  *
  * Every lane of a layer gets the same shape, so the vector packing is
  * unchanged.  The results differ from the default in the last bits of each
@@ -309,8 +312,9 @@ void reassociate(Graph *g, int batch, bool fma) {
             int nt = 0;
             terms(&r, i, &t, &nt, &cap, true);
             id = tree(&r, t, nt);
-        } else if (n.op == OP_SUB && r.uses[g->node[i].arg[1]] == 1 && (id = fused_sub(&r, n.arg[0], n.arg[1])) >= 0) {
-            /* a - h * b as fma(-h, b, a) */
+        } else if (n.op == OP_SUB && r.uses[g->node[i].arg[1]] == 1 &&
+                   (id = fused_sub(&r, n.arg[0], n.arg[1])) >= 0) {
+            /* a - h * b, the product used here only: fma(-h, b, a) */
         } else if (n.op == OP_MUL) {
             id = mul(&r, n.arg[0], n.arg[1]);
         } else if (n.op == OP_SELECT) {
