@@ -469,9 +469,41 @@ static void body(L *l) {
 }
 
 /* The stores of the kernel's roots, in root order; returns the loss node. */
+/* NAME_train: the carried vector v's next value as one computed vector, if
+ * every lane's root is the same lane of one pack (the update, lane for
+ * lane); NULL otherwise.  Its lanes past v's are junk, as in the C
+ * backend's whole-vector assignment: no lane reads them. */
+static LLVMValueRef whole_update(L *l, int v) {
+    const Pack *pv = &l->pl.pk->pack[v];
+    int w = -1;
+    for (int r = 0; r < l->s->nroot; r++) {
+        const Root *root = &l->s->root[r];
+        Op op = plan_root_leaf(root->kind);
+        int leaf = op == OP_COUNT || !plan_has_root(&l->pl, root) ? -1 : plan_leaf(&l->pl, op, root->slot, root->index);
+        if (leaf < 0 || plan_pack(&l->pl, leaf) != v)
+            continue;
+        int u = plan_pack(&l->pl, root->node);
+        if (u < 0 || (w >= 0 && u != w) || l->pl.pk->lane_of[root->node] != l->pl.pk->lane_of[leaf])
+            return NULL;
+        w = u;
+    }
+    int lanes = 0;
+    for (int r = 0; w >= 0 && r < l->s->nroot; r++)
+        lanes += plan_has_root(&l->pl, &l->s->root[r]) && plan_pack(&l->pl, l->s->root[r].node) == w;
+    return w >= 0 && lanes == pv->lanes && l->pl.pk->pack[w].lanes == pv->lanes ? pack_value(l, w) : NULL;
+}
+
 static int stores(L *l) {
     const Graph *s = l->s;
     int loss = -1;
+    bool *whole = xcalloc((size_t)l->pl.pk->npack + 1, sizeof(bool));
+    for (int v = 0; l->pl.k == K_TRAIN && v < l->pl.pk->npack; v++) {
+        LLVMValueRef next = l->pslot[v] ? whole_update(l, v) : NULL;
+        if (next) {
+            LLVMBuildStore(l->b, next, l->pslot[v]);
+            whole[v] = true;
+        }
+    }
     for (int r = 0; r < s->nroot; r++) {
         const Root *root = &s->root[r];
         if (!plan_has_root(&l->pl, root))
@@ -494,6 +526,8 @@ static int stores(L *l) {
             if (l->pl.k == K_TRAIN) {
                 int leaf = plan_leaf(&l->pl, op, root->slot, root->index);
                 int v = leaf >= 0 ? plan_pack(&l->pl, leaf) : -1;
+                if (v >= 0 && whole[v]) /* stored whole, above */
+                    continue;
                 if (v >= 0) { /* a lane of a carried vector */
                     LLVMValueRef vec = LLVMBuildLoad2(l->b, l->vreal, l->pslot[v], "");
                     vec = LLVMBuildInsertElement(l->b, vec, value(l, root->node),
@@ -512,6 +546,7 @@ static int stores(L *l) {
         }
         LLVMBuildStore(l->b, value(l, root->node), addr);
     }
+    free(whole);
     return loss;
 }
 
