@@ -545,7 +545,7 @@ def main():
         g = f / ns
         base = batch_base.get(v.batch)
         vs = fmt_ratio(speedup(base.name, v.name)) if base else '-'
-        print('| %s | %s | %s | %.1f | %.2f | %.0fx | %s |' % (
+        print('| %s | %s | %s | %.1f | %.2f | %.1fx | %s |' % (
             v.name, fmt_rate(1e9 / ns), fmt_ns(ns), f, g, best / g, vs))
     print()
     print('"x from FMA bound": how many times slower than the measured peak (%.1f GFLOP/s) at the'
