@@ -363,14 +363,10 @@ static void vector_statement(Emit *e, int vi, const char *indent) {
         vector_operand(e, v, 0);
         break;
     case OP_MAX: /* a < b ? b : a, lane by lane */
-        fprintf(e->out, "%s_vsel(", N);
+        fprintf(e->out, "%s_vmax(", N);
         vector_operand(e, v, 0);
-        fputs(" < ", e->out);
-        vector_operand(e, v, 1);
         fputs(", ", e->out);
         vector_operand(e, v, 1);
-        fputs(", ", e->out);
-        vector_operand(e, v, 0);
         fputc(')', e->out);
         break;
     case OP_SELECT: case OP_FMA:
@@ -877,6 +873,26 @@ static void emit_vfma(Emit *e, int w, int bytes) {
     fprintf(e->out, "})\n%s\n", x86 ? "#endif\n" : "");
 }
 
+/* NAME_vmax(a, b): a < b ? b : a lane by lane, the IR's max (a NaN in a
+ * comes through, as in torch.relu).  x86's maxps(b, a) is b > a ? b : a,
+ * the same in every case (NaNs, and zeros of either sign): one instruction
+ * instead of a compare (on the shuffle port, with AVX-512) and a blend,
+ * which is what GCC makes of the select. */
+static void emit_vmax(Emit *e, int w, int bytes) {
+    const char *N = e->m->name, *pd = e->o->fp64 ? "pd" : "ps";
+    const char *x86 = bytes == 64 ? "_mm512" : bytes == 32 ? "_mm256" : bytes == 16 ? "_mm" : NULL;
+    fprintf(e->out, "/* a < b ? b : a lane by lane (a NaN in a comes through). */\n");
+    if (x86) {
+        const char *m = format("__m%d%s", bytes * 8, e->o->fp64 ? "d" : "");
+        fprintf(e->out,
+                "#if defined(__x86_64__)%s\n#include <immintrin.h>\n"
+                "#define %s_vmax(a, b) ((%s_v%d)%s_max_%s((%s)(b), (%s)(a)))\n#else\n",
+                bytes == 64 ? " && defined(__AVX512F__)" : bytes == 32 ? " && defined(__AVX__)" : "", N, N, w, x86,
+                pd, m, m);
+    }
+    fprintf(e->out, "#define %s_vmax(a, b) %s_vsel((a) < (b), (b), (a))\n%s\n", N, N, x86 ? "#endif\n" : "");
+}
+
 /* Selects as bit operations: a ternary on data compiles to a branch, which
  * mispredicts on ReLU masks; this compiles to and/andn/or or a blend. */
 static void emit_select(Emit *e) {
@@ -901,11 +917,15 @@ static void emit_select(Emit *e) {
                     "    return %s_vsel((%s_v%d){x} %s (%s_v%d){y}, (%s_v%d){a}, (%s_v%d){b})[0];\n}\n\n",
                     eq ? "==" : ">", R, N, eq ? "eq" : "gt", R, R, R, R, N, N, w, eq ? "==" : ">", N, w, N, w,
                     N, w);
-        bool fma = false;
-        for (int i = 0; i < e->s->n && !fma; i++)
-            fma = e->s->node[i].op == OP_FMA;
+        bool fma = false, max = false;
+        for (int i = 0; i < e->s->n; i++) {
+            fma |= e->s->node[i].op == OP_FMA;
+            max |= e->s->node[i].op == OP_MAX && e->pl.pk->pack_of[i] >= 0;
+        }
         if (fma)
             emit_vfma(e, w, bytes);
+        if (max)
+            emit_vmax(e, w, bytes);
     }
     fprintf(e->out,
             "/* c ? a : b without a branch. */\n"
