@@ -853,20 +853,35 @@ void emit_header(FILE *out, const Model *m, const EmitOptions *o) {
     fprintf(out, "\n#endif\n");
 }
 
+/* Opens the x86 definition of macro NAME_<fn>(params): the intrinsic
+ * <_mm, _mm256 or _mm512>_<op>_<ps or pd> on the arguments `args` (each cast
+ * to the intrinsic's vector type), where the target is x86-64 and `need`
+ * holds (a preprocessor condition, "" for none); the caller then prints the
+ * portable definition and the #endif.  False, printing
+ * nothing, where no x86 vector is this wide. */
+static bool x86_macro(Emit *e, int w, int bytes, const char *fn, const char *params, const char *op,
+                      const char *const *args, int nargs, const char *need) {
+    const char *x86 = bytes == 64 ? "_mm512" : bytes == 32 ? "_mm256" : bytes == 16 ? "_mm" : NULL;
+    if (!x86)
+        return false;
+    const char *m = format("__m%d%s", bytes * 8, e->o->fp64 ? "d" : "");
+    fprintf(e->out, "#if defined(__x86_64__)%s%s\n#include <immintrin.h>\n", *need ? " && " : "", need);
+    fprintf(e->out, "#define %s_%s(%s) ((%s_v%d)%s_%s_%s(", e->m->name, fn, params, e->m->name, w, x86, op,
+            e->o->fp64 ? "pd" : "ps");
+    for (int i = 0; i < nargs; i++)
+        fprintf(e->out, "%s(%s)(%s)", i ? ", " : "", m, args[i]);
+    fputs("))\n#else\n", e->out);
+    return true;
+}
+
 /* NAME_vfma(a, b, c): a * b + c lane by lane, rounded once (fmaf): one
  * instruction where the target has it (x86 FMA or AVX-512), else fmaf per
  * lane; the bits are the same either way.  A macro, as NAME_vsel. */
 static void emit_vfma(Emit *e, int w, int bytes) {
-    const char *N = e->m->name, *pd = e->o->fp64 ? "pd" : "ps";
-    const char *x86 = bytes == 64 ? "_mm512" : bytes == 32 ? "_mm256" : bytes == 16 ? "_mm" : NULL;
+    const char *N = e->m->name;
     fprintf(e->out, "/* a * b + c lane by lane, rounded once: fused multiply-adds (--fma). */\n");
-    if (x86) {
-        const char *m = format("__m%d%s", bytes * 8, e->o->fp64 ? "d" : "");
-        fprintf(e->out,
-                "#if defined(__x86_64__) && %s\n#include <immintrin.h>\n"
-                "#define %s_vfma(a, b, c) ((%s_v%d)%s_fmadd_%s((%s)(a), (%s)(b), (%s)(c)))\n#else\n",
-                bytes == 64 ? "defined(__AVX512F__)" : "defined(__FMA__)", N, N, w, x86, pd, m, m, m);
-    }
+    bool x86 = x86_macro(e, w, bytes, "vfma", "a, b, c", "fmadd", (const char *[]){"a", "b", "c"}, 3,
+                         bytes == 64 ? "defined(__AVX512F__)" : "defined(__FMA__)");
     fprintf(e->out, "#define %s_vfma(a, b, c) ((%s_v%d){", N, N, w);
     for (int i = 0; i < w; i++)
         fprintf(e->out, "%sfma%s((a)[%d], (b)[%d], (c)[%d])", i ? ", " : "", e->o->fp64 ? "" : "f", i, i, i);
@@ -879,17 +894,10 @@ static void emit_vfma(Emit *e, int w, int bytes) {
  * instead of a compare (on the shuffle port, with AVX-512) and a blend,
  * which is what GCC makes of the select. */
 static void emit_vmax(Emit *e, int w, int bytes) {
-    const char *N = e->m->name, *pd = e->o->fp64 ? "pd" : "ps";
-    const char *x86 = bytes == 64 ? "_mm512" : bytes == 32 ? "_mm256" : bytes == 16 ? "_mm" : NULL;
+    const char *N = e->m->name;
     fprintf(e->out, "/* a < b ? b : a lane by lane (a NaN in a comes through). */\n");
-    if (x86) {
-        const char *m = format("__m%d%s", bytes * 8, e->o->fp64 ? "d" : "");
-        fprintf(e->out,
-                "#if defined(__x86_64__)%s\n#include <immintrin.h>\n"
-                "#define %s_vmax(a, b) ((%s_v%d)%s_max_%s((%s)(b), (%s)(a)))\n#else\n",
-                bytes == 64 ? " && defined(__AVX512F__)" : bytes == 32 ? " && defined(__AVX__)" : "", N, N, w, x86,
-                pd, m, m);
-    }
+    bool x86 = x86_macro(e, w, bytes, "vmax", "a, b", "max", (const char *[]){"b", "a"}, 2,
+                         bytes == 64 ? "defined(__AVX512F__)" : bytes == 32 ? "defined(__AVX__)" : "");
     fprintf(e->out, "#define %s_vmax(a, b) %s_vsel((a) < (b), (b), (a))\n%s\n", N, N, x86 ? "#endif\n" : "");
 }
 
