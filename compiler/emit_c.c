@@ -401,6 +401,8 @@ static void shuffle_operand(Emit *e, const Shuffle *prog, const char *const *chu
     fputc(')', e->out);
 }
 
+/* A strided pack (plan_strided) as whole-vector loads of the samples' rows,
+ * each once per body, and its shuffle program; false if it is not one. */
 static bool strided_pack(Emit *e, const Pack *v, const char *indent) {
     Strided g;
     bool t = e->s->node[v->node[0]].op == OP_TARGET, fresh[LIMIT_LANES];

@@ -103,7 +103,6 @@ static void plan(L *l, Kernel k) {
     memset(l->slot, 0, sizeof(LLVMValueRef) * (size_t)l->s->n);
     memset(l->pval, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1));
     memset(l->pslot, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1));
-    memset(l->lane_load, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1) * LIMIT_LANES);
 }
 
 /* ---- values ---- */
@@ -468,14 +467,13 @@ static void body(L *l) {
     }
 }
 
-/* The stores of the kernel's roots, in root order; returns the loss node. */
 /* NAME_train: the carried vector v's next value as one computed vector, if
  * every lane's root is the same lane of one pack (the update, lane for
  * lane); NULL otherwise.  Its lanes past v's are junk, as in the C
  * backend's whole-vector assignment: no lane reads them. */
 static LLVMValueRef whole_update(L *l, int v) {
     const Pack *pv = &l->pl.pk->pack[v];
-    int w = -1;
+    int w = -1, lanes = 0;
     for (int r = 0; r < l->s->nroot; r++) {
         const Root *root = &l->s->root[r];
         Op op = plan_root_leaf(root->kind);
@@ -486,13 +484,12 @@ static LLVMValueRef whole_update(L *l, int v) {
         if (u < 0 || (w >= 0 && u != w) || l->pl.pk->lane_of[root->node] != l->pl.pk->lane_of[leaf])
             return NULL;
         w = u;
+        lanes++;
     }
-    int lanes = 0;
-    for (int r = 0; w >= 0 && r < l->s->nroot; r++)
-        lanes += plan_has_root(&l->pl, &l->s->root[r]) && plan_pack(&l->pl, l->s->root[r].node) == w;
     return w >= 0 && lanes == pv->lanes && l->pl.pk->pack[w].lanes == pv->lanes ? pack_value(l, w) : NULL;
 }
 
+/* The stores of the kernel's roots, in root order; returns the loss node. */
 static int stores(L *l) {
     const Graph *s = l->s;
     int loss = -1;
