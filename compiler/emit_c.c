@@ -299,7 +299,7 @@ static void vector_operand(Emit *e, const Pack *v, int a) {
         fputs(e->pl.pack_var[w], e->out);
         return;
     }
-    int ids[LIMIT_LANES];
+    int ids[LIMIT_LANES] = {0}; /* gcc -O3 cannot see that lanes >= 1 fills ids[0] */
     for (int i = 0; i < v->lanes; i++)
         ids[i] = e->s->node[v->node[i]].arg[a];
     bool mask = e->s->node[ids[0]].type.dt == DT_BOOL;
