@@ -50,7 +50,7 @@ typedef struct Loc {
 
 /* ---- the model: what the YAML says, checked ---- */
 
-typedef enum Act {       /* in the YAML spelling's order (parse.c) */
+typedef enum Act {       /* in the order of act_name (lower.c), the YAML spellings parse.c reads */
     ACT_IDENTITY,        /* a -> a */
     ACT_RELU,            /* a -> max(a, 0) */
     ACT_SIGMOID,         /* a -> 1 / (1 + e^-a) */
@@ -301,7 +301,7 @@ void optim_build(Graph *g, const Model *m);
 
 /* ---- simplify.c ---- */
 /* Guarantees: same roots, same values bit for bit; constants folded,
- * identities removed (x*1, x+0, --x), duplicates merged, unreachable nodes
+ * exact identities removed (x*1, x-0, --x; never x+0 or x*0), duplicates merged, unreachable nodes
  * gone, nodes renumbered in topological order. */
 void simplify(Graph *g);
 

@@ -2,8 +2,9 @@
  *
  * Two steps.  read_tree() pulls libyaml's events into a small tree of
  * scalars, lists and mappings, each with its 1-based position, and rejects on
- * the way what the model language never uses: anchors, aliases, tags,
- * directives, a second document, nesting deeper than LIMIT_DEPTH.  libyaml's
+ * the way what the model language never uses: anchors, aliases, tags, a
+ * second document, nesting deeper than LIMIT_DEPTH (directives such as
+ * `%YAML 1.2` are standard YAML and read).  libyaml's
  * own errors (not UTF-8, not YAML) are reported at its problem mark.  Then
  * check_model() walks the tree against the schema with small helpers (a keys
  * table per mapping, expect_int, expect_number, expect_ident, expect_choice)
@@ -187,11 +188,7 @@ static void read_tree(Parser *p) {
         case YAML_DOCUMENT_START_EVENT:
             if (docs++)
                 fail(p, at, "more than one YAML document; a model file holds one");
-            p->doc = at;
-            if (e->data.document_start.version_directive ||
-                e->data.document_start.tag_directives.start !=
-                    e->data.document_start.tag_directives.end)
-                fail(p, at, "YAML directives (%%YAML, %%TAG) are not allowed");
+            p->doc = at; /* %YAML and %TAG directives are fine: tags themselves are refused */
             break;
         case YAML_ALIAS_EVENT:
             fail(p, at, "YAML aliases are not allowed (alias %s)",
