@@ -21,6 +21,7 @@ config.test_exec_root = os.path.join(config.build_root, 'tests')
 
 # Generated code is built as users build it: C11, every warning an error.
 cflags = '-std=c11 -O2 -Wall -Wextra -Werror ' + config.san_flags
+config.substitutions.append(('%cc_bin', config.cc))  # before %cc, its prefix
 config.substitutions.append(('%netc', config.netc))
 config.substitutions.append(('%cc', config.cc + ' ' + cflags))
 config.substitutions.append(('%rtinc', config.netrt_include))
@@ -28,6 +29,8 @@ config.substitutions.append(('%rtlib', config.netrt_lib))
 config.substitutions.append(('%python', config.python))
 config.substitutions.append(('%models', os.path.join(config.source_root, 'models')))
 config.substitutions.append(('%tests', os.path.join(config.source_root, 'tests')))
+config.substitutions.append(('%build_root', config.build_root))
+config.substitutions.append(('%san_flags', config.san_flags))
 
 config.environment['PATH'] = os.pathsep.join([config.llvm_bindir, config.environment.get('PATH', '')])
 for var in ('ASAN_OPTIONS', 'UBSAN_OPTIONS', 'HOME', 'TMPDIR'):
@@ -35,6 +38,8 @@ for var in ('ASAN_OPTIONS', 'UBSAN_OPTIONS', 'HOME', 'TMPDIR'):
         config.environment[var] = os.environ[var]
 config.environment.setdefault('UBSAN_OPTIONS', 'print_stacktrace=1:halt_on_error=1')
 
+if shutil.which('pkg-config'):
+    config.available_features.add('pkg-config')
 if config.san_flags:
     config.available_features.add('sanitize')
 if subprocess.call([config.python, '-c', 'import torch'],
