@@ -155,9 +155,11 @@ static void rule(Grad *d, int y, int dy) {
     case OP_SPLAT:                                                  /* da = sum of dY */
         accumulate(d, a, ir_op(g, OP_SUMALL, dy, -1, -1));
         return;
-    default:
-        die("no gradient rule for op '%s'", n.op < OP_COUNT ? op_name[n.op] : "?");
-    }
+    case OP_FMA: /* made by reassoc.c, after differentiation */
+    case OP_COUNT:
+        break;
+    } /* no default: an op without a rule is a -Wswitch error */
+    die("no gradient rule for op '%s'", n.op < OP_COUNT ? op_name[n.op] : "?");
 }
 
 void grad_build(Graph *g, const Model *m) {
@@ -181,7 +183,7 @@ void grad_build(Graph *g, const Model *m) {
             param_node[x->slot] = i;
         }
         for (int a = 0; a < 3; a++)
-            if (x->arg[a] >= 0 && d.need[x->arg[a]] && x->op != OP_GT && x->op != OP_EQ)
+            if (x->arg[a] >= 0 && d.need[x->arg[a]] && op_info[x->op].kind != OPK_MASK)
                 d.need[i] = true;
     }
 

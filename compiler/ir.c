@@ -13,21 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const op_name[OP_COUNT] = {
-#define X(e, s, n) s,
+const OpInfo op_info[OP_COUNT] = {
+#define X(e, s, n, kind, lat, lanes) {s, n, OPK_##kind, lat, lanes},
 #include "ops.h"
 #undef X
 };
 
-static const int op_arity[OP_COUNT] = {
-#define X(e, s, n) n,
+const char *const op_name[OP_COUNT] = {
+#define X(e, s, ...) s,
 #include "ops.h"
 #undef X
 };
 
 const char *const root_name[7] = {"output", "loss", "grad", "update", "state", "carry", "carry_init"};
 
-bool ir_is_leaf(Op op) { return op_arity[op] == 0; }
+bool ir_is_leaf(Op op) { return op_info[op].arity == 0; }
 const char *const hyper_name[HY_COUNT] = {"lr", "first_step", "adam_step_size", "adam_bc2_sqrt",
                                           "adamw_decay"};
 
@@ -87,7 +87,7 @@ static void rehash(Graph *g) {
 }
 
 int ir_lookup(const Graph *g, Node n) {
-    for (int i = op_arity[n.op]; i < 3; i++)
+    for (int i = op_info[n.op].arity; i < 3; i++)
         n.arg[i] = -1;
     if (!g->hcap)
         return -1;
@@ -101,10 +101,10 @@ int ir_lookup(const Graph *g, Node n) {
 /* Adds n (operands, type and attributes set; origin taken from g->at) or
  * returns the id of an identical node. */
 int ir_node(Graph *g, Node n) {
-    for (int i = 0; i < op_arity[n.op]; i++)
+    for (int i = 0; i < op_info[n.op].arity; i++)
         if (n.arg[i] < 0 || n.arg[i] >= g->n)
             die("%s: operand %d is %d, outside the graph", op_name[n.op], i, n.arg[i]);
-    for (int i = op_arity[n.op]; i < 3; i++)
+    for (int i = op_info[n.op].arity; i < 3; i++)
         n.arg[i] = -1;
     if (g->scalar && n.type.rank != 0)
         die("%s: tensor node in a scalar graph", op_name[n.op]);
@@ -130,18 +130,28 @@ int ir_node(Graph *g, Node n) {
 static Type infer(const Graph *g, Op op, int a, int b, int c, int rows) {
     Type ta = g->node[a].type, tb = b >= 0 ? g->node[b].type : ta;
     Type t = ta;
-    switch (op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAX: case OP_GT: case OP_EQ:
-        if (!type_eq(ta, tb) || ta.dt != DT_F32)
-            die("%s: operand types differ", op_name[op]);
-        if (op == OP_GT || op == OP_EQ)
-            t.dt = DT_BOOL;
-        return t;
-    case OP_NEG: case OP_EXP: case OP_LOG: case OP_TANH: case OP_SIGMOID: case OP_ABS:
-    case OP_SQRT:
+    switch (op_info[op].kind) {
+    case OPK_LEAF:
+        die("%s is not an operation", op_name[op]);
+    case OPK_ELEM:
+    case OPK_MASK:
+        for (int i = 1; i < op_info[op].arity; i++)
+            if (!type_eq(ta, g->node[i == 1 ? b : c].type))
+                die("%s: operand types differ", op_name[op]);
         if (ta.dt != DT_F32)
             die("%s: operand is not f32", op_name[op]);
+        if (op_info[op].kind == OPK_MASK)
+            t.dt = DT_BOOL;
         return t;
+    case OPK_SELECT:
+        if (ta.dt != DT_BOOL || !type_eq(tb, g->node[c].type) || tb.dt != DT_F32 ||
+            tb.dim[0] != ta.dim[0] || tb.dim[1] != ta.dim[1])
+            die("%s: operand types differ", op_name[op]);
+        return tb;
+    case OPK_TENSOR:
+        break;
+    }
+    switch (op) { /* the shape ops */
     case OP_SOFTMAX: case OP_LOGSOFTMAX:
         if (ta.rank != 2)
             die("%s: operand of rank %d", op_name[op], ta.rank);
@@ -150,15 +160,6 @@ static Type infer(const Graph *g, Op op, int a, int b, int c, int rows) {
         if (ta.rank != 2 || ta.dim[1] != 1)
             die("onehot: operand is not a column");
         return type_f32(2, ta.dim[0], rows);
-    case OP_FMA:
-        if (!type_eq(ta, tb) || !type_eq(ta, g->node[c].type) || ta.dt != DT_F32)
-            die("fma: operand types differ");
-        return t;
-    case OP_SELECT:
-        if (ta.dt != DT_BOOL || !type_eq(tb, g->node[c].type) || tb.dim[0] != ta.dim[0] ||
-            tb.dim[1] != ta.dim[1])
-            die("select: operand types differ");
-        return tb;
     case OP_MATMUL:
         if (ta.rank != 2 || tb.rank != 2 || ta.dim[1] != tb.dim[0])
             die("matmul: [%d,%d] x [%d,%d]", ta.dim[0], ta.dim[1], tb.dim[0], tb.dim[1]);
@@ -176,7 +177,7 @@ static Type infer(const Graph *g, Op op, int a, int b, int c, int rows) {
     case OP_SUMALL:
         return type_f32(0, 1, 1);
     default:
-        die("%s is not an operation", op_name[op]);
+        die("%s: no type rule for this shape op", op_name[op]);
     }
 }
 
@@ -282,7 +283,7 @@ void ir_print(FILE *out, const Graph *g, const Model *m) {
                 fprintf(out, " [%d]", n->index);
             break;
         default:
-            for (int a = 0; a < op_arity[n->op]; a++)
+            for (int a = 0; a < op_info[n->op].arity; a++)
                 fprintf(out, "%s%%%d", a ? ", " : " ", n->arg[a]);
         }
         if (n->name || n->loc.line) {
@@ -319,7 +320,7 @@ void ir_verify(const Graph *g, const char *after) {
         if ((unsigned)n->op >= OP_COUNT)
             die("after %s: %%%d has no valid op", after, i);
         for (int a = 0; a < 3; a++) {
-            bool want = a < op_arity[n->op];
+            bool want = a < op_info[n->op].arity;
             if (want != (n->arg[a] >= 0) || n->arg[a] >= i)
                 die("after %s: %%%d (%s) operand %d is %d", after, i, op_name[n->op], a, n->arg[a]);
         }

@@ -15,9 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const act_name[] = {"identity", "relu", "sigmoid", "tanh", "leaky_relu", "softmax", NULL};
-const char *const loss_name[] = {"mse", "l1", "bce", "bce_with_logits", "cross_entropy", NULL};
-const char *const opt_name[] = {"sgd", "adam", "adamw", NULL};
+const char *const act_name[] = {
+#define ACT(e, s) s,
+#include "lang.h"
+    NULL};
+const char *const loss_name[] = {
+#define LOSS(e, s) s,
+#include "lang.h"
+    NULL};
+const char *const opt_name[] = {
+#define OPT(e, s) s,
+#include "lang.h"
+    NULL};
 
 int model_outputs(const Model *m) { return m->layers[m->nlayers - 1].out; }
 
@@ -60,11 +69,16 @@ void model_params(Model *m) {
     for (int p = 0; p < m->nparams; p++) {
         if (!m->params[p].trainable)
             continue;
-        if (m->opt.kind == OPT_SGD && m->opt.momentum != 0)
-            add_state(m, p, ST_MOMENTUM);
-        if (m->opt.kind == OPT_ADAM || m->opt.kind == OPT_ADAMW) {
+        switch (m->opt.kind) {
+        case OPT_SGD:
+            if (m->opt.momentum != 0)
+                add_state(m, p, ST_MOMENTUM);
+            break;
+        case OPT_ADAM:
+        case OPT_ADAMW:
             add_state(m, p, ST_EXP_AVG);
             add_state(m, p, ST_EXP_AVG_SQ);
+            break;
         }
     }
 }

@@ -50,29 +50,23 @@ typedef struct Loc {
 
 /* ---- the model: what the YAML says, checked ---- */
 
-typedef enum Act {       /* in the order of act_name (lower.c), the YAML spellings parse.c reads */
-    ACT_IDENTITY,        /* a -> a */
-    ACT_RELU,            /* a -> max(a, 0) */
-    ACT_SIGMOID,         /* a -> 1 / (1 + e^-a) */
-    ACT_TANH,            /* a -> tanh a */
-    ACT_LEAKY_RELU,      /* a -> a > 0 ? a : slope * a */
-    ACT_SOFTMAX,         /* each sample's outputs -> exp(a) / sum exp(a); last layer only */
+/* The language's activations, losses and optimizers (lang.h); each *_name
+ * table holds the YAML spellings in enum order, NULL-terminated. */
+typedef enum Act {
+#define ACT(e, s) ACT_##e,
+#include "lang.h"
 } Act;
 extern const char *const act_name[];
 
-typedef enum LossKind {  /* in the YAML spelling's order */
-    LOSS_MSE,            /* squared differences */
-    LOSS_L1,             /* absolute differences */
-    LOSS_BCE,            /* binary cross entropy on probabilities, log clamped at -100 */
-    LOSS_BCE_LOGITS,     /* binary cross entropy on logits, in the stable form */
-    LOSS_CROSS_ENTROPY,  /* softmax cross entropy on logits, class-index targets */
+typedef enum LossKind {
+#define LOSS(e, s) LOSS_##e,
+#include "lang.h"
 } LossKind;
 extern const char *const loss_name[];
 
-typedef enum OptKind {   /* in the YAML spelling's order */
-    OPT_SGD,             /* torch.optim.SGD: momentum, dampening, nesterov, weight_decay */
-    OPT_ADAM,            /* torch.optim.Adam */
-    OPT_ADAMW,           /* torch.optim.AdamW */
+typedef enum OptKind {
+#define OPT(e, s) OPT_##e,
+#include "lang.h"
 } OptKind;
 extern const char *const opt_name[];
 
@@ -157,11 +151,30 @@ typedef struct Model {
 /* ---- the IR ---- */
 
 typedef enum Op {
-#define X(e, s, n) OP_##e,
+#define X(e, ...) OP_##e,
 #include "ops.h"
 #undef X
     OP_COUNT
 } Op;
+
+/* The kinds of ops.h's KIND column. */
+typedef enum OpKind {
+    OPK_LEAF,   /* no operands */
+    OPK_ELEM,   /* elementwise, f32 operands of one shape -> f32 of that shape */
+    OPK_MASK,   /* elementwise compare of two f32 -> bool */
+    OPK_SELECT, /* bool mask, f32, f32 of one shape -> f32 */
+    OPK_TENSOR, /* a shape op: tensors only, typed and scalarized by code */
+} OpKind;
+
+/* One row of ops.h. */
+typedef struct OpInfo {
+    const char *name; /* the printer's spelling */
+    int arity;        /* operands */
+    OpKind kind;
+    int latency;      /* cycles, reassoc.c's estimate */
+    bool lanes;       /* vector.c may pack it into SIMD lanes */
+} OpInfo;
+extern const OpInfo op_info[OP_COUNT];
 
 typedef enum DType {
     DT_F32,  /* IEEE single */

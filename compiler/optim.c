@@ -100,7 +100,16 @@ void optim_build(Graph *g, const Model *m) {
         Upd u = {g, m, g->node[gr.node].type};
         g->at = (Origin){.layer = p->layer, .phase = PH_UPDATE, .loc = m->opt.loc};
         int w = ir_leaf(g, OP_PARAM, u.t, gr.slot, -1);
-        int next = m->opt.kind == OPT_SGD ? sgd(&u, gr.slot, w, gr.node) : adam(&u, gr.slot, w, gr.node);
+        int next = -1;
+        switch (m->opt.kind) {
+        case OPT_SGD:
+            next = sgd(&u, gr.slot, w, gr.node);
+            break;
+        case OPT_ADAM:
+        case OPT_ADAMW:
+            next = adam(&u, gr.slot, w, gr.node);
+            break;
+        }
         ir_root(g, ROOT_UPDATE, gr.slot, -1, ir_named(g, next, intern(format("new_%s", p->name))));
     }
 }

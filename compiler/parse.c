@@ -617,17 +617,21 @@ static void check_optimizer(Parser *p, const YNode *o) {
     const YNode *key[O_N], *val[O_N], *ak[4], *av[4];
     for (int i = 0; i < O_N; i++)
         key[i] = val[i] = NULL;
-    if (opt->kind == OPT_SGD) {
+    opt->beta1 = 0.9, opt->beta2 = 0.999, opt->eps = 1e-8;
+    switch (opt->kind) { /* each optimizer's keys and torch's defaults */
+    case OPT_SGD:
         match_keys(p, v, what, sgd_keys, key, val);
         require(p, v, what, "lr", val[O_LR]);
-    } else { /* adam's keys map onto the shared slots */
+        opt->lr = 0, opt->weight_decay = 0;
+        break;
+    case OPT_ADAM:
+    case OPT_ADAMW: /* adam's keys map onto the shared slots */
         match_keys(p, v, what, adam_keys, ak, av);
         val[O_LR] = av[0], val[O_BETAS] = av[1], val[O_EPS] = av[2], val[O_WD] = av[3];
         key[O_WD] = ak[3];
+        opt->lr = 0.001, opt->weight_decay = opt->kind == OPT_ADAMW ? 0.01 : 0;
+        break;
     }
-    opt->lr = opt->kind == OPT_SGD ? 0 : 0.001;
-    opt->weight_decay = opt->kind == OPT_ADAMW ? 0.01 : 0;
-    opt->beta1 = 0.9, opt->beta2 = 0.999, opt->eps = 1e-8;
     if (val[O_LR]) {
         const YNode *n = val[O_LR];
         double lr = expect_number(p, n, "'lr'");

@@ -63,16 +63,7 @@ typedef struct Reassoc {
     bool fma;    /* in those chains, products as fused multiply-adds (--fma) */
 } Reassoc;
 
-static int latency(Op op) {
-    switch (op) {
-    case OP_ADD: case OP_SUB: return 3;
-    case OP_GT: case OP_EQ: return 4; /* a compare into a mask */
-    case OP_MUL: return 4;
-    case OP_DIV: case OP_SQRT: return 12;
-    case OP_EXP: case OP_LOG: case OP_TANH: case OP_SIGMOID: return 20;
-    default: return 1;
-    }
-}
+static int latency(Op op) { return op_info[op].latency; } /* ops.h */
 
 /* The depth of the sample's data and the hyperparameters: far below the
  * carried values' 0, so that work on data alone (which the processor runs

@@ -33,7 +33,10 @@ void scalarize(const Graph *t, Graph *s) {
         int *e = el[i] = xmalloc(sizeof(int) * (size_t)numel);
         s->at = (Origin){.layer = n->layer, .phase = n->phase, .loc = n->loc};
         const int rows = n->type.dim[0], cols = n->type.dim[1];
-        switch (n->op) {
+        if (op_info[n->op].kind != OPK_LEAF && op_info[n->op].kind != OPK_TENSOR) {
+            for (int k = 0; k < numel; k++) /* elementwise (ops.h): element k of each operand */
+                e[k] = ir_op(s, n->op, A[k], Bv ? Bv[k] : -1, C ? C[k] : -1);
+        } else switch (n->op) { /* leaves and shape ops */
         case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE: case OP_CARRY: case OP_NEXT:
             for (int k = 0; k < numel; k++)
                 e[k] = ir_leaf(s, n->op, scalar, n->slot, k);
@@ -44,15 +47,6 @@ void scalarize(const Graph *t, Graph *s) {
         case OP_CONST:
             for (int k = 0; k < numel; k++)
                 e[k] = ir_const(s, scalar, n->value);
-            break;
-        case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAX: case OP_GT: case OP_EQ:
-            for (int k = 0; k < numel; k++)
-                e[k] = binary(s, n->op, A[k], Bv[k]);
-            break;
-        case OP_NEG: case OP_EXP: case OP_LOG: case OP_TANH: case OP_SIGMOID: case OP_ABS:
-        case OP_SQRT:
-            for (int k = 0; k < numel; k++)
-                e[k] = ir_op(s, n->op, A[k], -1, -1);
             break;
         case OP_ONEHOT: /* row r: t[r] == j ? 1 : 0 */
             for (int r = 0; r < rows; r++)
@@ -79,10 +73,6 @@ void scalarize(const Graph *t, Graph *s) {
                     for (int c = 0; c < cols; c++)
                         sh[c] = binary(s, OP_SUB, sh[c], ir_op(s, OP_LOG, sum, -1, -1));
             }
-            break;
-        case OP_SELECT: case OP_FMA:
-            for (int k = 0; k < numel; k++)
-                e[k] = ir_op(s, n->op, A[k], Bv[k], C[k]);
             break;
         case OP_MATMUL: {
             const int inner = t->node[n->arg[0]].type.dim[1];
@@ -126,7 +116,7 @@ void scalarize(const Graph *t, Graph *s) {
             e[0] = acc;
             break;
         }
-        case OP_COUNT:
+        default: /* an elementwise kind, above */
             unreachable();
         }
         for (int k = 0; k < numel; k++)

@@ -26,15 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool packable_op(Op op) {
-    switch (op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_MAX: case OP_GT:
-    case OP_EQ: case OP_SELECT: case OP_FMA:
-        return true;
-    default:
-        return false;
-    }
-}
+static bool packable_op(Op op) { return op_info[op].lanes; } /* ops.h */
 
 static bool leaf_op(Op op) { return plan_leaf_op(op); }
 
