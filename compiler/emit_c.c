@@ -21,10 +21,11 @@ typedef struct Emit {
     const Graph *s;
     const EmitOptions *o;
     const char *real;   /* "float" or "double" */
-    Plan pl;            /* the kernel being printed */
+    const Plan *pl;     /* the kernel being printed: its program's plan */
     bool inline_all;    /* print whole expressions from memory (NAME_train's prologue) */
-    Chunks chunks;      /* whole-vector loads of this body (plan_chunks) */
-    const char *chunk[64]; /* and their locals */
+    int def;            /* the node whose definition is printed (KS_DEF), or -1 */
+    int lines;          /* vector loads printed in this body */
+    const char *chunk[64]; /* the locals of the body's whole-vector loads, by slot */
 } Emit;
 
 /* s as the body of a C string literal. */
@@ -82,7 +83,7 @@ static void print_real(Emit *e, double v) {
 
 static int precedence(const Emit *e, int id) {
     const Node *n = &e->s->node[id];
-    if (!e->inline_all && (e->pl.is_var[id] || plan_pack(&e->pl, id) >= 0))
+    if (!e->inline_all && id != e->def && (e->pl->is_var[id] || plan_pack(e->pl, id) >= 0))
         return 10;
     switch (n->op) {
     case OP_CONST: return n->value < 0 || signbit(n->value) ? 8 : 10;
@@ -180,13 +181,13 @@ static void helper_call(Emit *e, const char *fn, const int *args, int n) {
 
 static void expr(Emit *e, int id) {
     const Node *n = &e->s->node[id];
-    int v = e->inline_all ? -1 : plan_pack(&e->pl, id);
+    int v = e->inline_all || id == e->def ? -1 : plan_pack(e->pl, id);
     if (v >= 0) { /* a lane of a vector local */
-        fprintf(e->out, "%s[%d]", e->pl.pack_var[v], e->pl.pk->lane_of[id]);
+        fprintf(e->out, "%s[%d]", e->pl->pack_var[v], e->pl->pk->lane_of[id]);
         return;
     }
-    if (e->pl.is_var[id] && !e->inline_all) {
-        fputs(e->pl.var[id], e->out);
+    if (e->pl->is_var[id] && !e->inline_all && id != e->def) {
+        fputs(e->pl->var[id], e->out);
         return;
     }
     static const char *const sym[OP_COUNT] = {
@@ -198,7 +199,7 @@ static void expr(Emit *e, int id) {
         leaf(e, n);
         return;
     case OP_HYPER:
-        hyper_def(e, (Hyper)n->slot, e->pl.k == K_TRAIN ? "o->steps + s" : "o->steps");
+        hyper_def(e, (Hyper)n->slot, e->pl->k == K_TRAIN ? "o->steps + s" : "o->steps");
         return;
     case OP_CONST:
         print_real(e, n->value);
@@ -227,7 +228,7 @@ static void expr(Emit *e, int id) {
         operand(e, a, prec + 1);
         return;
     case OP_MAX: /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
-        if (e->pl.pk->npack) { /* b > a ? b : a, in vector registers */
+        if (e->pl->pk->npack) { /* b > a ? b : a, in vector registers */
             helper_call(e, "sgt", (const int[]){b, a, b, a}, 4);
             return;
         }
@@ -243,7 +244,7 @@ static void expr(Emit *e, int id) {
         return;
     case OP_SELECT: {
         const Node *cn = &e->s->node[a];
-        if (e->pl.pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(&e->pl, a) < 0) {
+        if (e->pl->pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(e->pl, a) < 0) {
             /* compare and select in vector registers (plan.c gives the compare no local) */
             helper_call(e, cn->op == OP_GT ? "sgt" : "seq", (const int[]){cn->arg[0], cn->arg[1], b, c}, 4);
             return;
@@ -266,7 +267,7 @@ static const char *const phase_title[] = {"forward", "backward", "update"};
 /* ---- vectors ---- */
 
 static const char *vtype(const Emit *e, bool mask) {
-    return format("%s_v%d%s", e->m->name, e->pl.pk->width, mask ? "i" : "");
+    return format("%s_v%d%s", e->m->name, e->pl->pk->width, mask ? "i" : "");
 }
 
 /* A vector literal of the lanes' scalar expressions, 0 past the used lanes;
@@ -275,10 +276,10 @@ static const char *vtype(const Emit *e, bool mask) {
  * its commas do not split the argument of NAME_vsel. */
 static void vector_literal(Emit *e, const int *ids, int lanes, bool mask) {
     fprintf(e->out, "((%s){", vtype(e, mask)); /* parenthesized: a macro argument */
-    for (int i = 0; i < e->pl.pk->width; i++) {
+    for (int i = 0; i < e->pl->pk->width; i++) {
         if (i)
             fputs(", ", e->out);
-        if (i < lanes && mask && (e->inline_all || plan_pack(&e->pl, ids[i]) < 0)) { /* a scalar compare's 0 or 1 */
+        if (i < lanes && mask && (e->inline_all || plan_pack(e->pl, ids[i]) < 0)) { /* a scalar compare's 0 or 1 */
             fputs("-(", e->out);
             expr(e, ids[i]);
             fputc(')', e->out);
@@ -292,90 +293,66 @@ static void vector_literal(Emit *e, const int *ids, int lanes, bool mask) {
     fputs("})", e->out);
 }
 
-/* Operand a of pack v as a vector: a packed vector, or a splat or gather. */
-static void vector_operand(Emit *e, const Pack *v, int a) {
-    int w = plan_operand_pack(&e->pl, v, a);
-    if (w >= 0) {
-        fputs(e->pl.pack_var[w], e->out);
+/* Operand o of a vector statement (kprog.c's Vop): a packed vector, lanes of
+ * two vectors moved, a compare of splats, or a vector literal. */
+static void vector_operand(Emit *e, const Vop *o) {
+    int w = e->pl->pk->width;
+    switch (o->kind) {
+    case VOP_PACK:
+        fputs(e->pl->pack_var[o->pack], e->out);
         return;
-    }
-    int ids[LIMIT_LANES] = {0}; /* gcc -O3 cannot see that lanes >= 1 fills ids[0] */
-    for (int i = 0; i < v->lanes; i++)
-        ids[i] = e->s->node[v->node[i]].arg[a];
-    bool mask = e->s->node[ids[0]].type.dt == DT_BOOL;
-    if (v->lanes < e->pl.pk->width && ids[0] == ids[v->lanes - 1]) /* pad a splat with itself */
-        for (int i = v->lanes; i < e->pl.pk->width; i++)
-            ids[i] = ids[0];
-    bool splat = true;
-    for (int i = 1; i < v->lanes; i++)
-        splat &= ids[i] == ids[0];
-    int from[2] = {plan_pack(&e->pl, ids[0]), -1}; /* the lanes' vectors, at most two */
-    for (int i = 1; i < v->lanes && from[0] >= 0 && !splat; i++) {
-        int q = plan_pack(&e->pl, ids[i]);
-        if (q != from[0] && from[1] < 0)
-            from[1] = q;
-        if (q < 0 || (q != from[0] && q != from[1]))
-            from[0] = -1;
-    }
-    if (e->pl.pk->samples && !splat && from[0] >= 0) {
-        /* lanes of one or two vectors moved (the tails of halving sums): one shuffle */
-        int b = from[1] >= 0 ? from[1] : from[0], w = e->pl.pk->width;
-        fprintf(e->out, "__builtin_shufflevector(%s, %s", e->pl.pack_var[from[0]], e->pl.pack_var[b]);
+    case VOP_SHUFFLE:
+        fprintf(e->out, "__builtin_shufflevector(%s, %s", e->pl->pack_var[o->pack], e->pl->pack_var[o->pack2]);
         for (int i = 0; i < w; i++)
             fprintf(e->out, ", %d",
-                    i >= v->lanes ? -1 : e->pl.pk->lane_of[ids[i]] + (plan_pack(&e->pl, ids[i]) == from[0] ? 0 : w));
+                    i >= o->n ? -1 : e->pl->pk->lane_of[o->id[i]] + (plan_pack(e->pl, o->id[i]) == o->pack ? 0 : w));
         fputc(')', e->out);
         return;
-    }
-    const Node *c = &e->s->node[ids[0]];
-    if (splat && mask && (c->op == OP_GT || c->op == OP_EQ) && !e->pl.is_var[ids[0]]) {
-        /* a scalar compare splatted: compare splats, in vector registers */
+    case VOP_CMP_SPLAT: {
+        const Node *c = &e->s->node[o->id[0]];
         int a[LIMIT_LANES], b[LIMIT_LANES];
-        for (int i = 0; i < e->pl.pk->width; i++)
+        for (int i = 0; i < w; i++)
             a[i] = c->arg[0], b[i] = c->arg[1];
         fputc('(', e->out);
-        vector_literal(e, a, e->pl.pk->width, false);
+        vector_literal(e, a, w, false);
         fputs(c->op == OP_GT ? " > " : " == ", e->out);
-        vector_literal(e, b, e->pl.pk->width, false);
+        vector_literal(e, b, w, false);
         fputc(')', e->out);
         return;
     }
-    vector_literal(e, ids, splat ? e->pl.pk->width : v->lanes, mask);
+    case VOP_SPLAT: case VOP_LANES: /* a splat from memory: splats_from_memory's asm */
+        vector_literal(e, o->id, o->n, o->mask);
+        return;
+    }
+    unreachable();
 }
 
 /* `const NAME_v4 v_hidden_z_0 = ...;`: every lane's node at once. */
-static void vector_statement(Emit *e, int vi, const char *indent) {
-    const Pack *v = &e->pl.pk->pack[vi];
+static void vector_statement(Emit *e, const KStmt *st, const char *indent) {
+    const Pack *v = &e->pl->pk->pack[st->pack];
     const Node *n = &e->s->node[v->node[0]];
     const char *N = e->m->name;
-    fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, n->type.dt == DT_BOOL), e->pl.pack_var[vi]);
+    fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, n->type.dt == DT_BOOL), e->pl->pack_var[st->pack]);
     switch (n->op) {
     case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT: case OP_EQ: {
         static const char *const sym[OP_COUNT] = {[OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ",
                                                   [OP_DIV] = " / ", [OP_GT] = " > ", [OP_EQ] = " == "};
-        vector_operand(e, v, 0);
+        vector_operand(e, &st->op[0]);
         fputs(sym[n->op], e->out);
-        vector_operand(e, v, 1);
+        vector_operand(e, &st->op[1]);
         break;
     }
     case OP_NEG:
         fputc('-', e->out);
-        vector_operand(e, v, 0);
+        vector_operand(e, &st->op[0]);
         break;
-    case OP_MAX: /* a < b ? b : a, lane by lane */
-        fprintf(e->out, "%s_vmax(", N);
-        vector_operand(e, v, 0);
-        fputs(", ", e->out);
-        vector_operand(e, v, 1);
-        fputc(')', e->out);
-        break;
-    case OP_SELECT: case OP_FMA:
-        fprintf(e->out, "%s_%s(", N, n->op == OP_FMA ? "vfma" : "vsel");
-        vector_operand(e, v, 0);
-        fputs(", ", e->out);
-        vector_operand(e, v, 1);
-        fputs(", ", e->out);
-        vector_operand(e, v, 2);
+    case OP_MAX: case OP_SELECT: case OP_FMA: /* a < b ? b : a; c ? a : b; a * b + c: lane by lane */
+        fprintf(e->out, "%s_%s(", N, n->op == OP_MAX ? "vmax" : n->op == OP_FMA ? "vfma" : "vsel");
+        for (int a = 0; a < st->nop; a++) {
+            if (a)
+                fputs(", ", e->out);
+            vector_operand(e, &st->op[a]);
+        }
         fputc(')', e->out);
         break;
     default:
@@ -387,260 +364,224 @@ static void vector_statement(Emit *e, int vi, const char *indent) {
 /* Operand o of a strided pack's shuffle program (plan_shuffles): a chunk
  * (-1 - c), or a step printed as a nested __builtin_shufflevector; equal
  * steps of two packs are equal expressions, which the compiler merges. */
-static void shuffle_operand(Emit *e, const Shuffle *prog, const char *const *chunk, int o) {
+static void shuffle_operand(Emit *e, const KStmt *st, int o) {
     if (o < 0) {
-        fputs(chunk[-1 - o], e->out);
+        fputs(e->chunk[st->chunks[-1 - o]], e->out);
         return;
     }
     fputs("__builtin_shufflevector(", e->out);
-    shuffle_operand(e, prog, chunk, prog[o].a);
+    shuffle_operand(e, st, st->shuf[o].a);
     fputs(", ", e->out);
-    shuffle_operand(e, prog, chunk, prog[o].b);
-    for (int k = 0; k < e->pl.pk->width; k++)
-        fprintf(e->out, ", %d", prog[o].idx[k]);
+    shuffle_operand(e, st, st->shuf[o].b);
+    for (int k = 0; k < e->pl->pk->width; k++)
+        fprintf(e->out, ", %d", st->shuf[o].idx[k]);
     fputc(')', e->out);
 }
 
-/* A strided pack (plan_strided) as whole-vector loads of the samples' rows,
- * each once per body, and its shuffle program; false if it is not one. */
-static bool strided_pack(Emit *e, const Pack *v, const char *indent) {
-    Strided g;
-    bool t = e->s->node[v->node[0]].op == OP_TARGET, fresh[LIMIT_LANES];
-    int slot[LIMIT_LANES];
-    if (!plan_strided(&e->pl, v, &g) || !plan_chunks(&e->chunks, &g, t, e->pl.pk->width, slot, fresh))
-        return false;
-    const char *chunk[LIMIT_LANES];
-    for (int c = 0; c < g.nchunk; c++) {
-        int j = slot[c], at = e->chunks.at[j];
-        if (fresh[c]) {
-            e->chunk[j] = plan_fresh(&e->pl, intern(format("ld_%s_%d", t ? "t" : "x", at)));
-            fprintf(e->out, "%sconst %s %s = *(const %su *)(%s + %d);\n", indent, vtype(e, false), e->chunk[j],
-                    vtype(e, false), t ? "t" : "x", at);
-        }
-        chunk[c] = e->chunk[j];
+/* A leaf vector from memory, lane by lane: "(NAME_v4){p->w[0][0], ...}". */
+static void leaf_vector(Emit *e, int vi) {
+    const Pack *v = &e->pl->pk->pack[vi];
+    fprintf(e->out, "(%s){", vtype(e, false));
+    for (int i = 0; i < e->pl->pk->width; i++) {
+        if (i)
+            fputs(", ", e->out);
+        if (i < v->lanes)
+            leaf(e, &e->s->node[v->node[i]]);
+        else
+            print_real(e, 0.0);
     }
-    fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, false), e->pl.pack_var[v - e->pl.pk->pack]);
-    Shuffle prog[2 * LIMIT_LANES];
-    shuffle_operand(e, prog, chunk, plan_shuffles(&e->pl, &g, prog) - 1);
-    fputs(";\n", e->out);
-    return true;
+    fputs("};\n", e->out);
 }
 
-/* Leaf packs: vectors of parameters, state or inputs, loaded from memory.
- * carried: NAME_train's parameter and state vectors, declared before its
- * loop (mutable unless frozen); otherwise the rest, as const locals. */
-static int leaf_vectors(Emit *e, const char *indent, bool carried) {
-    int lines = 0;
-    e->chunks.n = 0;
-    for (int vi = 0; vi < e->pl.pk->npack; vi++) {
-        const Pack *v = &e->pl.pk->pack[vi];
-        const Node *n = &e->s->node[v->node[0]];
-        if (!e->pl.pack_live[vi] || !plan_leaf_op(n->op) ||
-            (e->pl.k == K_TRAIN && plan_carried(n->op)) != carried)
-            continue;
-        bool constant = !carried || plan_frozen(&e->pl, n);
-        if (n->op == OP_CARRY) { /* set by the prologue */
-            fprintf(e->out, "%s%s %s = {0};\n", indent, vtype(e, false), e->pl.pack_var[vi]);
-            continue; /* (before NAME_train's loop: lines end with their newline there) */
-        }
-        lines++;
-        if (!carried && strided_pack(e, v, indent))
-            continue;
-        fprintf(e->out, "%s%s%s %s = ", indent, constant ? "const " : "", vtype(e, false), e->pl.pack_var[vi]);
-        fprintf(e->out, "(%s){", vtype(e, false));
-        for (int i = 0; i < e->pl.pk->width; i++) {
-            if (i)
-                fputs(", ", e->out);
-            if (i < v->lanes)
-                leaf(e, &e->s->node[v->node[i]]);
-            else
-                print_real(e, 0.0);
-        }
-        fputs("};\n", e->out);
+/* A section heading: the phase, then the layer (or the loss or optimizer). */
+static void note(Emit *e, const KStmt *st, const char *indent) {
+    const Node *n = &e->s->node[st->node];
+    if (st->phase) {
+        fprintf(e->out, "%s%s/* ---- %s ---- */\n", e->lines ? "\n" : "", indent, phase_title[n->phase]);
+        e->lines = 1;
     }
-    return lines;
+    if (n->layer >= 0) {
+        const Layer *L = &e->m->layers[n->layer];
+        int in = n->layer ? e->m->layers[n->layer - 1].out : e->m->input;
+        fprintf(e->out, "%s/* %s: linear %d -> %d%s, %s%s  (%s:%d:%d) */\n", indent, L->name, in, L->out,
+                L->bias ? "" : " without bias", act_name[L->act], L->trainable ? "" : ", frozen",
+                c_comment(e->m->file), n->loc.line, n->loc.col);
+    } else if (n->loc.line) {
+        fprintf(e->out, "%s/* %s  (%s:%d:%d) */\n", indent,
+                format("%s: %s", n->phase == PH_UPDATE ? "optimizer" : "loss",
+                       n->phase == PH_UPDATE ? opt_name[e->m->opt.kind] : loss_name[e->m->loss]),
+                c_comment(e->m->file), n->loc.line, n->loc.col);
+    }
 }
 
-/* NAME_train with a batch's samples in the lanes reads every parameter as a
- * splat of one lane of the vectors it carries them in.  A splat of a lane
- * in a register is a shuffle, and x86 has one port for shuffles, which the
- * rows of inputs and the gradients' tails already fill; a splat from memory
- * (vbroadcastss) needs a load port only.  An empty asm that may read and
- * write those vectors through their addresses keeps them in memory at the
- * top of each step, so that the compiler reads each lane from there, as
- * emit_llvm.c does with volatile loads (splat_lane). */
-static void splats_from_memory(Emit *e) {
-    if (e->pl.k != K_TRAIN || !e->pl.pk->samples)
+/* The carried local or lane a statement names: "v_w[2]" or "hidden_weight_0_1". */
+static void carried(Emit *e, const KStmt *st) {
+    if (st->pack >= 0)
+        fprintf(e->out, "%s[%d]", e->pl->pack_var[st->pack], st->lane);
+    else
+        fputs(e->pl->var[st->node], e->out);
+}
+
+/* Where root r lives in memory: "y[0]", "g->w[0][1]", "p->w[0][1]". */
+static void root_at(Emit *e, const Root *r) {
+    switch (r->kind) {
+    case ROOT_OUTPUT: fprintf(e->out, "y[%d]", r->index); return;
+    case ROOT_GRAD: member_ref(e, "g", e->m->params[r->slot].cname, &e->m->params[r->slot], r->index); return;
+    default: {
+        Node n = {.op = plan_root_leaf(r->kind), .slot = r->slot, .index = r->index};
+        leaf(e, &n);
         return;
-    bool any = false;
-    for (int vi = 0; vi < e->pl.pk->npack; vi++) {
-        Op op = e->s->node[e->pl.pk->pack[vi].node[0]].op;
-        if (!e->pl.pack_live[vi] || !plan_leaf_op(op) || !plan_carried(op) || op == OP_CARRY)
-            continue;
-        if (!any)
-            fputs("\n        /* the parameters' splats from memory, not from lanes of registers */", e->out);
-        any = true;
-        fprintf(e->out, "\n        __asm__ volatile(\"\" : : \"r\"(&%s) : \"memory\");", e->pl.pack_var[vi]);
+    }
     }
 }
 
-/* The statements computing every live local, grouped by phase and layer. */
-static void body(Emit *e, const char *indent) {
-    const Graph *s = e->s;
-    int phase = -1, layer = -2;
-    Loc loc = {0, 0};
-    fputc('\n', e->out);
-    bool first = leaf_vectors(e, indent, false) == 0; /* no blank line after the opening brace */
-    for (int i = 0; i < s->n; i++) {
-        const Node *n = &s->node[i];
-        int v = plan_pack(&e->pl, i);
-        const Pack *pv = v >= 0 ? &e->pl.pk->pack[v] : NULL;
-        bool vector_def = pv && !plan_leaf_op(n->op) && pv->last == i;
-        if (pv && !vector_def)
-            continue;
-        if (!vector_def && (!e->pl.is_var[i] || (e->pl.k == K_TRAIN && (plan_carried(n->op) || plan_loop_invariant(n)))))
-            continue;
-        if ((int)n->phase != phase) {
-            phase = (int)n->phase;
-            layer = -2;
-            fprintf(e->out, "%s%s/* ---- %s ---- */\n", first ? "" : "\n", indent, phase_title[phase]);
-            first = false;
-        }
-        if (n->layer != layer || n->loc.line != loc.line) {
-            layer = n->layer;
-            loc = n->loc;
-            if (layer >= 0) {
-                const Layer *L = &e->m->layers[layer];
-                int in = layer ? e->m->layers[layer - 1].out : e->m->input;
-                fprintf(e->out, "%s/* %s: linear %d -> %d%s, %s%s  (%s:%d:%d) */\n", indent, L->name,
-                        in, L->out, L->bias ? "" : " without bias", act_name[L->act],
-                        L->trainable ? "" : ", frozen", c_comment(e->m->file), loc.line, loc.col);
-            } else if (loc.line) {
-                fprintf(e->out, "%s/* %s  (%s:%d:%d) */\n", indent,
-                        format("%s: %s", n->phase == PH_UPDATE ? "optimizer" : "loss",
-                               n->phase == PH_UPDATE ? opt_name[e->m->opt.kind] : loss_name[e->m->loss]),
-                        c_comment(e->m->file),
-                        loc.line, loc.col);
-            }
-        }
-        if (vector_def) {
-            vector_statement(e, v, indent);
-            continue;
-        }
-        fprintf(e->out, "%sconst %s %s = ", indent, n->type.dt == DT_BOOL ? "int" : e->real,
-                e->pl.var[i]);
-        e->pl.is_var[i] = false; /* print the definition, not the name */
-        expr(e, i);
-        e->pl.is_var[i] = true;
-        fputs(";\n", e->out);
-    }
-}
-
-/* Prints where leaf (op, slot, k) lives in memory: "p->hidden_weight[0][1]". */
-static void leaf_at(Emit *e, Op op, int slot, int k) {
-    Node n = {.op = op, .slot = slot, .index = k};
-    leaf(e, &n);
-}
-
-/* NAME_train's carried vectors take their next values whole where the
- * updated values form one vector lane for lane; marks those roots done. */
-static void carry_vectors(Emit *e, const char *indent, bool *done) {
-    const Graph *s = e->s;
-    int *root_of = xmalloc(sizeof(int) * (size_t)(s->n + 1)); /* carried leaf -> its root */
-    for (int i = 0; i < s->n; i++)
-        root_of[i] = -1;
-    for (int r = 0; r < s->nroot; r++) {
-        const Root *root = &s->root[r];
-        if (plan_has_root(&e->pl, root) && plan_root_leaf(root->kind) != OP_COUNT) {
-            int leaf = plan_leaf(&e->pl, plan_root_leaf(root->kind), root->slot, root->index);
-            if (leaf >= 0)
-                root_of[leaf] = r;
-        }
-    }
-    for (int vi = 0; vi < e->pl.pk->npack; vi++) {
-        const Pack *v = &e->pl.pk->pack[vi];
-        if (!e->pl.pack_live[vi] || !plan_carried(s->node[v->node[0]].op))
-            continue;
-        int u = -1;
-        bool whole = true;
-        for (int i = 0; i < v->lanes && whole; i++) {
-            int r = root_of[v->node[i]], rn = r >= 0 ? s->root[r].node : -1;
-            int w = rn >= 0 ? plan_pack(&e->pl, rn) : -1;
-            whole = w >= 0 && (u < 0 || w == u) && e->pl.pk->lane_of[rn] == i &&
-                    e->pl.pk->pack[w].lanes == v->lanes;
-            u = w;
-        }
-        if (!whole)
-            continue;
-        fprintf(e->out, "%s%s = %s;\n", indent, e->pl.pack_var[vi], e->pl.pack_var[u]);
-        for (int i = 0; i < v->lanes; i++)
-            done[root_of[v->node[i]]] = true;
-    }
-    free(root_of);
-}
-
-/* Stores of the kernel's roots: y, g, p, and the loss. */
-static void stores(Emit *e, const char *indent) {
-    const Graph *s = e->s;
-    int loss = -1;
-    bool *done = xcalloc((size_t)s->nroot + 1, sizeof(bool));
-    if (e->pl.k == K_TRAIN)
-        carry_vectors(e, indent, done);
-    for (int r = 0; r < s->nroot; r++) {
-        const Root *root = &s->root[r];
-        if (!plan_has_root(&e->pl, root) || done[r])
-            continue;
-        const Param *p = root->kind == ROOT_GRAD ? &e->m->params[root->slot] : NULL;
-        switch (root->kind) {
-        case ROOT_OUTPUT:
-            fprintf(e->out, "%sy[%d] = ", indent, root->index);
+/* Renders the kernel program kp: one case per statement kind. */
+static void render(Emit *e, const KProg *kp) {
+    const char *N = e->m->name, *R = e->real;
+    e->pl = &kp->pl;
+    e->s = kp->pl.s;
+    const char *indent = "    ";
+    for (int i = 0; i < kp->n; i++) {
+        const KStmt *st = &kp->st[i];
+        const Node *n = st->node >= 0 ? &e->s->node[st->node] : NULL;
+        switch (st->kind) {
+        case KS_BODY:
+            fputc('\n', e->out);
+            e->lines = 0;
             break;
-        case ROOT_LOSS:
-            loss = root->node;
-            continue;
-        case ROOT_CARRY_INIT: /* printed by prologue() */
-            continue;
-        case ROOT_GRAD:
-            fprintf(e->out, "%sg->%s", indent, p->cname);
-            if (p->cols)
-                fprintf(e->out, "[%d][%d] = ", root->index / p->cols, root->index % p->cols);
+        case KS_NOTE:
+            note(e, st, indent);
+            break;
+        case KS_CHUNK:
+            e->chunk[st->chunk] = st->name;
+            fprintf(e->out, "%sconst %s %s = *(const %su *)(%s + %d);\n", indent, vtype(e, false), st->name,
+                    vtype(e, false), st->t ? "t" : "x", st->at);
+            break;
+        case KS_VSTRIDED:
+            e->lines++;
+            fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, false), e->pl->pack_var[st->pack]);
+            shuffle_operand(e, st, st->nshuf - 1);
+            fputs(";\n", e->out);
+            break;
+        case KS_VLOAD:
+            e->lines++;
+            fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, false), e->pl->pack_var[st->pack]);
+            leaf_vector(e, st->pack);
+            break;
+        case KS_VCARRY: {
+            const Node *n0 = &e->s->node[e->pl->pk->pack[st->pack].node[0]];
+            if (n0->op == OP_CARRY) { /* set by the prologue */
+                fprintf(e->out, "%s%s %s = {0};\n", indent, vtype(e, false), e->pl->pack_var[st->pack]);
+                break;
+            }
+            fprintf(e->out, "%s%s%s %s = ", indent, plan_frozen(e->pl, n0) ? "const " : "", vtype(e, false),
+                    e->pl->pack_var[st->pack]);
+            leaf_vector(e, st->pack);
+            break;
+        }
+        case KS_VDEF:
+            vector_statement(e, st, indent);
+            break;
+        case KS_DEF:
+            fprintf(e->out, "%sconst %s %s = ", indent, n->type.dt == DT_BOOL ? "int" : R, e->pl->var[st->node]);
+            e->def = st->node; /* print the definition, not the name */
+            expr(e, st->node);
+            e->def = -1;
+            fputs(";\n", e->out);
+            break;
+        case KS_BODY_END:
+            fputc('\n', e->out);
+            break;
+        case KS_CARRY:
+            fprintf(e->out, "%s%s%s %s = ", indent, plan_frozen(e->pl, n) ? "const " : "", R, e->pl->var[st->node]);
+            if (n->op == OP_CARRY)
+                print_real(e, 0.0); /* set by the prologue */
             else
-                fprintf(e->out, "[%d] = ", root->index);
-            break;
-        case ROOT_UPDATE: case ROOT_STATE: case ROOT_CARRY: {
-            Op op = plan_root_leaf(root->kind);
-            if (e->pl.k == K_TRAIN) {
-                int leaf = plan_leaf(&e->pl, op, root->slot, root->index);
-                if (leaf >= 0 && plan_pack(&e->pl, leaf) >= 0) /* a lane of a carried vector */
-                    fprintf(e->out, "%s%s[%d] = ", indent, e->pl.pack_var[plan_pack(&e->pl, leaf)],
-                            e->pl.pk->lane_of[leaf]);
-                else if (leaf < 0 || !e->pl.is_var[leaf]) /* never read: nothing to carry */
-                    continue;
-                else
-                    fprintf(e->out, "%s%s = ", indent, e->pl.var[leaf]);
-            } else {
-                fputs(indent, e->out);
-                leaf_at(e, op, root->slot, root->index);
-                fputs(" = ", e->out);
-            }
-            break;
-        }
-        }
-        expr(e, root->node);
-        fputs(";\n", e->out);
-    }
-    free(done);
-    if (loss >= 0) {
-        if (e->pl.k == K_TRAIN) {
-            fprintf(e->out, "%stotal += ", indent);
-            expr(e, loss);
+                leaf(e, n);
             fputs(";\n", e->out);
-        } else {
-            fprintf(e->out, "%sreturn ", indent);
-            expr(e, loss);
+            break;
+        case KS_PROLOGUE:
+            if (st->count)
+                fprintf(e->out, "    if (steps) { /* %s.z of the first sample; the loop computes the next one's */\n",
+                        e->m->layers[0].name);
+            break;
+        case KS_FIRST:
+            fputs("        ", e->out);
+            carried(e, st);
+            fputs(" = ", e->out);
+            e->inline_all = true;
+            expr(e, e->s->root[st->root].node);
+            e->inline_all = false;
             fputs(";\n", e->out);
+            break;
+        case KS_PROLOGUE_END:
+            if (kp->st[i - 1].kind != KS_PROLOGUE)
+                fputs("    }\n", e->out);
+            break;
+        case KS_HOIST:
+            fprintf(e->out, "    const %s %s = ", R, e->pl->var[st->node]);
+            hyper_def(e, (Hyper)n->slot, "o->steps");
+            fputs(";\n", e->out);
+            break;
+        case KS_LOOP:
+            fprintf(e->out,
+                    "\n    for (size_t s = 0; s < steps; s++, x += %s_BATCH * %s_IN, t += %s_BATCH * %s_TARGETS) {",
+                    N, N, N, N);
+            if (st->count) /* the last batch reads itself: the value is not used */
+                fprintf(e->out, "\n        const %s *const xn = s + 1 < steps ? x + %s_BATCH * %s_IN : x;", R, N, N);
+            indent = "        ";
+            break;
+        case KS_SPLATS:
+            /* The parameters' splats (Vop.mem) from memory: x86 has one port for
+             * shuffles, which the rows of inputs and the gradients' tails already
+             * fill, and a splat of a lane in a register is a shuffle, while a splat
+             * from memory (vbroadcastss) needs a load port only.  An empty asm that
+             * may read and write the vector through its address keeps it in memory
+             * at the top of each step, as emit_llvm.c's volatile loads do. */
+            if (kp->st[i - 1].kind != KS_SPLATS)
+                fputs("\n        /* the parameters' splats from memory, not from lanes of registers */", e->out);
+            fprintf(e->out, "\n        __asm__ volatile(\"\" : : \"r\"(&%s) : \"memory\");", e->pl->pack_var[st->pack]);
+            break;
+        case KS_VASSIGN:
+            fprintf(e->out, "%s%s = %s;\n", indent, e->pl->pack_var[st->pack], e->pl->pack_var[st->from]);
+            break;
+        case KS_STORE:
+            fputs(indent, e->out);
+            if (st->node >= 0)
+                carried(e, st);
+            else
+                root_at(e, &e->s->root[st->root]);
+            fputs(" = ", e->out);
+            expr(e, e->s->root[st->root].node);
+            fputs(";\n", e->out);
+            break;
+        case KS_STEPS:
+            fprintf(e->out, "    o->steps += %s;\n", st->count ? "1" : "steps");
+            break;
+        case KS_LOSS:
+            fprintf(e->out, "%s%s", indent, e->pl->k == K_TRAIN ? "total += " : "return ");
+            expr(e, st->node);
+            fputs(";\n", e->out);
+            break;
+        case KS_LOOP_END:
+            fputs("    }\n\n", e->out);
+            indent = "    ";
+            break;
+        case KS_WRITEBACK:
+            fputs("    ", e->out);
+            leaf(e, n);
+            fputs(" = ", e->out);
+            carried(e, st);
+            fputs(";\n", e->out);
+            break;
+        case KS_RETURN:
+            fprintf(e->out, "    return steps ? (%s)(total / (double)steps) : 0;\n", R);
+            break;
+        case KS_COUNT:
+            unreachable();
         }
     }
+    fputs("}\n\n", e->out);
 }
 
 static void contract(Emit *e, const char *what) {
@@ -652,141 +593,32 @@ static void contract(Emit *e, const char *what) {
     fputs("\n */\n", e->out);
 }
 
-static void kernel_forward(Emit *e) {
+/* The kernels' comments and prototypes, each followed by its program. */
+static void kernels(Emit *e, const Schedule *sc) {
     const char *N = e->m->name, *R = e->real;
-    plan_kernel(&e->pl, K_FORWARD);
     fprintf(e->out, "/* %s_forward: one sample, y = f(x). Straight-line code. */\n", N);
     fprintf(e->out, "void %s_forward(const %s_params *p, const %s *x, %s *y)\n{", N, N, R, R);
-    body(e, "    ");
-    fputs("\n", e->out);
-    stores(e, "    ");
-    fputs("}\n\n", e->out);
-}
-
-static void kernel_grad(Emit *e) {
-    const char *N = e->m->name, *R = e->real;
-    plan_kernel(&e->pl, K_GRAD);
+    render(e, &sc->k[K_FORWARD]);
     contract(e, format("%s_grad: loss of one batch, and its gradient into g.", N));
-    fprintf(e->out, "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g)\n{", R,
-            N, N, R, R, N);
-    body(e, "    ");
-    fputs("\n", e->out);
-    stores(e, "    ");
-    fputs("}\n\n", e->out);
-}
-
-static void kernel_step(Emit *e) {
-    const char *N = e->m->name, *R = e->real;
-    plan_kernel(&e->pl, K_STEP);
-    contract(e, format("%s_step: one %s step on one batch; returns the loss before it.", N,
-                       opt_name[e->m->opt.kind]));
-    fprintf(e->out, "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t)\n{", R, N, N,
-            N, R, R);
-    body(e, "    ");
-    fputs("\n    o->steps += 1;\n", e->out);
-    stores(e, "    ");
-    fputs("}\n\n", e->out);
-}
-
-/* NAME_train's carried pre-activation (carry.c) for its first batch,
- * computed from memory before the loop; n may be 0 and x then unreadable. */
-static void prologue(Emit *e) {
-    const Graph *s = e->s;
-    bool any = false;
-    for (int r = 0; r < s->nroot; r++) {
-        const Root *root = &s->root[r];
-        int leaf = root->kind == ROOT_CARRY_INIT ? plan_leaf(&e->pl, OP_CARRY, 0, root->index) : -1;
-        if (leaf < 0 || (!e->pl.is_var[leaf] && plan_pack(&e->pl, leaf) < 0))
-            continue; /* never read */
-        if (!any)
-            fprintf(e->out, "    if (steps) { /* %s.z of the first sample; the loop computes the next one's */\n",
-                    e->m->layers[0].name);
-        any = true;
-        int v = plan_pack(&e->pl, leaf);
-        if (v >= 0)
-            fprintf(e->out, "        %s[%d] = ", e->pl.pack_var[v], e->pl.pk->lane_of[leaf]);
-        else
-            fprintf(e->out, "        %s = ", e->pl.var[leaf]);
-        e->inline_all = true;
-        expr(e, root->node);
-        e->inline_all = false;
-        fputs(";\n", e->out);
-    }
-    if (any)
-        fputs("    }\n", e->out);
-}
-
-static bool has_op(const Plan *p, Op op) {
-    for (int i = 0; i < p->s->n; i++)
-        if (p->live[i] && p->s->node[i].op == op)
-            return true;
-    return false;
-}
-
-static void kernel_train(Emit *outer) {
-    Emit train = *outer, *e = &train;
-    if (outer->o->train) { /* its own schedule: plan it apart */
-        e->s = outer->o->train;
-        plan_init(&e->pl, e->m, e->s, outer->o->train_pk);
-    }
-    const char *N = e->m->name, *R = e->real;
-    const Graph *s = e->s;
-    plan_kernel(&e->pl, K_TRAIN);
+    fprintf(e->out, "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g)\n{", R, N, N, R, R, N);
+    render(e, &sc->k[K_GRAD]);
+    contract(e, format("%s_step: one %s step on one batch; returns the loss before it.", N, opt_name[e->m->opt.kind]));
+    fprintf(e->out, "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t)\n{", R, N, N, N, R, R);
+    render(e, &sc->k[K_STEP]);
+    bool own = sc->train != sc->s;
     fprintf(e->out,
             "/* %s_train: n samples in order, one step per %s_BATCH of them; returns the mean\n"
             " * loss.  The parameters stay in locals across the loop.%s */\n",
             N, N,
-            outer->o->train ? format("  So does %s.z, the first layer's\n"
-                                     " * pre-activation: each step computes the next sample's from this step's\n"
-                                     " * weights and gradient (--reassociate; rounds unlike %s_step).",
-                                     e->m->layers[0].name, N)
-                            : "");
-    fprintf(e->out, "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n)\n{\n",
-            R, N, N, N, R, R);
+            own ? format("  So does %s.z, the first layer's\n"
+                         " * pre-activation: each step computes the next sample's from this step's\n"
+                         " * weights and gradient (--reassociate; rounds unlike %s_step).",
+                         e->m->layers[0].name, N)
+                : "");
+    fprintf(e->out, "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n)\n{\n", R, N, N, N,
+            R, R);
     fprintf(e->out, "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n", N);
-    for (int i = 0; i < s->n; i++)
-        if (e->pl.is_var[i] && plan_carried(s->node[i].op)) {
-            fprintf(e->out, "    %s%s %s = ", plan_frozen(&e->pl, &s->node[i]) ? "const " : "", R, e->pl.var[i]);
-            if (s->node[i].op == OP_CARRY)
-                print_real(e, 0.0); /* set by the prologue */
-            else
-                leaf(e, &s->node[i]);
-            fputs(";\n", e->out);
-        }
-    leaf_vectors(e, "    ", true);
-    prologue(e);
-    for (int i = 0; i < s->n; i++)
-        if (e->pl.is_var[i] && plan_loop_invariant(&s->node[i])) {
-            fprintf(e->out, "    const %s %s = ", R, e->pl.var[i]);
-            hyper_def(e, (Hyper)s->node[i].slot, "o->steps");
-            fputs(";\n", e->out);
-        }
-    fprintf(e->out,
-            "\n    for (size_t s = 0; s < steps; s++, x += %s_BATCH * %s_IN, t += %s_BATCH * %s_TARGETS) {",
-            N, N, N, N);
-    if (has_op(&e->pl, OP_NEXT)) /* the last batch reads itself: the value is not used */
-        fprintf(e->out, "\n        const %s *const xn = s + 1 < steps ? x + %s_BATCH * %s_IN : x;", R, N, N);
-    splats_from_memory(e);
-    body(e, "        ");
-    fputs("\n", e->out);
-    stores(e, "        ");
-    fputs("    }\n\n", e->out);
-    for (int i = 0; i < s->n; i++)
-        if (plan_pack(&e->pl, i) >= 0 && plan_carried(s->node[i].op) && plan_stored(&e->pl, &s->node[i])) {
-            fputs("    ", e->out);
-            leaf(e, &s->node[i]);
-            fprintf(e->out, " = %s[%d];\n", e->pl.pack_var[plan_pack(&e->pl, i)], e->pl.pk->lane_of[i]);
-        }
-    for (int i = 0; i < s->n; i++)
-        if (e->pl.is_var[i] && plan_carried(s->node[i].op) && plan_stored(&e->pl, &s->node[i])) {
-            fputs("    ", e->out);
-            leaf(e, &s->node[i]);
-            fprintf(e->out, " = %s;\n", e->pl.var[i]);
-        }
-    fprintf(e->out, "    o->steps += steps;\n    return steps ? (%s)(total / (double)steps) : 0;\n}\n\n",
-            R);
-    if (outer->o->train)
-        plan_free(&e->pl);
+    render(e, &sc->k[K_TRAIN]);
 }
 
 /* ---- the files ---- */
@@ -907,8 +739,8 @@ static void emit_vmax(Emit *e, int w, int bytes) {
  * mispredicts on ReLU masks; this compiles to and/andn/or or a blend. */
 static void emit_select(Emit *e) {
     const char *N = e->m->name, *R = e->real, *U = e->o->fp64 ? "uint64_t" : "uint32_t";
-    if (e->pl.pk->npack) {
-        int w = e->pl.pk->width, bytes = w * (e->o->fp64 ? 8 : 4);
+    if (e->pl->pk->npack) {
+        int w = e->pl->pk->width, bytes = w * (e->o->fp64 ? 8 : 4);
         fprintf(e->out,
                 "/* SIMD vectors (GCC/Clang vector extensions): %d lanes. */\n"
                 "typedef %s %s_v%d __attribute__((vector_size(%d)));\n"
@@ -930,7 +762,7 @@ static void emit_select(Emit *e) {
         bool fma = false, max = false;
         for (int i = 0; i < e->s->n; i++) {
             fma |= e->s->node[i].op == OP_FMA;
-            max |= e->s->node[i].op == OP_MAX && e->pl.pk->pack_of[i] >= 0;
+            max |= e->s->node[i].op == OP_MAX && e->pl->pk->pack_of[i] >= 0;
         }
         if (fma)
             emit_vfma(e, w, bytes);
@@ -944,7 +776,7 @@ static void emit_select(Emit *e) {
             "    const %s m = (%s)0 - (%s)(c != 0);\n"
             "    x.u = (x.u & m) | (y.u & ~m);\n"
             "    return x.f;\n}\n\n",
-            e->pl.pk->npack ? "__attribute__((unused)) " : "", R, N, R, R, R, U, U, U, U);
+            e->pl->pk->npack ? "__attribute__((unused)) " : "", R, N, R, R, R, U, U, U, U);
 }
 
 static void emit_init(Emit *e) {
@@ -1029,9 +861,10 @@ static void emit_trainer(Emit *e) {
             N);
 }
 
-void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
-    Emit e = {.out = out, .m = m, .s = s, .o = o, .real = o->fp64 ? "double" : "float"};
-    plan_init(&e.pl, m, s, o->pk);
+void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {
+    const Model *m = sc->m;
+    Emit e = {.out = out, .m = m, .s = sc->s, .o = o, .real = o->fp64 ? "double" : "float", .def = -1};
+    e.pl = &sc->k[K_FORWARD].pl;
     banner(out, m, o, "Trainer kernels");
     if (o->inline_header) {
         fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
@@ -1042,11 +875,7 @@ void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o) {
     fputs("\n#include <math.h>\n\n", out);
     emit_select(&e);
     emit_init(&e);
-    kernel_forward(&e);
-    kernel_grad(&e);
-    kernel_step(&e);
-    kernel_train(&e);
+    kernels(&e, sc);
     if (!o->fp64)
         emit_trainer(&e);
-    plan_free(&e.pl);
 }

@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_EXE, EM_LLVM, EM_BC, EM_ASM, EM_OBJ } EmitKind;
+typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_KERNELS, EM_EXE, EM_LLVM, EM_BC, EM_ASM, EM_OBJ } EmitKind;
 
 typedef struct Options {
     const char *input;
@@ -61,7 +61,8 @@ static void usage(FILE *out) {
           "                     standard output, or a name without a suffix for a built\n"
           "                     trainer executable (default: MODEL.c)\n"
           "  --emit=KIND        c (default), exe (trainer executable), ir (tensor IR after\n"
-          "                     simplification), ir-scalar (the unrolled schedule); with\n"
+          "                     simplification), ir-scalar (the unrolled schedule),\n"
+          "                     kernels (each kernel's program, as both backends print it); with\n"
           "                     LLVM: llvm (.ll), bc (bitcode), asm (.s), obj (.o); the\n"
           "                     suffix of -o picks the kind when --emit is not given\n"
           "  --target=TRIPLE    LLVM outputs: target triple (default: the host)\n"
@@ -131,6 +132,7 @@ static void parse_args(int argc, char **argv, Options *o) {
             o->emit = strcmp(k, "c") == 0           ? EM_C
                       : strcmp(k, "ir") == 0        ? EM_IR
                       : strcmp(k, "ir-scalar") == 0 ? EM_IR_SCALAR
+                      : strcmp(k, "kernels") == 0   ? EM_KERNELS
                       : strcmp(k, "exe") == 0       ? EM_EXE
                       : strcmp(k, "llvm") == 0      ? EM_LLVM
                       : strcmp(k, "bc") == 0        ? EM_BC
@@ -338,16 +340,17 @@ static const char *base_name(const char *path) {
 
 /* What emit_c and emit_header need to know of the options and schedules. */
 static EmitOptions emit_options(const Options *o) {
-    return (EmitOptions){.fp64 = o->fp64, .argv = o->flags, .pk = o->pk, .train = o->train, .train_pk = o->train_pk};
+    return (EmitOptions){.fp64 = o->fp64, .argv = o->flags};
 }
 
 /* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
-static void write_c(const Options *o, const Model *m, const Graph *s, const char *out) {
+static void write_c(const Options *o, const Schedule *sc, const char *out) {
+    const Model *m = sc->m;
     EmitOptions eo = emit_options(o);
     if (direct_output(out)) {
         eo.inline_header = true;
         FILE *f = open_direct(out);
-        emit_c(f, m, s, &eo);
+        emit_c(f, sc, &eo);
         close_direct(f, out);
         return;
     }
@@ -356,7 +359,7 @@ static void write_c(const Options *o, const Model *m, const Graph *s, const char
     eo.header = base_name(hpath);
     FILE *h = open_temp(hpath, 0), *c = open_temp(out, 1);
     emit_header(h, m, &eo);
-    emit_c(c, m, s, &eo);
+    emit_c(c, sc, &eo);
     close_temp(h, hpath);
     close_temp(c, out);
     commit_temp(0, hpath, 0644);
@@ -431,7 +434,8 @@ static const char *runtime_path(const char *what) {
     return strcmp(what, "lib") == 0 ? NETC_BUILD_RUNTIME_LIB : NETC_BUILD_RUNTIME_INCLUDE;
 }
 
-static void build_exe(const Options *o, const Model *m, const Graph *s, const char *out) {
+static void build_exe(const Options *o, const Schedule *sc, const char *out) {
+    const Model *m = sc->m;
     const char *tmp = getenv("TMPDIR");
     tempdir = xstrdup(format("%s/netc-XXXXXX", tmp && *tmp ? tmp : "/tmp"));
     if (!mkdtemp(tempdir)) {
@@ -448,7 +452,7 @@ static void build_exe(const Options *o, const Model *m, const Graph *s, const ch
     if (!c || !h)
         error_at(out, (Loc){0, 0}, "cannot write in %s: %s", tempdir, strerror(errno));
     emit_header(h, m, &eo);
-    emit_c(c, m, s, &eo);
+    emit_c(c, sc, &eo);
     close_temp(h, temps[3]);
     close_temp(c, csrc);
 
@@ -530,6 +534,7 @@ typedef struct Schedules {
     Graph s, ts;
     Packing pk, tpk;
     bool train;
+    Schedule ks; /* the kernel programs (kprog.c) */
 } Schedules;
 
 static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) {
@@ -537,8 +542,10 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     o->pk = o->llvm.pk = &sc->pk;
     Graph t;
     sc->train = o->reassociate && carry_build(g, m, &t);
-    if (!sc->train)
+    if (!sc->train) {
+        schedule_build(&sc->ks, m, &sc->s, &sc->pk, NULL, NULL);
         return;
+    }
     o->label = intern(format(" (%s_train)", m->name));
     after(o, &t, m, "carry");
     simplify(&t);
@@ -547,9 +554,11 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     o->label = NULL;
     o->train = o->llvm.train = &sc->ts;
     o->train_pk = o->llvm.train_pk = &sc->tpk;
+    schedule_build(&sc->ks, m, &sc->s, &sc->pk, &sc->ts, &sc->tpk);
 }
 
 static void schedules_free(Schedules *sc) {
+    schedule_free(&sc->ks);
     graph_free(&sc->s);
     packing_free(&sc->pk);
     if (sc->train) {
@@ -565,6 +574,17 @@ static void print_ir(const Options *o, const Graph *g, const Model *m) {
     }
     FILE *f = open_temp(o->output, 0);
     ir_print(f, g, m);
+    close_temp(f, o->output);
+    commit_temp(0, o->output, 0644);
+}
+
+static void print_kernels(const Options *o, const Schedule *sc) {
+    if (!o->output || strcmp(o->output, "-") == 0) {
+        schedule_print(stdout, sc);
+        return;
+    }
+    FILE *f = open_temp(o->output, 0);
+    schedule_print(f, sc);
     close_temp(f, o->output);
     commit_temp(0, o->output, 0644);
 }
@@ -630,12 +650,14 @@ int main(int argc, char **argv) {
         const Graph *s = &sc.s;
         if (emit == EM_IR_SCALAR) {
             print_ir(&o, s, &m);
+        } else if (emit == EM_KERNELS) {
+            print_kernels(&o, &sc.ks);
         } else if (emit == EM_EXE) {
             if (!out)
                 out = intern(m.name);
             if (o.fp64)
                 usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
-            build_exe(&o, &m, s, out);
+            build_exe(&o, &sc.ks, out);
         } else if (is_llvm(emit)) {
             if (!out) {
                 const char *b = base_name(o.input);
@@ -649,7 +671,7 @@ int main(int argc, char **argv) {
                 const char *dot = strrchr(b, '.');
                 out = intern(format("%.*s.c", (int)(dot ? dot - b : (long)strlen(b)), b));
             }
-            write_c(&o, &m, s, out);
+            write_c(&o, &sc.ks, out);
         }
         schedules_free(&sc);
     }

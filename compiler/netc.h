@@ -438,18 +438,110 @@ typedef struct Shuffle {
  * merge equal shuffles): 16 shuffles for 5 features of 16 samples, not 20. */
 int plan_shuffles(const Plan *p, const Strided *g, Shuffle *out);
 
+/* ---- kprog.c ---- */
+/* A kernel as one linear program, built once after packing from what plan.c
+ * computes: every statement both backends print, in order, with its names,
+ * types and vector shapes decided.  The emitters render it statement by
+ * statement (a switch over kinds) and decide nothing; expressions inside a
+ * statement are the scalar graph's, inlined where the plan gives a node no
+ * local (Plan.is_var, plan_pack). */
+typedef enum KsKind {
+    KS_BODY,      /* a step's body begins: no whole-vector load made yet */
+    KS_NOTE,      /* a section heading before `node`: phase (new phase) and its layer or loss */
+    KS_CHUNK,     /* chunk `chunk` = the vector of x (t: of t) from element `at` on, named `name` */
+    KS_VLOAD,     /* pack `pack` loaded from memory, lane by lane */
+    KS_VSTRIDED,  /* pack `pack` = shuffles shuf[0..nshuf) of chunks chunks[0..nchunk) */
+    KS_VDEF,      /* pack `pack` = its lanes' op on operands op[0..nop) */
+    KS_DEF,       /* the scalar local of `node` = its expression */
+    KS_BODY_END,  /* the body is done; the stores follow */
+    KS_CARRY,     /* NAME_train, before its loop: leaf `node`'s local, from memory (OP_CARRY: 0) */
+    KS_VCARRY,    /* NAME_train, before its loop: carried leaf pack `pack`, from memory (OP_CARRY: 0) */
+    KS_PROLOGUE,  /* NAME_train: `count` KS_FIRST follow, computed only when a step runs */
+    KS_FIRST,     /* NAME_train: carried `node` (local, or lane `lane` of `pack`) = root `root`, from memory */
+    KS_PROLOGUE_END,
+    KS_HOIST,     /* NAME_train, before its loop: the loop-invariant hyperparameter `node` */
+    KS_LOOP,      /* NAME_train: the loop over the steps begins; `count`: the next batch's x is read */
+    KS_SPLATS,    /* NAME_train: carried pack `pack`'s lanes are read as splats from memory */
+    KS_VASSIGN,   /* NAME_train: carried pack `pack` = pack `from`, whole */
+    KS_STORE,     /* root `root`: to memory, or (`node` >= 0) NAME_train's carried local or lane */
+    KS_STEPS,     /* o->steps += 1 (count 1), or += steps (count 0, after NAME_train's loop) */
+    KS_LOSS,      /* the loss `node`: returned, or added to NAME_train's total */
+    KS_LOOP_END,  /* NAME_train: the loop ends */
+    KS_WRITEBACK, /* NAME_train after its loop: carried `node` (local, or lane `lane` of `pack`) to memory */
+    KS_RETURN,    /* NAME_train: returns the mean loss */
+    KS_COUNT
+} KsKind;
+extern const char *const ks_name[KS_COUNT];
+
+/* How a vector operation reads one operand. */
+typedef enum VopKind {
+    VOP_PACK,     /* pack `pack`, lane for lane */
+    VOP_SHUFFLE,  /* lanes of packs `pack` and `pack2` moved: lane i is id[i] (i < n), 0 past n */
+    VOP_SPLAT,    /* scalar id[0] in all n lanes; mem: a lane of a carried pack, read from memory */
+    VOP_CMP_SPLAT,/* scalar compare id[0] (no local) as a compare of its operands' splats */
+    VOP_LANES,    /* the scalars id[0..n) in lanes 0..n, 0 past n */
+} VopKind;
+typedef struct Vop {
+    VopKind kind;
+    int pack, pack2;
+    int n;
+    bool mask;    /* a compare's lanes: 0 or -1 */
+    bool mem;
+    int id[LIMIT_LANES];
+} Vop;
+
+typedef struct KStmt {
+    KsKind kind;
+    int node, pack, lane, from, root;
+    int count;
+    bool phase;               /* KS_NOTE: a new phase begins */
+    int chunk, at;            /* KS_CHUNK */
+    bool t;                   /* KS_CHUNK: of the targets */
+    const char *name;         /* KS_CHUNK: its local */
+    int nchunk, chunks[LIMIT_LANES]; /* KS_VSTRIDED: chunk slots */
+    int nshuf;
+    Shuffle *shuf;            /* KS_VSTRIDED */
+    int nop;
+    Vop op[3];                /* KS_VDEF */
+} KStmt;
+
+typedef struct KProg {
+    Plan pl;      /* the kernel's liveness and names (plan.c) */
+    KStmt *st;
+    int n, cap;
+    int nchunk;   /* chunk slots used */
+} KProg;
+
+/* The schedule both emitters print: the scalar graph and its packs, NAME_train's
+ * own (carry.c) or the same, and one program per kernel. */
+typedef struct Schedule {
+    const Model *m;
+    const Graph *s, *train;   /* train: NAME_train's graph (== s unless carry.c built one) */
+    const Packing *pk, *train_pk;
+    KProg k[4];               /* by Kernel */
+} Schedule;
+/* Requires: the schedules after packing.  Guarantees: the four kernels'
+ * programs, verified (kprog_verify); train == NULL: NAME_train uses s. */
+void schedule_build(Schedule *sc, const Model *m, const Graph *s, const Packing *pk, const Graph *train,
+                    const Packing *train_pk);
+void schedule_free(Schedule *sc);
+/* Dies (internal error) unless: every operand is defined before its use and
+ * in scope, every lane of a pack computes its scalar node, every root the
+ * kernel writes is stored exactly once. */
+void kprog_verify(const KProg *kp, Kernel k);
+void schedule_print(FILE *out, const Schedule *sc);
+extern const char *const kernel_name[4];
+
 /* ---- emit_c.c ---- */
 typedef struct EmitOptions {
     bool fp64;            /* emit double instead of float (gradient checks) */
     bool inline_header;   /* put the header text in the C (for -o -) */
     const char *header;   /* file name the C includes, when not inlined */
     const char *argv;     /* the flags, for the banner */
-    const Packing *pk;    /* the vectors of the schedule */
-    const Graph *train;   /* NAME_train's own schedule (carry.c), or NULL: the same */
-    const Packing *train_pk; /* its vectors */
 } EmitOptions;
 void emit_header(FILE *out, const Model *m, const EmitOptions *o);
-void emit_c(FILE *out, const Model *m, const Graph *s, const EmitOptions *o);
+/* Renders the schedule's kernel programs as C. */
+void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o);
 
 /* ---- emit_llvm.c (the only user of the LLVM C API) ---- */
 typedef enum LlvmKind { LLVM_IR, LLVM_BC, LLVM_ASM, LLVM_OBJ } LlvmKind;
