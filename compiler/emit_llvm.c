@@ -49,8 +49,8 @@ typedef struct L {
     LLVMBuilderRef b;
     LLVMTargetDataRef td;
     LLVMTypeRef real, i1, i8, i32, i64, isz, i8p, realp, params, optim, tensor, model;
-    /* the kernel being built */
-    Plan pl; /* the kernel being built */
+    const Schedule *sc;       /* the kernel programs */
+    const Plan *pl;           /* the kernel being built: its program's plan */
     LLVMTypeRef vreal, vmask; /* <W x real>, <W x i1> */
     LLVMValueRef *pval;       /* each live pack's vector value, once built */
     LLVMValueRef *pslot;      /* K_TRAIN: the alloca of each carried leaf vector */
@@ -60,8 +60,7 @@ typedef struct L {
     LLVMValueRef step_s; /* NAME_train: the loop's step index s */
     LLVMValueRef xn;     /* NAME_train: the next batch's inputs (carry.c) */
     bool inline_all;     /* build whole expressions from memory (NAME_train's prologue) */
-    Chunks chunks;       /* whole-vector loads of this body (plan_chunks) */
-    LLVMValueRef chunk[64]; /* and their values */
+    LLVMValueRef chunk[64]; /* the body's whole-vector loads, by slot */
     LLVMValueRef *val;  /* the value of each named node, once built */
     LLVMValueRef *slot; /* K_TRAIN: the alloca holding each parameter leaf */
     LLVMValueRef pow_fn, tanh_fn;
@@ -73,37 +72,6 @@ typedef struct L {
  * and emit_llvm() marks the object's ELF header (e_flags) to match, as llc
  * -target-abi would. */
 static const char *riscv_abi;
-
-/* Makes s and pk the schedule the next kernels print (NULL: none). */
-static void use_schedule(L *l, const Graph *s, const Packing *pk) {
-    if (l->val) {
-        plan_free(&l->pl);
-        free(l->pval);
-        free(l->pslot);
-        free(l->lane_load);
-        free(l->val);
-        free(l->slot);
-        l->val = NULL;
-    }
-    if (!s)
-        return;
-    l->s = s;
-    l->val = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
-    l->slot = xcalloc((size_t)s->n, sizeof(LLVMValueRef));
-    l->pval = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
-    l->pslot = xcalloc((size_t)pk->npack + 1, sizeof(LLVMValueRef));
-    l->lane_load = xcalloc(((size_t)pk->npack + 1) * LIMIT_LANES, sizeof(LLVMValueRef));
-    plan_init(&l->pl, l->m, s, pk);
-}
-
-/* Starts kernel k: the shared plan, and no values built yet. */
-static void plan(L *l, Kernel k) {
-    plan_kernel(&l->pl, k);
-    memset(l->val, 0, sizeof(LLVMValueRef) * (size_t)l->s->n);
-    memset(l->slot, 0, sizeof(LLVMValueRef) * (size_t)l->s->n);
-    memset(l->pval, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1));
-    memset(l->pslot, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1));
-}
 
 /* ---- values ---- */
 
@@ -182,7 +150,7 @@ static LLVMValueRef libm_tanh(L *l, LLVMValueRef a, const char *name) {
 /* The optimizer's step counter for this step: o->steps (+ s in NAME_train). */
 static LLVMValueRef step_index(L *l) {
     LLVMValueRef steps = load(l, l->i64, gep2(l, l->o_arg, l->optim, 0, OPTIM_STEPS), "");
-    return l->pl.k == K_TRAIN ? LLVMBuildAdd(l->b, steps, LLVMBuildZExt(l->b, l->step_s, l->i64, ""), "") : steps;
+    return l->pl->k == K_TRAIN ? LLVMBuildAdd(l->b, steps, LLVMBuildZExt(l->b, l->step_s, l->i64, ""), "") : steps;
 }
 
 /* A per-step scalar, as emit_c.c's hyper_def writes it (in double, then cast). */
@@ -310,7 +278,7 @@ static LLVMValueRef lanes_vector(L *l, const int *ids, int lanes, bool mask, con
 
 /* A leaf pack's vector, loaded lane by lane from memory. */
 static LLVMValueRef leaf_vector(L *l, int v) {
-    const Pack *pv = &l->pl.pk->pack[v];
+    const Pack *pv = &l->pl->pk->pack[v];
     LLVMValueRef vec = LLVMConstNull(l->vreal);
     for (int i = 0; i < pv->lanes; i++) {
         const Node *n = &l->s->node[pv->node[i]];
@@ -318,43 +286,25 @@ static LLVMValueRef leaf_vector(L *l, int v) {
                          : n->op == OP_TARGET ? load(l, l->real, elem_addr(l, l->t, n->index), "")
                                               : load(l, l->real, leaf_addr(l, n->op, n->slot, n->index), "");
         vec = LLVMBuildInsertElement(l->b, vec, x, LLVMConstInt(l->i32, (unsigned)i, 0),
-                                     i + 1 == pv->lanes ? l->pl.pack_var[v] : "");
+                                     i + 1 == pv->lanes ? l->pl->pack_var[v] : "");
     }
     return vec;
 }
 
-/* A strided pack (plan_strided) as whole-vector loads, each once per body,
- * and shuffles; NULL if it is not one. */
-static LLVMValueRef strided_vector(L *l, int v) {
-    const Pack *pv = &l->pl.pk->pack[v];
-    Strided g;
-    bool t = l->s->node[pv->node[0]].op == OP_TARGET, fresh[LIMIT_LANES];
-    int slot[LIMIT_LANES];
-    if (!plan_strided(&l->pl, pv, &g) || !plan_chunks(&l->chunks, &g, t, l->pl.pk->width, slot, fresh))
-        return NULL;
-    LLVMValueRef chunk[LIMIT_LANES];
-    for (int c = 0; c < g.nchunk; c++) {
-        int j = slot[c];
-        if (fresh[c]) {
-            LLVMValueRef addr = LLVMBuildBitCast(l->b, elem_addr(l, t ? l->t : l->x, l->chunks.at[j]),
-                                                 LLVMPointerType(l->vreal, 0), "");
-            l->chunk[j] = load(l, l->vreal, addr, "");
-            LLVMSetAlignment(l->chunk[j], l->o->fp64 ? 8 : 4);
-        }
-        chunk[c] = l->chunk[j];
-    }
-    Shuffle prog[2 * LIMIT_LANES]; /* plan_shuffles: equal steps of two packs are CSE'd by LLVM */
+/* A strided pack (KS_VSTRIDED): its shuffle program (plan_shuffles) over the
+ * body's whole-vector loads; equal steps of two packs are CSE'd by LLVM. */
+static LLVMValueRef strided_vector(L *l, const KStmt *st) {
     LLVMValueRef step[2 * LIMIT_LANES], vec = NULL;
-    int nstep = plan_shuffles(&l->pl, &g, prog);
-    for (int s = 0; s < nstep; s++) {
+    for (int s = 0; s < st->nshuf; s++) {
+        const Shuffle *sh = &st->shuf[s];
         LLVMValueRef mask[LIMIT_LANES];
-        for (int k = 0; k < l->pl.pk->width; k++)
-            mask[k] = prog[s].idx[k] < 0 ? LLVMGetUndef(l->i32) : LLVMConstInt(l->i32, (unsigned)prog[s].idx[k], 0);
-        LLVMValueRef a = prog[s].a < 0 ? chunk[-1 - prog[s].a] : step[prog[s].a];
-        LLVMValueRef b = prog[s].b < 0 ? chunk[-1 - prog[s].b] : step[prog[s].b];
-        vec = step[s] = LLVMBuildShuffleVector(l->b, a, b, LLVMConstVector(mask, (unsigned)l->pl.pk->width), "");
+        for (int k = 0; k < l->pl->pk->width; k++)
+            mask[k] = sh->idx[k] < 0 ? LLVMGetUndef(l->i32) : LLVMConstInt(l->i32, (unsigned)sh->idx[k], 0);
+        LLVMValueRef a = sh->a < 0 ? l->chunk[st->chunks[-1 - sh->a]] : step[sh->a];
+        LLVMValueRef b = sh->b < 0 ? l->chunk[st->chunks[-1 - sh->b]] : step[sh->b];
+        vec = step[s] = LLVMBuildShuffleVector(l->b, a, b, LLVMConstVector(mask, (unsigned)l->pl->pk->width), "");
     }
-    LLVMSetValueName2(vec, l->pl.pack_var[v], strlen(l->pl.pack_var[v]));
+    LLVMSetValueName2(vec, l->pl->pack_var[st->pack], strlen(l->pl->pack_var[st->pack]));
     return vec;
 }
 
@@ -362,25 +312,16 @@ static LLVMValueRef pack_value(L *l, int v) {
     if (l->pslot[v])
         return LLVMBuildLoad2(l->b, l->vreal, l->pslot[v], "");
     if (!l->pval[v])
-        die("emit_llvm: vector %s used before it is computed", l->pl.pack_var[v]);
+        die("emit_llvm: vector %s used before it is computed", l->pl->pack_var[v]);
     return l->pval[v];
 }
 
-/* NAME_train with a batch's samples in the lanes reads every parameter as a
- * splat, the same value in all lanes, while the parameters are carried in
- * a few vectors (the update's lanes).  A splat of a lane of a register is
- * a shuffle, and x86 has one port for shuffles, which the rows of inputs
- * (plan_shuffles) and the gradients' tails already fill; a splat from
- * memory (vbroadcastss) uses a load port only.  So the lane is read from
- * the vector's alloca with a volatile load: LLVM would otherwise forward
- * the stored vector and extract the lane in a register.  One load per lane
- * and step, before the step's update stores the vector; NULL where id is
- * not such a lane. */
+/* A splat from memory (Vop.mem): the lane is read from the carried vector's
+ * alloca with a volatile load, or LLVM would forward the stored vector and
+ * splat the lane in a register, a shuffle (kprog.c says why not).  One load
+ * per lane and step, before the step's update stores the vector. */
 static LLVMValueRef splat_lane(L *l, int id) {
-    int v = plan_pack(&l->pl, id);
-    if (l->pl.k != K_TRAIN || !l->pl.pk->samples || l->inline_all || v < 0 || !l->pslot[v])
-        return NULL;
-    int lane = l->pl.pk->lane_of[id];
+    int v = plan_pack(l->pl, id), lane = l->pl->pk->lane_of[id];
     LLVMValueRef *ld = &l->lane_load[(size_t)v * LIMIT_LANES + (size_t)lane];
     if (!*ld) {
         LLVMValueRef base = LLVMBuildBitCast(l->b, l->pslot[v], l->realp, "");
@@ -391,160 +332,35 @@ static LLVMValueRef splat_lane(L *l, int id) {
     return *ld;
 }
 
-/* Operand a of pack v as a vector: a packed vector, a splat or a gather. */
-static LLVMValueRef vector_operand(L *l, const Pack *v, int a) {
-    int w = plan_operand_pack(&l->pl, v, a);
-    if (w >= 0)
-        return pack_value(l, w);
-    int ids[LIMIT_LANES] = {0};
-    for (int i = 0; i < v->lanes; i++)
-        ids[i] = l->s->node[v->node[i]].arg[a];
-    bool splat = true;
-    for (int i = 1; i < v->lanes; i++)
-        splat &= ids[i] == ids[0];
-    LLVMValueRef mem = splat ? splat_lane(l, ids[0]) : NULL;
-    if (mem) {
-        LLVMValueRef one = LLVMBuildInsertElement(l->b, LLVMGetUndef(l->vreal), mem, LLVMConstInt(l->i32, 0, 0), "");
-        LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(l->i32, (unsigned)l->pl.pk->width));
+/* Operand o of a vector statement (kprog.c's Vop). */
+static LLVMValueRef vector_operand(L *l, const Vop *o) {
+    if (o->kind == VOP_PACK)
+        return pack_value(l, o->pack);
+    if (o->kind == VOP_SPLAT && o->mem) {
+        LLVMValueRef one = LLVMBuildInsertElement(l->b, LLVMGetUndef(l->vreal), splat_lane(l, o->id[0]),
+                                                  LLVMConstInt(l->i32, 0, 0), "");
+        LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(l->i32, (unsigned)l->pl->pk->width));
         return LLVMBuildShuffleVector(l->b, one, LLVMGetUndef(l->vreal), zeros, "");
     }
-    for (int i = v->lanes; splat && i < l->pl.pk->width; i++)
-        ids[i] = ids[0];
-    return lanes_vector(l, ids, splat ? l->pl.pk->width : v->lanes,
-                        l->s->node[ids[0]].type.dt == DT_BOOL, "");
-}
-
-/* Every lane's node of pack vi at once. */
-static LLVMValueRef vector_op(L *l, int vi) {
-    const Pack *v = &l->pl.pk->pack[vi];
-    const Node *n = &l->s->node[v->node[0]];
-    LLVMValueRef ops[3] = {NULL, NULL, NULL};
-    for (int a = 0; a < 3 && n->arg[a] >= 0; a++)
-        ops[a] = vector_operand(l, v, a);
-    return arith(l, n->op, ops, l->pl.pack_var[vi]);
+    return lanes_vector(l, o->id, o->n, o->mask, ""); /* lanes moved, splats and gathers: inserts */
 }
 
 /* The value of node id where it is used: a named local, or built inline. */
 static LLVMValueRef value(L *l, int id) {
     if (l->inline_all)
         return build(l, id, "");
-    int v = plan_pack(&l->pl, id);
+    int v = plan_pack(l->pl, id);
     if (v >= 0)
         return LLVMBuildExtractElement(l->b, pack_value(l, v),
-                                       LLVMConstInt(l->i32, (unsigned)l->pl.pk->lane_of[id], 0), "");
-    if (l->pl.is_var[id]) {
-        if (l->pl.k == K_TRAIN && plan_carried(l->s->node[id].op))
+                                       LLVMConstInt(l->i32, (unsigned)l->pl->pk->lane_of[id], 0), "");
+    if (l->pl->is_var[id]) {
+        if (l->pl->k == K_TRAIN && plan_carried(l->s->node[id].op))
             return load(l, l->real, l->slot[id], "");
         if (!l->val[id])
-            die("emit_llvm: %s used before it is computed", l->pl.var[id]);
+            die("emit_llvm: %s used before it is computed", l->pl->var[id]);
         return l->val[id];
     }
     return build(l, id, "");
-}
-
-/* The statements computing every named local, in graph order. */
-static void body(L *l) {
-    l->chunks.n = 0;
-    memset(l->lane_load, 0, sizeof(LLVMValueRef) * (size_t)(l->pl.pk->npack + 1) * LIMIT_LANES);
-    for (int v = 0; v < l->pl.pk->npack; v++) /* leaf vectors, loaded once */
-        if (l->pl.pack_live[v] && plan_leaf_op(l->s->node[l->pl.pk->pack[v].node[0]].op) &&
-            !(l->pl.k == K_TRAIN && plan_carried(l->s->node[l->pl.pk->pack[v].node[0]].op))) {
-            l->pval[v] = strided_vector(l, v);
-            if (!l->pval[v])
-                l->pval[v] = leaf_vector(l, v);
-        }
-    for (int i = 0; i < l->s->n; i++) {
-        int v = plan_pack(&l->pl, i);
-        if (v >= 0) {
-            const Pack *pv = &l->pl.pk->pack[v];
-            if (!plan_leaf_op(l->s->node[i].op) && pv->last == i)
-                l->pval[v] = vector_op(l, v);
-            continue;
-        }
-        if (!l->pl.is_var[i] || (l->pl.k == K_TRAIN && plan_carried(l->s->node[i].op)))
-            continue;
-        l->val[i] = build(l, i, l->pl.var[i]);
-    }
-}
-
-/* NAME_train: the carried vector v's next value as one computed vector, if
- * every lane's root is the same lane of one pack (the update, lane for
- * lane); NULL otherwise.  Its lanes past v's are junk, as in the C
- * backend's whole-vector assignment: no lane reads them. */
-static LLVMValueRef whole_update(L *l, int v) {
-    const Pack *pv = &l->pl.pk->pack[v];
-    int w = -1, lanes = 0;
-    for (int r = 0; r < l->s->nroot; r++) {
-        const Root *root = &l->s->root[r];
-        Op op = plan_root_leaf(root->kind);
-        int leaf = op == OP_COUNT || !plan_has_root(&l->pl, root) ? -1 : plan_leaf(&l->pl, op, root->slot, root->index);
-        if (leaf < 0 || plan_pack(&l->pl, leaf) != v)
-            continue;
-        int u = plan_pack(&l->pl, root->node);
-        if (u < 0 || (w >= 0 && u != w) || l->pl.pk->lane_of[root->node] != l->pl.pk->lane_of[leaf])
-            return NULL;
-        w = u;
-        lanes++;
-    }
-    return w >= 0 && lanes == pv->lanes && l->pl.pk->pack[w].lanes == pv->lanes ? pack_value(l, w) : NULL;
-}
-
-/* The stores of the kernel's roots, in root order; returns the loss node. */
-static int stores(L *l) {
-    const Graph *s = l->s;
-    int loss = -1;
-    bool *whole = xcalloc((size_t)l->pl.pk->npack + 1, sizeof(bool));
-    for (int v = 0; l->pl.k == K_TRAIN && v < l->pl.pk->npack; v++) {
-        LLVMValueRef next = l->pslot[v] ? whole_update(l, v) : NULL;
-        if (next) {
-            LLVMBuildStore(l->b, next, l->pslot[v]);
-            whole[v] = true;
-        }
-    }
-    for (int r = 0; r < s->nroot; r++) {
-        const Root *root = &s->root[r];
-        if (!plan_has_root(&l->pl, root))
-            continue;
-        LLVMValueRef addr = NULL;
-        switch (root->kind) {
-        case ROOT_OUTPUT:
-            addr = elem_addr(l, l->y, root->index);
-            break;
-        case ROOT_LOSS:
-            loss = root->node;
-            continue;
-        case ROOT_CARRY_INIT: /* kernel_train's prologue */
-            continue;
-        case ROOT_GRAD:
-            addr = param_addr(l, l->g, root->slot, root->index);
-            break;
-        case ROOT_UPDATE: case ROOT_STATE: case ROOT_CARRY: {
-            Op op = plan_root_leaf(root->kind);
-            if (l->pl.k == K_TRAIN) {
-                int leaf = plan_leaf(&l->pl, op, root->slot, root->index);
-                int v = leaf >= 0 ? plan_pack(&l->pl, leaf) : -1;
-                if (v >= 0 && whole[v]) /* stored whole, above */
-                    continue;
-                if (v >= 0) { /* a lane of a carried vector */
-                    LLVMValueRef vec = LLVMBuildLoad2(l->b, l->vreal, l->pslot[v], "");
-                    vec = LLVMBuildInsertElement(l->b, vec, value(l, root->node),
-                                                 LLVMConstInt(l->i32, (unsigned)l->pl.pk->lane_of[leaf], 0), "");
-                    LLVMBuildStore(l->b, vec, l->pslot[v]);
-                    continue;
-                }
-                if (leaf < 0 || !l->pl.is_var[leaf]) /* never read: nothing to carry */
-                    continue;
-                addr = l->slot[leaf];
-            } else {
-                addr = leaf_addr(l, op, root->slot, root->index);
-            }
-            break;
-        }
-        }
-        LLVMBuildStore(l->b, value(l, root->node), addr);
-    }
-    free(whole);
-    return loss;
 }
 
 /* ---- functions ---- */
@@ -576,8 +392,200 @@ static LLVMValueRef function(L *l, const char *name, LLVMTypeRef ret, LLVMTypeRe
 
 static LLVMTypeRef ptr(LLVMTypeRef t) { return LLVMPointerType(t, 0); }
 
-static void kernel_forward(L *l) {
-    plan(l, K_FORWARD);
+/* o->steps += k */
+static void count_steps(L *l, LLVMValueRef k) {
+    LLVMValueRef addr = gep2(l, l->o_arg, l->optim, 0, 0);
+    LLVMValueRef steps = load(l, l->i64, addr, "");
+    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, steps, k, ""), addr);
+}
+
+/* NAME_train's loop: its blocks and phis, while it is built. */
+typedef struct Loop {
+    LLVMValueRef steps, x0, t0, si, xi, ti, total, total2, s2, x2;
+    LLVMBasicBlockRef entry, pre, head, done;
+} Loop;
+
+/* Where root r lives in memory. */
+static LLVMValueRef root_addr(L *l, const Root *r) {
+    switch (r->kind) {
+    case ROOT_OUTPUT: return elem_addr(l, l->y, r->index);
+    case ROOT_GRAD: return param_addr(l, l->g, r->slot, r->index);
+    default: return leaf_addr(l, plan_root_leaf(r->kind), r->slot, r->index);
+    }
+}
+
+/* Stores z into the carried local or lane statement st names. */
+static void store_carried(L *l, const KStmt *st, LLVMValueRef z) {
+    if (st->pack < 0) {
+        LLVMBuildStore(l->b, z, l->slot[st->node]);
+        return;
+    }
+    LLVMValueRef vec = LLVMBuildLoad2(l->b, l->vreal, l->pslot[st->pack], "");
+    vec = LLVMBuildInsertElement(l->b, vec, z, LLVMConstInt(l->i32, (unsigned)st->lane, 0), "");
+    LLVMBuildStore(l->b, vec, l->pslot[st->pack]);
+}
+
+/* Renders kernel program kp into the function begun by function(): one case
+ * per statement kind. */
+static void render(L *l, const KProg *kp, Loop *lp) {
+    const Model *m = l->m;
+    l->pl = &kp->pl;
+    l->s = kp->pl.s;
+    size_t n = (size_t)l->s->n, np = (size_t)l->pl->pk->npack + 1;
+    l->val = xcalloc(n, sizeof(LLVMValueRef));
+    l->slot = xcalloc(n, sizeof(LLVMValueRef));
+    l->pval = xcalloc(np, sizeof(LLVMValueRef));
+    l->pslot = xcalloc(np, sizeof(LLVMValueRef));
+    l->lane_load = xcalloc(np * LIMIT_LANES, sizeof(LLVMValueRef));
+    LLVMTypeRef dbl = LLVMDoubleTypeInContext(l->ctx);
+    for (int i = 0; i < kp->n; i++) {
+        const KStmt *st = &kp->st[i];
+        const Node *nd = st->node >= 0 ? &l->s->node[st->node] : NULL;
+        switch (st->kind) {
+        case KS_BODY:
+            memset(l->lane_load, 0, sizeof(LLVMValueRef) * np * LIMIT_LANES);
+            break;
+        case KS_NOTE: case KS_BODY_END: case KS_SPLATS: /* splats from memory: Vop.mem */
+            break;
+        case KS_CHUNK: {
+            LLVMValueRef addr = LLVMBuildBitCast(l->b, elem_addr(l, st->t ? l->t : l->x, st->at),
+                                                 LLVMPointerType(l->vreal, 0), "");
+            l->chunk[st->chunk] = load(l, l->vreal, addr, "");
+            LLVMSetAlignment(l->chunk[st->chunk], l->o->fp64 ? 8 : 4);
+            break;
+        }
+        case KS_VSTRIDED:
+            l->pval[st->pack] = strided_vector(l, st);
+            break;
+        case KS_VLOAD:
+            l->pval[st->pack] = leaf_vector(l, st->pack);
+            break;
+        case KS_VDEF: {
+            LLVMValueRef ops[3] = {NULL, NULL, NULL};
+            for (int a = 0; a < st->nop; a++)
+                ops[a] = vector_operand(l, &st->op[a]);
+            l->pval[st->pack] = arith(l, l->s->node[l->pl->pk->pack[st->pack].node[0]].op, ops,
+                                      l->pl->pack_var[st->pack]);
+            break;
+        }
+        case KS_DEF: case KS_HOIST:
+            l->val[st->node] = build(l, st->node, l->pl->var[st->node]);
+            break;
+        case KS_CARRY:
+            l->slot[st->node] = LLVMBuildAlloca(l->b, l->real, l->pl->var[st->node]);
+            LLVMBuildStore(l->b, nd->op == OP_CARRY ? real_const(l, 0.0) /* the prologue sets it */
+                                                    : load(l, l->real, leaf_addr(l, nd->op, nd->slot, nd->index), ""),
+                           l->slot[st->node]);
+            break;
+        case KS_VCARRY: {
+            bool carry = l->s->node[l->pl->pk->pack[st->pack].node[0]].op == OP_CARRY;
+            l->pslot[st->pack] = LLVMBuildAlloca(l->b, l->vreal, l->pl->pack_var[st->pack]);
+            LLVMBuildStore(l->b, carry ? LLVMConstNull(l->vreal) : leaf_vector(l, st->pack), l->pslot[st->pack]);
+            break;
+        }
+        case KS_PROLOGUE: { /* n may be 0 and x then unreadable */
+            LLVMBasicBlockRef pro = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "first");
+            lp->pre = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "enter");
+            LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntNE, lp->steps, LLVMConstInt(l->isz, 0, 0), ""), pro,
+                            lp->pre);
+            LLVMPositionBuilderAtEnd(l->b, pro);
+            l->x = lp->x0;
+            break;
+        }
+        case KS_FIRST: {
+            l->inline_all = true;
+            LLVMValueRef z = value(l, l->s->root[st->root].node);
+            l->inline_all = false;
+            store_carried(l, st, z);
+            break;
+        }
+        case KS_PROLOGUE_END:
+            LLVMBuildBr(l->b, lp->pre);
+            LLVMPositionBuilderAtEnd(l->b, lp->pre);
+            lp->entry = lp->pre;
+            break;
+        case KS_LOOP: {
+            lp->head = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "loop");
+            LLVMBasicBlockRef step = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "step");
+            lp->done = LLVMAppendBasicBlockInContext(l->ctx, l->fn, "done");
+            LLVMBuildBr(l->b, lp->head);
+            LLVMPositionBuilderAtEnd(l->b, lp->head);
+            lp->si = LLVMBuildPhi(l->b, l->isz, "s");
+            lp->xi = LLVMBuildPhi(l->b, l->realp, "x");
+            lp->ti = LLVMBuildPhi(l->b, l->realp, "t");
+            lp->total = LLVMBuildPhi(l->b, dbl, "total");
+            LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntULT, lp->si, lp->steps, ""), step, lp->done);
+            LLVMPositionBuilderAtEnd(l->b, step);
+            l->x = lp->xi, l->t = lp->ti, l->step_s = lp->si;
+            LLVMValueRef dx = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)m->input, 0);
+            lp->x2 = LLVMBuildInBoundsGEP2(l->b, l->real, lp->xi, &dx, 1, "");
+            lp->s2 = LLVMBuildAdd(l->b, lp->si, LLVMConstInt(l->isz, 1, 0), "");
+            if (st->count) /* the next batch's inputs (carry.c); the last batch reads itself, unused */
+                l->xn = LLVMBuildSelect(l->b, LLVMBuildICmp(l->b, LLVMIntULT, lp->s2, lp->steps, ""), lp->x2,
+                                        lp->xi, "xn");
+            break;
+        }
+        case KS_VASSIGN:
+            LLVMBuildStore(l->b, pack_value(l, st->from), l->pslot[st->pack]);
+            break;
+        case KS_STORE:
+            if (st->node >= 0)
+                store_carried(l, st, value(l, l->s->root[st->root].node));
+            else
+                LLVMBuildStore(l->b, value(l, l->s->root[st->root].node), root_addr(l, &l->s->root[st->root]));
+            break;
+        case KS_STEPS:
+            count_steps(l, st->count ? LLVMConstInt(l->i64, 1, 0) : LLVMBuildZExt(l->b, lp->steps, l->i64, ""));
+            break;
+        case KS_LOSS:
+            if (l->pl->k != K_TRAIN) {
+                LLVMBuildRet(l->b, value(l, st->node));
+                break;
+            }
+            lp->total2 = LLVMBuildFAdd(l->b, lp->total, LLVMBuildFPExt(l->b, value(l, st->node), dbl, ""), "");
+            break;
+        case KS_LOOP_END: {
+            LLVMValueRef dt = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)model_targets(m), 0);
+            LLVMValueRef t2 = LLVMBuildInBoundsGEP2(l->b, l->real, lp->ti, &dt, 1, "");
+            LLVMBasicBlockRef latch = LLVMGetInsertBlock(l->b);
+            LLVMBuildBr(l->b, lp->head);
+            LLVMValueRef zero = LLVMConstInt(l->isz, 0, 0), dzero = LLVMConstReal(dbl, 0.0);
+            LLVMValueRef vs[2] = {zero, lp->s2}, vx[2] = {lp->x0, lp->x2}, vt[2] = {lp->t0, t2},
+                         vtot[2] = {dzero, lp->total2};
+            LLVMBasicBlockRef from[2] = {lp->entry, latch};
+            LLVMAddIncoming(lp->si, vs, from, 2);
+            LLVMAddIncoming(lp->xi, vx, from, 2);
+            LLVMAddIncoming(lp->ti, vt, from, 2);
+            LLVMAddIncoming(lp->total, vtot, from, 2);
+            LLVMPositionBuilderAtEnd(l->b, lp->done);
+            break;
+        }
+        case KS_WRITEBACK:
+            LLVMBuildStore(l->b, st->pack >= 0 ? value(l, st->node) : load(l, l->real, l->slot[st->node], ""),
+                           leaf_addr(l, nd->op, nd->slot, nd->index));
+            break;
+        case KS_RETURN: { /* steps ? (real)(total / (double)steps) : 0 */
+            LLVMValueRef mean = LLVMBuildFDiv(l->b, lp->total, LLVMBuildUIToFP(l->b, lp->steps, dbl, ""), "");
+            if (!l->o->fp64)
+                mean = LLVMBuildFPTrunc(l->b, mean, l->real, "");
+            LLVMValueRef any = LLVMBuildICmp(l->b, LLVMIntNE, lp->steps, LLVMConstInt(l->isz, 0, 0), "");
+            LLVMBuildRet(l->b, LLVMBuildSelect(l->b, any, mean, LLVMConstReal(l->real, 0.0), "mean"));
+            break;
+        }
+        case KS_COUNT:
+            unreachable();
+        }
+    }
+    if (l->pl->k == K_FORWARD)
+        LLVMBuildRetVoid(l->b);
+    free(l->val);
+    free(l->slot);
+    free(l->pval);
+    free(l->pslot);
+    free(l->lane_load);
+}
+
+static void kernel_forward(L *l, const KProg *kp) {
     LLVMTypeRef args[] = {ptr(l->params), l->realp, l->realp};
     static const char *const names[] = {"p", "x", "y"};
     /* y is the only memory written: it must not overlap p or x (README). */
@@ -586,13 +594,10 @@ static void kernel_forward(L *l) {
     LLVMValueRef fn = function(l, format("%s_forward", l->m->name), LLVMVoidTypeInContext(l->ctx), args,
                                names, attrs, 3);
     l->p = LLVMGetParam(fn, 0), l->x = LLVMGetParam(fn, 1), l->y = LLVMGetParam(fn, 2);
-    body(l);
-    stores(l);
-    LLVMBuildRetVoid(l->b);
+    render(l, kp, NULL);
 }
 
-static void kernel_grad(L *l) {
-    plan(l, K_GRAD);
+static void kernel_grad(L *l, const KProg *kp) {
     LLVMTypeRef args[] = {ptr(l->params), l->realp, l->realp, ptr(l->params)};
     static const char *const names[] = {"p", "x", "t", "g"};
     static const char *const attrs[] = {"nocapture readonly", "nocapture readonly",
@@ -600,20 +605,10 @@ static void kernel_grad(L *l) {
     LLVMValueRef fn = function(l, format("%s_grad", l->m->name), l->real, args, names, attrs, 4);
     l->p = LLVMGetParam(fn, 0), l->x = LLVMGetParam(fn, 1), l->t = LLVMGetParam(fn, 2);
     l->g = LLVMGetParam(fn, 3);
-    body(l);
-    int loss = stores(l);
-    LLVMBuildRet(l->b, value(l, loss));
+    render(l, kp, NULL);
 }
 
-/* o->steps += k */
-static void count_steps(L *l, LLVMValueRef k) {
-    LLVMValueRef addr = gep2(l, l->o_arg, l->optim, 0, 0);
-    LLVMValueRef steps = load(l, l->i64, addr, "");
-    LLVMBuildStore(l->b, LLVMBuildAdd(l->b, steps, k, ""), addr);
-}
-
-static void kernel_step(L *l) {
-    plan(l, K_STEP);
+static void kernel_step(L *l, const KProg *kp) {
     LLVMTypeRef args[] = {ptr(l->params), ptr(l->optim), l->realp, l->realp};
     static const char *const names[] = {"p", "o", "x", "t"};
     static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly",
@@ -621,127 +616,22 @@ static void kernel_step(L *l) {
     LLVMValueRef fn = function(l, format("%s_step", l->m->name), l->real, args, names, attrs, 4);
     l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1);
     l->x = LLVMGetParam(fn, 2), l->t = LLVMGetParam(fn, 3);
-    body(l);
-    count_steps(l, LLVMConstInt(l->i64, 1, 0));
-    int loss = stores(l);
-    LLVMBuildRet(l->b, value(l, loss));
+    render(l, kp, NULL);
 }
 
 /* One loop over the steps; the parameters live in allocas across it, which
  * the pass pipeline's SROA/mem2reg turns into registers (phis) from -O1. */
-/* NAME_train's carried pre-activation (carry.c) for the first batch, when
- * there is one (n may be 0 and x unreadable); returns the block that
- * enters the loop. */
-static LLVMBasicBlockRef prologue(L *l, LLVMValueRef fn, LLVMValueRef steps, LLVMValueRef x0) {
-    const Graph *s = l->s;
-    LLVMBasicBlockRef pro = LLVMAppendBasicBlockInContext(l->ctx, fn, "first");
-    LLVMBasicBlockRef pre = LLVMAppendBasicBlockInContext(l->ctx, fn, "enter");
-    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntNE, steps, LLVMConstInt(l->isz, 0, 0), ""), pro, pre);
-    LLVMPositionBuilderAtEnd(l->b, pro);
-    l->x = x0;
-    for (int r = 0; r < s->nroot; r++) {
-        const Root *root = &s->root[r];
-        int leaf = root->kind == ROOT_CARRY_INIT ? plan_leaf(&l->pl, OP_CARRY, 0, root->index) : -1;
-        int v = leaf >= 0 ? plan_pack(&l->pl, leaf) : -1;
-        if (v < 0 && (leaf < 0 || !l->pl.is_var[leaf]))
-            continue; /* never read */
-        l->inline_all = true;
-        LLVMValueRef z = value(l, root->node);
-        l->inline_all = false;
-        if (v >= 0) {
-            LLVMValueRef vec = LLVMBuildLoad2(l->b, l->vreal, l->pslot[v], "");
-            vec = LLVMBuildInsertElement(l->b, vec, z,
-                                         LLVMConstInt(l->i32, (unsigned)l->pl.pk->lane_of[leaf], 0), "");
-            LLVMBuildStore(l->b, vec, l->pslot[v]);
-        } else {
-            LLVMBuildStore(l->b, z, l->slot[leaf]);
-        }
-    }
-    LLVMBuildBr(l->b, pre);
-    LLVMPositionBuilderAtEnd(l->b, pre);
-    return pre;
-}
-
-static void kernel_train(L *l) {
-    const Model *m = l->m;
-    const Graph *s = l->s;
-    plan(l, K_TRAIN);
+static void kernel_train(L *l, const KProg *kp) {
     LLVMTypeRef args[] = {ptr(l->params), ptr(l->optim), l->realp, l->realp, l->isz};
     static const char *const names[] = {"p", "o", "x", "t", "n"};
     static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly",
                                         "nocapture readonly", ""};
-    LLVMValueRef fn = function(l, format("%s_train", m->name), l->real, args, names, attrs, 5);
+    LLVMValueRef fn = function(l, format("%s_train", l->m->name), l->real, args, names, attrs, 5);
     l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1);
-    LLVMValueRef x0 = LLVMGetParam(fn, 2), t0 = LLVMGetParam(fn, 3), n = LLVMGetParam(fn, 4);
-    LLVMBasicBlockRef entry = LLVMGetInsertBlock(l->b);
-    LLVMValueRef steps = LLVMBuildUDiv(l->b, n, LLVMConstInt(l->isz, (unsigned)m->batch, 0), "steps");
-    for (int i = 0; i < s->n; i++)
-        if (l->pl.is_var[i] && plan_carried(s->node[i].op)) {
-            const Node *nd = &s->node[i];
-            l->slot[i] = LLVMBuildAlloca(l->b, l->real, l->pl.var[i]);
-            LLVMBuildStore(l->b, nd->op == OP_CARRY ? real_const(l, 0.0) /* the prologue sets it */
-                                                    : load(l, l->real, leaf_addr(l, nd->op, nd->slot, nd->index), ""),
-                           l->slot[i]);
-        }
-    for (int v = 0; v < l->pl.pk->npack; v++)
-        if (l->pl.pack_live[v] && plan_carried(s->node[l->pl.pk->pack[v].node[0]].op)) {
-            l->pslot[v] = LLVMBuildAlloca(l->b, l->vreal, l->pl.pack_var[v]);
-            bool carry = s->node[l->pl.pk->pack[v].node[0]].op == OP_CARRY;
-            LLVMBuildStore(l->b, carry ? LLVMConstNull(l->vreal) : leaf_vector(l, v), l->pslot[v]);
-        }
-    entry = prologue(l, fn, steps, x0);
-    LLVMBasicBlockRef head = LLVMAppendBasicBlockInContext(l->ctx, fn, "loop");
-    LLVMBasicBlockRef step = LLVMAppendBasicBlockInContext(l->ctx, fn, "step");
-    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(l->ctx, fn, "done");
-    LLVMBuildBr(l->b, head);
-
-    LLVMPositionBuilderAtEnd(l->b, head);
-    LLVMTypeRef dbl = LLVMDoubleTypeInContext(l->ctx);
-    LLVMValueRef si = LLVMBuildPhi(l->b, l->isz, "s");
-    LLVMValueRef xi = LLVMBuildPhi(l->b, l->realp, "x");
-    LLVMValueRef ti = LLVMBuildPhi(l->b, l->realp, "t");
-    LLVMValueRef total = LLVMBuildPhi(l->b, dbl, "total");
-    LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntULT, si, steps, ""), step, done);
-
-    LLVMPositionBuilderAtEnd(l->b, step);
-    l->x = xi, l->t = ti, l->step_s = si;
-    LLVMValueRef dx = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)m->input, 0);
-    LLVMValueRef x2 = LLVMBuildInBoundsGEP2(l->b, l->real, xi, &dx, 1, "");
-    LLVMValueRef s2 = LLVMBuildAdd(l->b, si, LLVMConstInt(l->isz, 1, 0), "");
-    /* the next batch's inputs (carry.c); the last batch reads itself, unused */
-    l->xn = LLVMBuildSelect(l->b, LLVMBuildICmp(l->b, LLVMIntULT, s2, steps, ""), x2, xi, "xn");
-    body(l);
-    int loss = stores(l);
-    LLVMValueRef total2 = LLVMBuildFAdd(l->b, total, LLVMBuildFPExt(l->b, value(l, loss), dbl, ""), "");
-    LLVMValueRef dt = LLVMConstInt(l->i64, (unsigned long long)m->batch * (unsigned)model_targets(m), 0);
-    LLVMValueRef t2 = LLVMBuildInBoundsGEP2(l->b, l->real, ti, &dt, 1, "");
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(l->b);
-    LLVMBuildBr(l->b, head);
-
-    LLVMValueRef zero = LLVMConstInt(l->isz, 0, 0), dzero = LLVMConstReal(dbl, 0.0);
-    LLVMValueRef vs[2] = {zero, s2}, vx[2] = {x0, x2}, vt[2] = {t0, t2}, vtot[2] = {dzero, total2};
-    LLVMBasicBlockRef from[2] = {entry, latch};
-    LLVMAddIncoming(si, vs, from, 2);
-    LLVMAddIncoming(xi, vx, from, 2);
-    LLVMAddIncoming(ti, vt, from, 2);
-    LLVMAddIncoming(total, vtot, from, 2);
-
-    LLVMPositionBuilderAtEnd(l->b, done);
-    for (int i = 0; i < s->n; i++)
-        if (!plan_carried(s->node[i].op) || !plan_stored(&l->pl, &s->node[i]))
-            continue;
-        else if (l->pl.is_var[i])
-            LLVMBuildStore(l->b, load(l, l->real, l->slot[i], ""),
-                           leaf_addr(l, s->node[i].op, s->node[i].slot, s->node[i].index));
-        else if (plan_pack(&l->pl, i) >= 0)
-            LLVMBuildStore(l->b, value(l, i), leaf_addr(l, s->node[i].op, s->node[i].slot, s->node[i].index));
-    count_steps(l, LLVMBuildZExt(l->b, steps, l->i64, ""));
-    /* steps ? (real)(total / (double)steps) : 0 */
-    LLVMValueRef mean = LLVMBuildFDiv(l->b, total, LLVMBuildUIToFP(l->b, steps, dbl, ""), "");
-    if (!l->o->fp64)
-        mean = LLVMBuildFPTrunc(l->b, mean, l->real, "");
-    LLVMValueRef any = LLVMBuildICmp(l->b, LLVMIntNE, steps, zero, "");
-    LLVMBuildRet(l->b, LLVMBuildSelect(l->b, any, mean, LLVMConstReal(l->real, 0.0), "mean"));
+    Loop lp = {.x0 = LLVMGetParam(fn, 2), .t0 = LLVMGetParam(fn, 3)};
+    lp.entry = LLVMGetInsertBlock(l->b);
+    lp.steps = LLVMBuildUDiv(l->b, LLVMGetParam(fn, 4), LLVMConstInt(l->isz, (unsigned)l->m->batch, 0), "steps");
+    render(l, kp, &lp);
 }
 
 /* NAME_init: splitmix64 and U(-bound, bound) from the top 24 bits, element by
@@ -977,7 +867,6 @@ static void verify(L *l, const char *when) {
 static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool desc, bool with_main,
                          bool host) {
     const Model *m = l->m;
-    const Graph *s = l->s;
     l->ctx = ctx;
     l->mod = LLVMModuleCreateWithNameInContext(m->file, ctx);
     LLVMSetSourceFileName(l->mod, m->file, strlen(m->file));
@@ -1024,27 +913,17 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
     LLVMStructSetBody(l->optim, fields, (unsigned)(m->nstates + OPTIM_STATE0), 0);
     free(fields);
 
-    Packing scalar; /* callers without a schedule's packing get scalar code */
-    if (!l->o->pk)
-        vector_pack(s, m, 1, false, &scalar);
-    const Packing *pk = l->o->pk ? l->o->pk : &scalar;
+    const Packing *pk = l->sc->pk;
     l->vreal = LLVMVectorType(l->real, (unsigned)(pk->width > 1 ? pk->width : 1));
     l->vmask = LLVMVectorType(l->i1, (unsigned)(pk->width > 1 ? pk->width : 1));
-    use_schedule(l, s, pk);
 
     kernel_init(l);
-    kernel_forward(l);
-    kernel_grad(l);
-    kernel_step(l);
-    if (l->o->train) /* NAME_train's own schedule (carry.c) */
-        use_schedule(l, l->o->train, l->o->train_pk);
-    kernel_train(l);
+    kernel_forward(l, &l->sc->k[K_FORWARD]);
+    kernel_grad(l, &l->sc->k[K_GRAD]);
+    kernel_step(l, &l->sc->k[K_STEP]);
+    kernel_train(l, &l->sc->k[K_TRAIN]);
     if (desc)
         descriptor(l, with_main, host);
-
-    use_schedule(l, NULL, NULL);
-    if (!l->o->pk)
-        packing_free(&scalar);
     LLVMDisposeBuilder(l->b);
     l->b = NULL;
     verify(l, "as built");
@@ -1229,10 +1108,10 @@ static char *copy_out(const char *data, size_t n, size_t *len) {
     return out;
 }
 
-char *emit_llvm(const Model *m, const Graph *s, const LlvmOptions *o, size_t *len) {
+char *emit_llvm(const Schedule *sc, const LlvmOptions *o, size_t *len) {
     bool host;
     LLVMTargetMachineRef tm = target_machine(o, &host);
-    L l = {.m = m, .s = s, .o = o};
+    L l = {.m = sc->m, .s = sc->s, .sc = sc, .o = o};
     LLVMContextRef ctx = LLVMContextCreate();
     build_module(&l, ctx, tm, o->trainer || o->runtime, o->trainer, host);
     optimize(&l, tm);
@@ -1275,13 +1154,14 @@ static _Noreturn void jit_error(LLVMErrorRef err, const char *what) {
     user_error(text);
 }
 
-int run_jit(const Model *m, const Graph *s, const LlvmOptions *o, int argc, char **argv) {
+int run_jit(const Schedule *sc, const LlvmOptions *o, int argc, char **argv) {
+    const Model *m = sc->m;
     LlvmOptions host_only = *o;
     host_only.triple = NULL;
     bool host;
     LLVMTargetMachineRef tm = target_machine(&host_only, &host);
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    L l = {.m = m, .s = s, .o = o};
+    L l = {.m = sc->m, .s = sc->s, .sc = sc, .o = o};
     build_module(&l, LLVMOrcThreadSafeContextGetContext(tsc), tm, true, false, true);
     optimize(&l, tm);
     LLVMDisposeTargetData(l.td);

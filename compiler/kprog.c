@@ -677,12 +677,34 @@ void kprog_verify(const KProg *kp, Kernel k) {
 
 /* ---- the printer (--emit=kernels) ---- */
 
+/* A leaf as it reads from memory: "x[3]", "hidden.weight[7]". */
+static const char *leaf_text(const Plan *pl, const Node *n) {
+    switch (n->op) {
+    case OP_INPUT: return format("x[%d]", n->index);
+    case OP_TARGET: return format("t[%d]", n->index);
+    case OP_NEXT: return format("xn[%d]", n->index);
+    case OP_CARRY: return format("carry[%d]", n->index);
+    case OP_PARAM: return format("%s[%d]", pl->m->params[n->slot].name, n->index);
+    case OP_STATE: return format("%s[%d]", pl->m->states[n->slot].name, n->index);
+    default: return NULL;
+    }
+}
+
+/* Node id as a statement reads it: a lane, a local, a leaf, a constant, or
+ * %id for an expression inlined into its user. */
 static const char *local(const Plan *pl, int id) {
+    const Node *n = &pl->s->node[id];
     int v = plan_pack(pl, id);
     if (v >= 0)
         return format("%s[%d]", pl->pack_var[v], pl->pk->lane_of[id]);
     if (pl->is_var[id])
         return pl->var[id];
+    if (leaf_text(pl, n))
+        return leaf_text(pl, n);
+    if (n->op == OP_CONST)
+        return format("%.9g", n->value);
+    if (n->op == OP_HYPER)
+        return hyper_name[n->slot];
     return format("%%%d", id);
 }
 
@@ -706,8 +728,11 @@ static void print_vop(FILE *out, const Plan *pl, const Vop *o) {
     fputs(o->kind == VOP_SHUFFLE ? ")" : "}", out);
 }
 
-static const char *root_text(const Root *r) {
-    return format("%s %d[%d]", root_name[r->kind], r->slot, r->index);
+static const char *root_text(const Plan *pl, const Root *r) {
+    const char *what = r->kind == ROOT_GRAD || r->kind == ROOT_UPDATE ? pl->m->params[r->slot].name
+                       : r->kind == ROOT_STATE                        ? pl->m->states[r->slot].name
+                                                                      : NULL;
+    return what ? format("%s %s[%d]", root_name[r->kind], what, r->index) : format("%s[%d]", root_name[r->kind], r->index);
 }
 
 static void print_prog(FILE *out, const Model *m, const KProg *kp, Kernel k) {
@@ -748,10 +773,8 @@ static void print_prog(FILE *out, const Model *m, const KProg *kp, Kernel k) {
                         }
             } else if (st->kind != KS_SPLATS) {
                 fputs(" = {", out);
-                for (int l = 0; l < v->lanes; l++) {
-                    const Node *ln = &s->node[v->node[l]];
-                    fprintf(out, "%s%s[%d]", l ? ", " : "", op_name[ln->op], ln->index);
-                }
+                for (int l = 0; l < v->lanes; l++)
+                    fprintf(out, "%s%s", l ? ", " : "", leaf_text(pl, &s->node[v->node[l]]));
                 fputc('}', out);
             }
             break;
@@ -763,7 +786,7 @@ static void print_prog(FILE *out, const Model *m, const KProg *kp, Kernel k) {
             for (int a = 0; a < 3 && n->arg[a] >= 0; a++)
                 fprintf(out, "%s%s", a ? ", " : " ", local(pl, n->arg[a]));
             if (plan_leaf_op(n->op))
-                fprintf(out, " %d[%d]", n->slot, n->index);
+                fprintf(out, " %s", leaf_text(pl, n));
             break;
         }
         case KS_PROLOGUE: fprintf(out, " %d", st->count); depth++; break;
@@ -774,7 +797,7 @@ static void print_prog(FILE *out, const Model *m, const KProg *kp, Kernel k) {
             if (st->kind == KS_WRITEBACK)
                 fprintf(out, " %s -> memory", to);
             else
-                fprintf(out, " %s = %s -> %s", root_text(&s->root[st->root]), local(pl, s->root[st->root].node), to);
+                fprintf(out, " %s = %s -> %s", root_text(pl, &s->root[st->root]), local(pl, s->root[st->root].node), to);
             break;
         }
         case KS_VASSIGN: fprintf(out, " %s = %s", pl->pack_var[st->pack], pl->pack_var[st->from]); break;

@@ -40,9 +40,6 @@ typedef struct Options {
     int vector_width;        /* --vector-width: lanes per vector, 1 for scalar code */
     bool reassociate;        /* --reassociate: shorter chains, other rounding */
     bool fma;                /* --fma: with --reassociate, batch sums as fused multiply-adds */
-    const Packing *pk;       /* the schedule's vectors, once packed */
-    const Graph *train;      /* NAME_train's own schedule (carry.c), or NULL */
-    const Packing *train_pk;
     const char *label;       /* which graph --print-after shows: "" or " (NAME_train)" */
 } Options;
 
@@ -382,14 +379,15 @@ static EmitKind llvm_kind_of(const char *out) {
 }
 
 /* Writes FILE.ll/.bc/.s/.o and FILE.h beside it, or the output alone to stdout. */
-static void write_llvm(const Options *o, const Model *m, const Graph *s, EmitKind kind, const char *out) {
+static void write_llvm(const Options *o, const Schedule *sc, EmitKind kind, const char *out) {
+    const Model *m = sc->m;
     LlvmOptions lo = o->llvm;
     lo.kind = kind == EM_LLVM ? LLVM_IR : kind == EM_BC ? LLVM_BC : kind == EM_ASM ? LLVM_ASM : LLVM_OBJ;
     lo.fp64 = o->fp64;
     if (o->fp64 && (lo.trainer || lo.runtime))
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
     size_t len;
-    char *bytes = emit_llvm(m, s, &lo, &len); /* exits on a bad target: nothing written yet */
+    char *bytes = emit_llvm(sc, &lo, &len); /* exits on a bad target: nothing written yet */
     if (direct_output(out)) {
         FILE *f = open_direct(out);
         if (fwrite(bytes, 1, len, f) != len)
@@ -539,7 +537,7 @@ typedef struct Schedules {
 
 static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) {
     schedule_one(o, g, m, &sc->s, &sc->pk);
-    o->pk = o->llvm.pk = &sc->pk;
+
     Graph t;
     sc->train = o->reassociate && carry_build(g, m, &t);
     if (!sc->train) {
@@ -552,8 +550,6 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     schedule_one(o, &t, m, &sc->ts, &sc->tpk);
     graph_free(&t);
     o->label = NULL;
-    o->train = o->llvm.train = &sc->ts;
-    o->train_pk = o->llvm.train_pk = &sc->tpk;
     schedule_build(&sc->ks, m, &sc->s, &sc->pk, &sc->ts, &sc->tpk);
 }
 
@@ -635,7 +631,7 @@ int main(int argc, char **argv) {
         for (int i = 1; i < o.run_argc; i++)
             argv2[i] = o.run_argv[i];
         argv2[o.run_argc] = NULL;
-        int status = run_jit(&m, &sc.s, &o.llvm, o.run_argc, argv2);
+        int status = run_jit(&sc.ks, &o.llvm, o.run_argc, argv2);
         free(argv2[0]);
         free(argv2);
         schedules_free(&sc);
@@ -664,7 +660,7 @@ int main(int argc, char **argv) {
                 const char *dot = strrchr(b, '.');
                 out = intern(format("%.*s%s", (int)(dot ? dot - b : (long)strlen(b)), b, llvm_suffix[emit]));
             }
-            write_llvm(&o, &m, s, emit, out);
+            write_llvm(&o, &sc.ks, emit, out);
         } else {
             if (!out) {
                 const char *b = base_name(o.input);

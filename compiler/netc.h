@@ -554,17 +554,14 @@ typedef struct LlvmOptions {
     bool fp64;            /* double kernels, as EmitOptions.fp64 */
     bool runtime;         /* also NAME_model, the netrt descriptor, as -DNETC_RUNTIME */
     bool trainer;         /* also main(), the descriptor internal, as -DNETC_TRAINER */
-    const Packing *pk;    /* the schedule's vectors, as emit_c prints them */
-    const Graph *train;   /* NAME_train's own schedule (carry.c), or NULL: the same */
-    const Packing *train_pk; /* its vectors */
 } LlvmOptions;
-/* Requires: the scalar graph emit_c prints.  Guarantees: the same kernels,
+/* Requires: the schedule emit_c prints.  Guarantees: the same kernels,
  * computing the same values, as the requested output kind, in a malloc'd
  * buffer of *len bytes (NUL-terminated); a bad target, CPU or feature is one
  * error line and exit 1. */
-char *emit_llvm(const Model *m, const Graph *s, const LlvmOptions *o, size_t *len);
+char *emit_llvm(const Schedule *sc, const LlvmOptions *o, size_t *len);
 /* Compiles the trainer in memory for the host (ORC LLJIT) and runs
  * netrt_main with argc/argv; returns its exit status. */
-int run_jit(const Model *m, const Graph *s, const LlvmOptions *o, int argc, char **argv);
+int run_jit(const Schedule *sc, const LlvmOptions *o, int argc, char **argv);
 
 #endif
