@@ -748,7 +748,7 @@ static void print_prog(FILE *out, const Model *m, const KProg *kp, Kernel k) {
         const Node *n = st->node >= 0 ? &s->node[st->node] : NULL;
         switch (st->kind) {
         case KS_NOTE:
-            fprintf(out, " %s%s", st->phase ? "phase " : "",
+            fprintf(out, " %s%s", st->phase ? format("%s: ", n->phase == PH_FORWARD ? "forward" : n->phase == PH_BACKWARD ? "backward" : "update") : "",
                     n->layer >= 0 ? m->layers[n->layer].name : n->phase == PH_UPDATE ? "optimizer" : "loss");
             break;
         case KS_CHUNK: fprintf(out, " %s = %s[%d..%d)", st->name, st->t ? "t" : "x", st->at, st->at + w); break;

@@ -513,14 +513,13 @@ static void schedule_one(const Options *o, const Graph *g, const Model *m, Graph
     s->f64 = o->fp64;
     /* --reassociate sums a batch vector by vector: then the samples go in the lanes */
     bool samples = o->reassociate && m->batch >= 4;
-    s->lanes_samples = samples;
     scalarize(g, s);
     after(o, s, m, "scalarize");
-    simplify(s);
+    simplify(s, !samples);
     after(o, s, m, "simplify-scalar");
     if (o->reassociate) {
         reassociate(s, samples ? o->vector_width : 0, o->fma);
-        simplify(s);
+        simplify(s, !samples);
         after(o, s, m, "reassociate");
     }
     vector_pack(s, m, o->vector_width, samples, pk);
@@ -546,7 +545,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     }
     o->label = intern(format(" (%s_train)", m->name));
     after(o, &t, m, "carry");
-    simplify(&t);
+    simplify(&t, true);
     schedule_one(o, &t, m, &sc->ts, &sc->tpk);
     graph_free(&t);
     o->label = NULL;
@@ -607,7 +606,7 @@ int main(int argc, char **argv) {
     after(&o, &g, &m, "grad");
     optim_build(&g, &m);
     after(&o, &g, &m, "optim");
-    simplify(&g);
+    simplify(&g, true);
     after(&o, &g, &m, "simplify");
 
     EmitKind emit = o.emit;

@@ -244,7 +244,6 @@ typedef struct Graph {
     int nroot, rootcap;
     bool scalar; /* every node has rank 0 */
     bool f64;    /* values are doubles (--fp64); else floats */
-    bool lanes_samples; /* a batch's samples fill the vector lanes: no rewrite for latency alone */
     Origin at;   /* origin given to nodes built next */
 } Graph;
 
@@ -315,8 +314,11 @@ void optim_build(Graph *g, const Model *m);
 /* ---- simplify.c ---- */
 /* Guarantees: same roots, same values bit for bit; constants folded,
  * exact identities removed (x*1, x-0, --x; never x+0 or x*0), duplicates merged, unreachable nodes
- * gone, nodes renumbered in topological order. */
-void simplify(Graph *g);
+ * gone, nodes renumbered in topological order.  latency: also the rewrite
+ * that only shortens chains (a ReLU gradient's e reads z, not max(z, 0));
+ * pass false for a schedule bound by its number of operations (a batch's
+ * samples in the vector lanes). */
+void simplify(Graph *g, bool latency);
 
 /* ---- carry.c ---- */
 /* Requires: the simplified tensor graph g of a model.  Guarantees: when the

@@ -263,7 +263,6 @@ void reassociate(Graph *g, int batch, bool fma) {
     Graph out;
     graph_init(&out, g->scalar);
     out.f64 = g->f64;
-    out.lanes_samples = g->lanes_samples;
     r.out = &out;
     r.map = xmalloc(sizeof(int) * (size_t)(g->n + 1));
     r.uses = xcalloc((size_t)g->n + 1, sizeof(int));

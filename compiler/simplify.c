@@ -10,10 +10,12 @@
  * gradient z > 0 ? e : 0 (scalar graphs), max(z, 0) inside e is z (where z > 0 the two are
  * the same bits; elsewhere e is not used, and a NaN z selects 0 either way),
  * so e no longer waits for the ReLU: for an output layer under mse, the
- * loss's derivative is computed from z beside the compare (but not where a
- * batch's samples fill the lanes, which is bound by the number of
- * operations: there z - t would be computed beside max(z, 0) - t, which
- * the loss needs anyway).  Repeats until nothing changes.
+ * loss's derivative is computed from z beside the compare.  That rewrite is
+ * for latency only, and it is the caller's option (`latency`): a schedule
+ * bound by its number of operations (a batch's samples filling the vector
+ * lanes) does without it, since there z - t would be computed beside
+ * max(z, 0) - t, which the loss needs anyway.  Repeats until nothing
+ * changes.
  */
 #include "netc.h"
 
@@ -37,6 +39,7 @@ static double repeat_sum(const Graph *g, double v, int n) {
 typedef struct Memo {
     int *val, *at;
     int cap, stamp;
+    bool latency; /* simplify()'s option: rewrites for latency alone */
 } Memo;
 
 /* e with node relu replaced by z, at most 8 levels deep and not past other
@@ -71,7 +74,7 @@ static int relu_gradient(Graph *g, int c, int a, Memo *m) {
     const Node cn = g->node[c];
     if (!g->scalar || cn.op != OP_GT || !ir_is_const(g, cn.arg[1], 0.0))
         return a; /* on tensors, e's elements may read other elements of max(z, 0) */
-    if (g->lanes_samples) /* throughput, not latency: e from max(z, 0) shares the loss's nodes */
+    if (!m->latency) /* throughput, not latency: e from max(z, 0) shares the loss's nodes */
         return a;
     Node mx = {.op = OP_MAX, .type = g->node[cn.arg[0]].type, .arg = {cn.arg[0], cn.arg[1], -1}};
     int relu = ir_lookup(g, mx);
@@ -164,7 +167,7 @@ static int fold(Graph *g, Node n, Memo *m) {
 }
 
 /* One copy of g's live nodes into a new graph; returns whether it shrank. */
-static bool simplify_once(Graph *g) {
+static bool simplify_once(Graph *g, bool latency) {
     bool *live = xcalloc((size_t)g->n, sizeof(bool));
     int *map = xmalloc(sizeof(int) * (size_t)(g->n ? g->n : 1));
     for (int r = 0; r < g->nroot; r++)
@@ -178,8 +181,7 @@ static bool simplify_once(Graph *g) {
     Graph out;
     graph_init(&out, g->scalar);
     out.f64 = g->f64;
-    out.lanes_samples = g->lanes_samples;
-    Memo memo = {0};
+    Memo memo = {.latency = latency};
     for (int i = 0; i < g->n; i++) {
         map[i] = -1;
         if (!live[i])
@@ -207,7 +209,7 @@ static bool simplify_once(Graph *g) {
     return changed;
 }
 
-void simplify(Graph *g) {
-    for (int round = 0; round < 8 && simplify_once(g); round++)
+void simplify(Graph *g, bool latency) {
+    for (int round = 0; round < 8 && simplify_once(g, latency); round++)
         ;
 }
