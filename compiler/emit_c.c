@@ -1,13 +1,12 @@
-/* emit_c.c: the scalar IR printed as C11, and the API header.
+/* emit_c.c: the kernel programs printed as C11, and the API header.
  *
- * The emitter makes no decisions about the arithmetic: it prints the scalar
- * schedule node by node, in graph order.  What it decides is presentation:
- * leaves and constants print inline, an unnamed value with one use is
- * inlined into its user, everything else becomes a `const` local named after
- * its node (hidden_z_0, d_hidden_weight_2_4, tmp7).  Stores to outputs come
- * after every computation, so a kernel may read and write the same params.
- * Kernels are straight-line code; NAME_train wraps the step's body in one
- * loop over the samples and keeps the parameters in locals across it.
+ * The emitter renders each kernel's program (kprog.c) statement by
+ * statement and decides nothing about the schedule.  What it decides is
+ * presentation: leaves and constants print inline, a node the plan gives no
+ * local is inlined into its user, everything else is a `const` local named
+ * after its node (hidden_z_0, d_hidden_weight_2_4, tmp7); vectors are GCC
+ * vector types.  Stores to outputs come after every computation, so a kernel
+ * may read and write the same params.
  */
 #include "netc.h"
 

@@ -12,8 +12,11 @@
  *   reassoc.c  scalar IR   -> shorter chains, other rounding (--reassociate)
  *   vector.c   scalar IR   -> its SIMD packs
  *   plan.c     scalar IR   -> per kernel: what is computed, and every name
- *   emit_c.c   scalar IR   -> C source and header
- *   emit_llvm.c scalar IR  -> LLVM IR, bitcode, assembly, object, or a JIT run
+ *   kprog.c    plan        -> per kernel: one linear program (the schedule),
+ *                             verified; --emit=kernels prints it
+ *   emit_c.c   programs    -> C source and header
+ *   emit_llvm.c programs   -> LLVM IR, bitcode, assembly, object, or a JIT run
+ *                             (llvm_target.c: targets, passes, the JIT)
  * ir.c holds the graph itself (builder, hash-consing, printer, verifier) and
  * diag.c the diagnostics and allocation helpers every phase uses.
  *
