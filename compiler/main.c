@@ -59,7 +59,7 @@ static void usage(FILE *out) {
           "                     trainer executable (default: MODEL.c)\n"
           "  --emit=KIND        c (default), exe (trainer executable), ir (tensor IR after\n"
           "                     simplification), ir-scalar (the unrolled schedule),\n"
-          "                     kernels (each kernel's program, as both backends print it); with\n"
+          "                     kernels (the kernel programs both backends print); with\n"
           "                     LLVM: llvm (.ll), bc (bitcode), asm (.s), obj (.o); the\n"
           "                     suffix of -o picks the kind when --emit is not given\n"
           "  --target=TRIPLE    LLVM outputs: target triple (default: the host)\n"
