@@ -446,7 +446,7 @@ int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len
         msgf(msg, msglen, "the header does not begin with '{' (not a safetensors file?)");
         return -1;
     }
-    if (json_parse((const char *)buf + 8, (size_t)hl, &d, jerr, sizeof jerr)) {
+    if (netrt_json_parse((const char *)buf + 8, (size_t)hl, &d, jerr, sizeof jerr)) {
         msgf(msg, msglen, "bad JSON in the header: %s", jerr);
         return -1;
     }
@@ -454,12 +454,12 @@ int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len
     total = m->n_tensors + m->n_state;
     if (!(slots = calloc(total, sizeof *slots))) {
         msgf(msg, msglen, "out of memory");
-        json_free(&d);
+        netrt_json_free(&d);
         return -1;
     }
     status = decode(m, &d, buf + 8 + hl, data_len, slots, p, o, meta, msg, msglen);
     free(slots);
-    json_free(&d);
+    netrt_json_free(&d);
     return status;
 }
 

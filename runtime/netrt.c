@@ -133,11 +133,11 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         if (strcmp(a, "-h") == 0)
             a = "--help";
         if (a[0] == '-' && a[1] && a[1] != '-') {
-            fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
+            netrt_fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
             return -1;
         }
         if (strncmp(a, "--", 2) != 0) {
-            fail("unexpected argument '%s' (try --help)", shown(a, b1, sizeof b1));
+            netrt_fail("unexpected argument '%s' (try --help)", shown(a, b1, sizeof b1));
             return -1;
         }
         eq = strchr(a + 2, '=');
@@ -146,12 +146,12 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
             if (strlen(names[k]) == len && strncmp(a + 2, names[k], len) == 0)
                 break;
         if (k == O_COUNT) {
-            fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
+            netrt_fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
             return -1;
         }
         if (k >= O_QUIET) { /* flags */
             if (eq) {
-                fail("option --%s takes no value", names[k]);
+                netrt_fail("option --%s takes no value", names[k]);
                 return -1;
             }
             if (k == O_HELP) {
@@ -166,7 +166,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         else if (i + 1 < argc)
             val = argv[++i];
         if (!val || !*val) {
-            fail("option --%s needs a value", names[k]);
+            netrt_fail("option --%s needs a value", names[k]);
             return -1;
         }
         switch (k) {
@@ -177,13 +177,13 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_LOG: o->log = val; break;
         case O_LR:
             if (parse_positive(val, &o->lr.lr)) {
-                fail("option --lr: expected a positive number, got '%s'", shown(val, b2, sizeof b2));
+                netrt_fail("option --lr: expected a positive number, got '%s'", shown(val, b2, sizeof b2));
                 return -1;
             }
             break;
         case O_LR_SCHEDULE:
             if (parse_schedule(val, &o->lr)) {
-                fail("option --lr-schedule: expected step:EVERY:GAMMA, cosine or cosine:MIN, got '%s'",
+                netrt_fail("option --lr-schedule: expected step:EVERY:GAMMA, cosine or cosine:MIN, got '%s'",
                      shown(val, b2, sizeof b2));
                 return -1;
             }
@@ -191,7 +191,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_EPOCHS:
         case O_SAVE_EVERY:
             if (netrt_parse_uint(val, 1, MAX_EPOCHS, k == O_EPOCHS ? &o->epochs : &o->save_every)) {
-                fail("option --%s: expected a whole number from 1 to %u, got '%s'", names[k],
+                netrt_fail("option --%s: expected a whole number from 1 to %u, got '%s'", names[k],
                      MAX_EPOCHS, shown(val, b2, sizeof b2));
                 return -1;
             }
@@ -199,7 +199,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_SEED:
         case O_INIT_SEED:
             if (netrt_parse_uint(val, 0, UINT64_MAX, k == O_SEED ? &o->seed : &o->init_seed)) {
-                fail("option --%s: expected a whole number from 0 to %llu, got '%s'", names[k],
+                netrt_fail("option --%s: expected a whole number from 0 to %llu, got '%s'", names[k],
                      (unsigned long long)UINT64_MAX, shown(val, b2, sizeof b2));
                 return -1;
             }
@@ -210,7 +210,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
             o->val_split = strtod(val, &end);
             if (*end || !strchr("0123456789.", val[0]) || !(o->val_split > 0) ||
                 !(o->val_split < 1)) {
-                fail("option --val-split: expected a fraction between 0 and 1, got '%s'",
+                netrt_fail("option --val-split: expected a fraction between 0 and 1, got '%s'",
                      shown(val, b2, sizeof b2));
                 return -1;
             }
@@ -219,20 +219,20 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
     }
     if (!o->data && (o->val || o->val_split > 0 || o->load || o->save || o->save_every ||
                      o->log || o->init_seed_given || o->lr.lr > 0 || o->lr.kind != LR_CONSTANT)) {
-        fail("options --val, --val-split, --load, --save, --save-every, --log, --init-seed, --lr "
+        netrt_fail("options --val, --val-split, --load, --save, --save-every, --log, --init-seed, --lr "
              "and --lr-schedule need --data");
         return -1;
     }
     if (o->val && o->val_split > 0) {
-        fail("give --val or --val-split, not both");
+        netrt_fail("give --val or --val-split, not both");
         return -1;
     }
     if (o->save_every && !o->save) {
-        fail("option --save-every needs --save");
+        netrt_fail("option --save-every needs --save");
         return -1;
     }
     if (o->load && o->init_seed_given) {
-        fail("--init-seed and --load both set the initial weights; give one");
+        netrt_fail("--init-seed and --load both set the initial weights; give one");
         return -1;
     }
     return 0;
@@ -249,11 +249,11 @@ static int check_model(const netrt_model *m)
         !m->params_size || m->params_size % sizeof(float) || row < m->n_in ||
         m->batch > SIZE_MAX / sizeof(float) / row || !m->init || !m->forward || !m->grad ||
         !m->step || !m->train) {
-        fail("the model descriptor is invalid");
+        netrt_fail("the model descriptor is invalid");
         return -1;
     }
     if (netrt_ckpt_check_model(m, msg, sizeof msg)) {
-        fail("%s", msg);
+        netrt_fail("%s", msg);
         return -1;
     }
     return 0;
@@ -306,14 +306,14 @@ static int run_data(const netrt_model *m, options *o)
     if (check_classes(m, o->data, &d) || (o->val && check_classes(m, o->val, &val)))
         goto done;
     if (o->val_split > 0 && netrt_data_split(&d, o->val_split, m->n_in, m->n_target, &val)) {
-        fail("--val-split %g leaves no training or no validation samples of %zu", o->val_split,
+        netrt_fail("--val-split %g leaves no training or no validation samples of %zu", o->val_split,
              d.n);
         goto done;
     }
     if (enough(m, o->data, &d) || ((o->val || o->val_split > 0) &&
                                    enough(m, o->val ? o->val : "the --val-split part", &val)))
         goto done;
-    if (state_new(m, &s))
+    if (netrt_state_new(m, &s))
         goto done;
     if (o->load) {
         if (netrt_load(m, s.p, s.o, &meta, o->load, err, sizeof err)) {
@@ -324,7 +324,7 @@ static int run_data(const netrt_model *m, options *o)
         if (!o->seed_given && meta.has_seed)
             o->seed = meta.seed;
         if (meta.epoch > UINT64_MAX - epochs) {
-            fail("the checkpoint's epoch %llu is too large to continue from",
+            netrt_fail("the checkpoint's epoch %llu is too large to continue from",
                  (unsigned long long)meta.epoch);
             goto done;
         }
@@ -332,7 +332,7 @@ static int run_data(const netrt_model *m, options *o)
             memcpy(&r.steps0, s.o, sizeof r.steps0);
     } else {
         m->init(s.p, init_seed);
-        if (zero_gradient(m, &s, &d))
+        if (netrt_zero_gradient(m, &s, &d))
             fprintf(stderr, "trainer: warning: the weights from seed %llu give a zero gradient "
                     "on every sample (a dead network), so training cannot change them; try "
                     "another --%s\n", (unsigned long long)init_seed,
@@ -374,7 +374,7 @@ static int run_data(const netrt_model *m, options *o)
     r.save = o->save;
     r.save_every = o->save_every;
     r.lr = o->lr;
-    if (train(m, &s, &r) == 0)
+    if (netrt_train(m, &s, &r) == 0)
         status = 0;
 done:
     if (log && (ferror(log) | fclose(log)) != 0 && status == 0) {
@@ -382,7 +382,7 @@ done:
         fprintf(stderr, "%s: error: cannot write the log\n", o->log);
         status = 1;
     }
-    state_free(&s);
+    netrt_state_free(&s);
     netrt_data_free(&d);
     netrt_data_free(&val);
     return status;
@@ -404,9 +404,9 @@ int netrt_main(const netrt_model *desc, int argc, char **argv)
         return 2;
     status = r > 0   ? 0
              : o.data ? run_data(m, &o)
-                      : run_demo(m, o.epochs ? o.epochs : DEFAULT_EPOCHS_DEMO, o.seed, o.quiet);
+                      : netrt_demo(m, o.epochs ? o.epochs : DEFAULT_EPOCHS_DEMO, o.seed, o.quiet);
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fail("cannot write the output");
+        netrt_fail("cannot write the output");
         status = 1;
     }
     return status;
