@@ -17,7 +17,9 @@
  * which also makes a truncated file fail), and the whole file is decoded
  * into scratch buffers which are copied to the caller's only when all is
  * well.  Saving writes a temporary file beside the target and renames it,
- * so a crash at any point leaves the old file or the new one, never a mix.
+ * so a crash at any point leaves the old file or the new one, never a mix;
+ * it refuses a target that is not a regular file (a FIFO, a device), which
+ * the rename would replace.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "checkpoint.h"
@@ -707,10 +709,83 @@ static int write_all(int fd, const unsigned char *b, size_t n)
     return 0;
 }
 
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a folder"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+/* path may receive a checkpoint: it names nothing yet, or a regular file
+ * (through symlinks).  Anything else is refused, never renamed over: a
+ * FIFO, a device (as root, /dev/null would become a regular file), a
+ * socket, a folder.  Writing in place is no answer either, since a
+ * checkpoint is only ever replaced whole.  Returns 0, or -1 with msg. */
+static int check_target(const char *path, char *msg, size_t msglen)
+{
+    struct stat st;
+    size_t n = strlen(path);
+    if (!n || path[n - 1] == '/') {
+        msgf(msg, msglen, "not a file name");
+        return -1;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        msgf(msg, msglen, "%s, not a regular file: a checkpoint is saved by renaming a new "
+             "file over its name, which would replace it", file_kind(st.st_mode));
+        return -1;
+    }
+    return 0;
+}
+
+/* The temporary file beside path: a sibling, so that rename() stays in one
+ * file system and is atomic.  Creates it (O_EXCL, a fresh name on a clash)
+ * into tmp (cap bytes); returns the descriptor, or -1 with errno. */
+static int create_temporary(const char *path, char *tmp, size_t cap)
+{
+    static unsigned counter;
+    int fd;
+    do {
+        snprintf(tmp, cap, "%s.tmp-%ld-%u", path, (long)getpid(), counter++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    } while (fd < 0 && errno == EEXIST);
+    return fd;
+}
+
+int netrt_save_check(const char *path, char *err, size_t errlen)
+{
+    char msg[512], *tmp = NULL;
+    size_t cap = strlen(path) + 64;
+    int fd, status = -1;
+    if (check_target(path, msg, sizeof msg))
+        goto done;
+    if (!(tmp = malloc(cap))) {
+        msgf(msg, sizeof msg, "out of memory");
+        goto done;
+    }
+    /* The only sure test that netrt_save can create its temporary file
+     * (the folder exists, is writable, the name is not too long, the file
+     * system is not read-only) is to create one. */
+    if ((fd = create_temporary(path, tmp, cap)) < 0) {
+        msgf(msg, sizeof msg, "cannot create a file beside it: %s", strerror(errno));
+        goto done;
+    }
+    close(fd);
+    unlink(tmp);
+    status = 0;
+done:
+    if (status)
+        error_line(err, errlen, path, msg);
+    free(tmp);
+    return status;
+}
+
 int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta,
                const char *path, char *err, size_t errlen)
 {
-    static unsigned counter;
     char msg[512];
     unsigned char *file = NULL;
     char *tmp = NULL, *dir = NULL;
@@ -719,22 +794,14 @@ int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_m
     int fd = -1, status = -1, dfd;
     if (netrt_ckpt_check_model(m, msg, sizeof msg))
         goto done;
-    if (!plen || path[plen - 1] == '/') {
-        msgf(msg, sizeof msg, "not a file name");
+    if (check_target(path, msg, sizeof msg))
         goto done;
-    }
     if (!(file = encode(m, p, o, meta, &len)) || !(tmp = malloc(plen + 64)) ||
         !(dir = malloc(plen + 2))) {
         msgf(msg, sizeof msg, "out of memory");
         goto done;
     }
-    /* The temporary file is a sibling, so rename() stays in one file
-     * system and is atomic. */
-    do {
-        snprintf(tmp, plen + 64, "%s.tmp-%ld-%u", path, (long)getpid(), counter++);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    } while (fd < 0 && errno == EEXIST);
-    if (fd < 0) {
+    if ((fd = create_temporary(path, tmp, plen + 64)) < 0) {
         msgf(msg, sizeof msg, "cannot create a temporary file beside it: %s", strerror(errno));
         goto done;
     }

@@ -299,6 +299,8 @@ static int run_data(const netrt_model *m, options *o)
     uint64_t init_seed = o->init_seed_given ? o->init_seed : o->seed;
     char err[1024];
     int status = 1;
+    if (netrt_check_files(o->data, o->val, o->load, o->save, o->log))
+        return 1;
     if (netrt_data_read(o->data, m->n_in, m->n_target, &d))
         return 1;
     if (o->val && netrt_data_read(o->val, m->n_in, m->n_target, &val))

@@ -75,10 +75,21 @@ typedef struct netrt_meta {
 /* Writes the model's parameters p and optimizer state o (NULL: weights only)
  * to path, crash-safely: a temporary file in the same folder, written,
  * fsync'ed, renamed over path, then the folder fsync'ed.  At every instant
- * path holds either the old file or the complete new one.  Returns 0, or -1
- * with one line "PATH: error: ..." in err (the old file, if any, intact). */
+ * path holds either the old file or the complete new one.  path must name
+ * a regular file or nothing yet: a FIFO, a device, a socket or a folder is
+ * refused, never renamed over.  Returns 0, or -1 with one line
+ * "PATH: error: ..." in err (the old file, if any, intact, and no
+ * temporary file left).  A failed write is reported like any other, a full
+ * disk or EFBIG under a file-size limit alike (netrt_main ignores SIGXFSZ;
+ * an app that wants the same must ignore it too). */
 int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta,
                const char *path, char *err, size_t errlen);
+
+/* Whether netrt_save could write path now, checked before a long run
+ * rather than after it: path names a regular file or nothing yet, and a
+ * file can be created beside it (one is created and removed).  Returns 0,
+ * or -1 with one line "PATH: error: ..." in err. */
+int netrt_save_check(const char *path, char *err, size_t errlen);
 
 /* Reads path and checks all of it against the model (header, names, dtypes,
  * shapes, offsets, checksum, finite values) before it writes p and o: on

@@ -6,7 +6,8 @@
  *
  * netrt.c holds the command line and netrt_main, train.c the training loop
  * (shuffling, validation, logging, progress, periodic checkpoints, the
- * divergence check), demo.c the tutorial demo and its synthetic task.
+ * divergence check), demo.c the tutorial demo and its synthetic task,
+ * paths.c the checks of the run's files.
  */
 #ifndef NETRT_TRAINER_H
 #define NETRT_TRAINER_H
@@ -81,5 +82,12 @@ typedef struct train_run {
 int netrt_train(const netrt_model *m, state *s, train_run *r);
 
 int netrt_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet);
+
+/* The run's files before any work (paths.c): no output (save, log) is an
+ * input (data, val, load; save may be load) or the other output, and save
+ * can be written.  Each argument may be NULL.  Returns 0, or -1 after
+ * printing one line `PATH: error: ...`. */
+int netrt_check_files(const char *data, const char *val, const char *load, const char *save,
+                      const char *log);
 
 #endif
