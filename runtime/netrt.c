@@ -7,12 +7,14 @@
  * with a validation set (--val, --val-split) and a CSV log (--log).  Without
  * --data it runs the tutorial demo (demo.c).  Everything is deterministic
  * given the seeds; nothing but the terminal's progress line reads the clock.
- * Exit status: 0 success, 1 bad data or a failed run, 2 bad usage.
+ * Exit status: 0 success, 1 bad data or a failed run, 2 bad usage.  SIGXFSZ
+ * is ignored, so a write past `ulimit -f` fails (EFBIG) and is reported.
  *
  * Output, on stdout: a heading, then `epoch %3u  loss %.6g` lines (see
  * train.c).  Errors are one line on stderr: `trainer: error: ...`, or
  * `FILE:LINE:COL: error: ...` / `FILE: error: ...` for data and checkpoints.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "trainer.h"
 
 #include "checkpoint.h"
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -379,10 +382,15 @@ static int run_data(const netrt_model *m, options *o)
     if (netrt_train(m, &s, &r) == 0)
         status = 0;
 done:
-    if (log && (ferror(log) | fclose(log)) != 0 && status == 0) {
-        fflush(stdout);
-        fprintf(stderr, "%s: error: cannot write the log\n", o->log);
-        status = 1;
+    if (log) {
+        int bad = ferror(log), e = r.log_errno;
+        errno = 0;
+        if ((fclose(log) != 0 || bad || e) && (status == 0 || e)) {
+            e = e ? e : errno ? errno : EIO;
+            fflush(stdout);
+            fprintf(stderr, "%s: error: cannot write the log: %s\n", o->log, strerror(e));
+            status = 1;
+        }
     }
     netrt_state_free(&s);
     netrt_data_free(&d);
@@ -402,6 +410,11 @@ int netrt_main(const netrt_model *desc, int argc, char **argv)
         copy.n_target = copy.n_out;
     if (check_model(m))
         return 1;
+    /* Under a file-size limit (ulimit -f), a write past it raises SIGXFSZ,
+     * whose default kills the process silently, leaving a temporary file;
+     * ignored, the write fails with EFBIG and is reported like any other
+     * (the old checkpoint intact, the temporary removed). */
+    signal(SIGXFSZ, SIG_IGN);
     if ((r = parse_args(m, argc, argv, &o)) < 0)
         return 2;
     status = r > 0   ? 0

@@ -23,6 +23,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "trainer.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -185,7 +186,11 @@ static void print_epoch(progress *pg, uint64_t e, uint64_t last, double loss, co
     putchar('\n');
 }
 
-static void log_row(FILE *log, uint64_t e, uint64_t step, double loss, const double *val)
+/* Appends a row to the log and flushes it; the first failure's errno is
+ * kept in *err for the report at the end (training goes on: the weights
+ * are worth more than the log). */
+static void log_row(FILE *log, int *err, uint64_t e, uint64_t step, double loss,
+                    const double *val)
 {
     if (!log)
         return;
@@ -193,7 +198,8 @@ static void log_row(FILE *log, uint64_t e, uint64_t step, double loss, const dou
     if (val)
         fprintf(log, "%.9g", *val);
     fputc('\n', log);
-    fflush(log);
+    if (fflush(log) != 0 && !*err)
+        *err = errno ? errno : EIO;
 }
 
 /* Replays epoch e step by step from the snapshot in (p0, o0) to find the
@@ -267,7 +273,7 @@ int netrt_train(const netrt_model *m, state *s, train_run *r)
         vloss = netrt_mean_loss(m, s, r->val->x, r->val->t, r->val->n);
     if (!r->quiet)
         print_epoch(&pg, r->epoch0, last, r->first, val);
-    log_row(r->log, r->epoch0, r->steps0, r->first, val);
+    log_row(r->log, &r->log_errno, r->epoch0, r->steps0, r->first, val);
     for (e = r->epoch0 + 1; e <= last; e++) {
         rng g = netrt_rng_stream(r->seed, STREAM_EPOCH + e);
         uint64_t base = r->steps0 + (e - r->epoch0 - 1) * per_epoch;
@@ -299,7 +305,7 @@ int netrt_train(const netrt_model *m, state *s, train_run *r)
         }
         if (val)
             vloss = netrt_mean_loss(m, s, r->val->x, r->val->t, r->val->n);
-        log_row(r->log, e, base + per_epoch, r->last, val);
+        log_row(r->log, &r->log_errno, e, base + per_epoch, r->last, val);
         if (e == last || (!r->quiet && (e - r->epoch0 <= 10 || e % every == 0)))
             print_epoch(&pg, e, last, r->last, val);
         if (r->save && (e == last || (r->save_every && e % r->save_every == 0))) {

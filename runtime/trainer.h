@@ -71,6 +71,7 @@ typedef struct train_run {
     uint64_t steps0;         /* optimizer steps already done */
     int quiet;
     FILE *log;               /* NULL, or the --log file (header already written) */
+    int log_errno;           /* out: why a write to log first failed; 0 if none did */
     const char *save;        /* NULL, or the checkpoint path */
     uint64_t save_every;     /* 0: save only at the end */
     lr_plan lr;              /* the learning rate of each epoch */

@@ -7,7 +7,8 @@ usage: limits.py [--nobody] [--fsize BYTES] COMMAND ARGS...
              already, which is what the option is for.
 --fsize N    the file-size limit (ulimit -f, RLIMIT_FSIZE) in bytes.
 
-Exits with the command's status.  A command killed by a signal is named
+The command's output goes through pipes and is copied to ours, so that
+files it lands in are not under the limit.  Exits with the command's status.  A command killed by a signal is named
 on stderr (`limits.py: killed by signal N`) and gives status 99, so that
 `not` can tell an orderly failure from a death by SIGXFSZ.
 """
@@ -38,7 +39,14 @@ def setup():
         os.setuid(65534)
 
 
-r = subprocess.run(args, preexec_fn=setup).returncode
+# Through pipes: a file the command wrote its messages to would be under its
+# file-size limit too.
+p = subprocess.run(args, preexec_fn=setup, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+sys.stdout.buffer.write(p.stdout)
+sys.stdout.flush()
+sys.stderr.buffer.write(p.stderr)
+sys.stderr.flush()
+r = p.returncode
 if r < 0:
     sys.stderr.write('limits.py: killed by signal %d\n' % -r)
     sys.exit(99)
