@@ -288,12 +288,14 @@ int netrt_train(const netrt_model *m, state *s, train_run *r)
             memcpy(xs + i * m->n_in, d->x + perm[i] * m->n_in, m->n_in * sizeof(float));
             memcpy(ts + i * m->n_target, d->t + perm[i] * m->n_target, m->n_target * sizeof(float));
         }
-        memcpy(p0, s->p, m->params_size);
-        memcpy(o0, s->o, m->optim_size);
         if (m->set_lr && (r->lr.lr > 0 || r->lr.kind != LR_CONSTANT)) {
             float lr = (float)lr_at(&r->lr, r->lr.lr > 0 ? r->lr.lr : m->lr, e, last);
             m->set_lr(s->o, lr > 0 ? lr : FLT_TRUE_MIN); /* 0 would mean the compiled rate */
         }
+        /* The snapshot a divergence is replayed from: taken after the
+         * epoch's rate is set, so the replay steps as the epoch did. */
+        memcpy(p0, s->p, m->params_size);
+        memcpy(o0, s->o, m->optim_size);
         r->last = m->train(s->p, s->o, xs, ts, used);
         if (!isfinite(r->last) || !finite_params(m, s->p)) {
             if (!r->quiet || !isfinite(r->last))
