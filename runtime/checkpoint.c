@@ -169,8 +169,16 @@ static int meta_uint(const char *s, uint64_t *v)
 
 /* The metadata object: string values; netc's keys must be well formed, any
  * other key (such as safetensors' "format") is kept by nobody and ignored. */
+/* Who saved a file: netc.model and netc.source_hash, when it says. */
+typedef struct saver {
+    const char *name;  /* NULL: not said */
+    int has_hash;
+    uint64_t hash;
+} saver;
+
 static int read_meta(const json_doc *d, const json_value *md, int *has_steps, uint64_t *steps,
-                     netrt_meta *meta, int *has_crc, uint32_t *crc, char *msg, size_t msglen)
+                     netrt_meta *meta, int *has_crc, uint32_t *crc, saver *by, char *msg,
+                     size_t msglen)
 {
     size_t c;
     char b[200];
@@ -194,8 +202,20 @@ static int read_meta(const json_doc *d, const json_value *md, int *has_steps, ui
             *crc = (uint32_t)strtoul(v->str, NULL, 16);
             continue;
         }
-        if (strncmp(v->key, "netc.", 5) != 0 || strcmp(v->key, "netc.model") == 0 ||
-            strcmp(v->key, "netc.version") == 0)
+        if (strcmp(v->key, "netc.source_hash") == 0) {
+            if (strlen(v->str) != 16 || strspn(v->str, "0123456789abcdef") != 16) {
+                msgf(msg, msglen, "__metadata__ 'netc.source_hash' is not 16 lowercase hex digits");
+                return -1;
+            }
+            by->has_hash = 1;
+            by->hash = (uint64_t)strtoull(v->str, NULL, 16);
+            continue;
+        }
+        if (strcmp(v->key, "netc.model") == 0) {
+            by->name = v->str;
+            continue;
+        }
+        if (strncmp(v->key, "netc.", 5) != 0 || strcmp(v->key, "netc.version") == 0)
             continue;
         if (strcmp(v->key, "netc.steps") && strcmp(v->key, "netc.epoch") &&
             strcmp(v->key, "netc.seed"))
@@ -316,10 +336,45 @@ static int decode_floats(const unsigned char *src, size_t n, float *dst, const c
     return 0;
 }
 
-static int decode(const netrt_model *m, const json_doc *d, const unsigned char *data,
-                  size_t data_len, slot *slots, void *p, void *o, netrt_meta *meta, char *msg,
-                  size_t msglen)
+/* A model as a message names it: 'NAME' (source fnv1a-64 HASH). */
+static const char *model_text(const char *name, int has_hash, uint64_t hash, char *buf,
+                              size_t cap)
 {
+    char b[200];
+    int n = snprintf(buf, cap, "'%s'", shown(name, b, sizeof b));
+    if (has_hash && n >= 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " (source fnv1a-64 %016llx)", (unsigned long long)hash);
+    return buf;
+}
+
+/* The file is of model m: its saver's name and source hash, where both
+ * sides know them, are m's.  Checked after everything else, so a file
+ * whose tensors differ says so first; this catches the one whose tensors
+ * happen to match. */
+static int check_saver(const netrt_model *m, const saver *by, char *msg, size_t msglen)
+{
+    char b1[300], b2[300];
+    int name_differs = by->name && strcmp(by->name, m->name) != 0;
+    int hash_differs = by->has_hash && m->hash && by->hash != m->hash;
+    if (!name_differs && !hash_differs)
+        return 0;
+    if (!name_differs) {
+        msgf(msg, msglen, "a checkpoint of model '%s' compiled from another source (fnv1a-64 "
+             "%016llx, this one's is %016llx); --force loads it anyway", shown(m->name, b1, sizeof b1),
+             (unsigned long long)by->hash, (unsigned long long)m->hash);
+        return -1;
+    }
+    msgf(msg, msglen, "a checkpoint of model %s, not of this model %s; --force loads it anyway",
+         model_text(by->name ? by->name : "?", by->has_hash, by->hash, b1, sizeof b1),
+         model_text(m->name, m->hash != 0, m->hash, b2, sizeof b2));
+    return -1;
+}
+
+static int decode(const netrt_model *m, const json_doc *d, const unsigned char *data,
+                  size_t data_len, slot *slots, void *p, void *o, netrt_meta *meta,
+                  unsigned flags, char *msg, size_t msglen)
+{
+    saver by = {0};
     size_t total = m->n_tensors + m->n_state, c, i, n_state_found = 0;
     const json_value *root = &d->v[0];
     int has_steps = 0, has_crc = 0, is_state;
@@ -333,7 +388,7 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
     for (c = root->first; c; c = d->v[c].next) {
         const json_value *v = &d->v[c];
         if (strcmp(v->key, "__metadata__") == 0) {
-            if (read_meta(d, v, &has_steps, &steps, meta, &has_crc, &crc, msg, msglen))
+            if (read_meta(d, v, &has_steps, &steps, meta, &has_crc, &crc, &by, msg, msglen))
                 return -1;
             continue;
         }
@@ -396,6 +451,8 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
                  "damaged");
             return -1;
         }
+        if (!(flags & NETRT_LOAD_ANY_MODEL) && check_saver(m, &by, msg, msglen))
+            return -1;
         if (o && m->optim_size >= sizeof(uint64_t))
             memcpy(o, &steps, sizeof steps);
         if (o)
@@ -416,7 +473,7 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
 }
 
 int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len, void *p,
-                      void *o, netrt_meta *meta, char *msg, size_t msglen)
+                      void *o, netrt_meta *meta, unsigned flags, char *msg, size_t msglen)
 {
     uint64_t hl = 0;
     size_t total, data_len, i;
@@ -459,7 +516,7 @@ int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len
         netrt_json_free(&d);
         return -1;
     }
-    status = decode(m, &d, buf + 8 + hl, data_len, slots, p, o, meta, msg, msglen);
+    status = decode(m, &d, buf + 8 + hl, data_len, slots, p, o, meta, flags, msg, msglen);
     free(slots);
     netrt_json_free(&d);
     return status;
@@ -528,6 +585,12 @@ static void error_line(char *err, size_t errlen, const char *path, const char *m
 int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
                char *err, size_t errlen)
 {
+    return netrt_load_with(m, p, o, meta, path, 0, err, errlen);
+}
+
+int netrt_load_with(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
+                    unsigned flags, char *err, size_t errlen)
+{
     char msg[512];
     unsigned char *buf = NULL;
     void *sp = NULL, *so = NULL;
@@ -549,7 +612,7 @@ int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const c
     memcpy(sp, p, m->params_size);
     if (o)
         memcpy(so, o, m->optim_size);
-    if (netrt_ckpt_decode(m, buf, len, sp, so, &mt, msg, sizeof msg))
+    if (netrt_ckpt_decode(m, buf, len, sp, so, &mt, flags, msg, sizeof msg))
         goto done;
     memcpy(p, sp, m->params_size);
     if (o)
@@ -657,6 +720,8 @@ static unsigned char *encode(const netrt_model *m, const void *p, const void *o,
     put_str(&b, m->name);
     if (meta && meta->has_seed)
         put(&b, ",\"netc.seed\":\"%llu\"", (unsigned long long)meta->seed);
+    if (m->hash)
+        put(&b, ",\"netc.source_hash\":\"%016llx\"", (unsigned long long)m->hash);
     if (o)
         put(&b, ",\"netc.steps\":\"%llu\"", (unsigned long long)steps);
     put(&b, ",\"netc.version\":");

@@ -36,7 +36,7 @@ typedef struct options {
     double val_split;  /* 0: none */
     uint64_t epochs;   /* 0: the default */
     uint64_t seed, init_seed, save_every;
-    int seed_given, init_seed_given, quiet;
+    int seed_given, init_seed_given, quiet, force;
     lr_plan lr;        /* --lr, --lr-schedule */
 } options;
 
@@ -51,7 +51,7 @@ static void usage(const netrt_model *m, const char *argv0)
 {
     printf("usage: %s [--data FILE] [--epochs N] [--seed S] [--init-seed S] [--load FILE]\n"
            "       [--save FILE] [--save-every N] [--val FILE | --val-split F] [--log FILE]"
-           "\n       [--lr R] [--lr-schedule S] [--quiet]\n\n", argv0);
+           "\n       [--lr R] [--lr-schedule S] [--force] [--quiet]\n\n", argv0);
     printf("Trains the model '%s' (compiled by netc %s from %s): %zu inputs, %zu\n"
            "outputs, %zu parameters, batch %zu, learning rate %g.\n\n",
            m->name, m->version, m->source, m->n_in, m->n_out,
@@ -65,6 +65,8 @@ static void usage(const netrt_model *m, const char *argv0)
            "                  initial weights unless --init-seed is given\n"
            "  --init-seed S   seeds the initial weights (default: --seed)\n"
            "  --load FILE     start from a checkpoint (safetensors) instead of --init-seed\n"
+           "  --force         ... even one another model saved (its name or source hash\n"
+           "                  differs), when its tensors' names and shapes match\n"
            "  --save FILE     write a checkpoint (safetensors) at the end\n"
            "  --save-every N  ... and after every epoch whose number is a multiple of N\n"
            "  --val FILE      report the loss on FILE (same format) each epoch\n"
@@ -82,11 +84,12 @@ static void usage(const netrt_model *m, const char *argv0)
            "task whose targets come from a fixed teacher network.\n");
 }
 
+/* Options with a value, then flags (from O_FORCE on). */
 enum { O_DATA, O_EPOCHS, O_SEED, O_INIT_SEED, O_LOAD, O_SAVE, O_SAVE_EVERY, O_VAL,
-       O_VAL_SPLIT, O_LOG, O_LR, O_LR_SCHEDULE, O_QUIET, O_HELP, O_COUNT };
+       O_VAL_SPLIT, O_LOG, O_LR, O_LR_SCHEDULE, O_FORCE, O_QUIET, O_HELP, O_COUNT };
 static const char *const names[O_COUNT] = {"data", "epochs", "seed", "init-seed", "load", "save",
                                            "save-every", "val", "val-split", "log", "lr",
-                                           "lr-schedule", "quiet", "help"};
+                                           "lr-schedule", "force", "quiet", "help"};
 
 /* A positive finite number, all of s. */
 static int parse_positive(const char *s, double *out)
@@ -152,7 +155,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
             netrt_fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
             return -1;
         }
-        if (k >= O_QUIET) { /* flags */
+        if (k >= O_FORCE) { /* flags */
             if (eq) {
                 netrt_fail("option --%s takes no value", names[k]);
                 return -1;
@@ -161,7 +164,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
                 usage(m, argv[0] ? argv[0] : "trainer");
                 return 1;
             }
-            o->quiet = 1;
+            *(k == O_FORCE ? &o->force : &o->quiet) = 1;
             continue;
         }
         if (eq)
@@ -232,6 +235,10 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
     }
     if (o->save_every && !o->save) {
         netrt_fail("option --save-every needs --save");
+        return -1;
+    }
+    if (o->force && !o->load) {
+        netrt_fail("option --force needs --load");
         return -1;
     }
     if (o->load && o->init_seed_given) {
@@ -321,7 +328,8 @@ static int run_data(const netrt_model *m, options *o)
     if (netrt_state_new(m, &s))
         goto done;
     if (o->load) {
-        if (netrt_load(m, s.p, s.o, &meta, o->load, err, sizeof err)) {
+        if (netrt_load_with(m, s.p, s.o, &meta, o->load, o->force ? NETRT_LOAD_ANY_MODEL : 0, err,
+                            sizeof err)) {
             fflush(stdout);
             fprintf(stderr, "%s\n", err);
             goto done;
