@@ -851,13 +851,13 @@ static void emit_trainer(Emit *e) {
             e->m->nstates, N, N);
     fprintf(e->out,
             "    .init = init_v, .forward = forward_v, .grad = grad_v, .step = step_v, .train = train_v,\n"
-            "    .set_lr = set_lr_v,\n"
+            "    .set_lr = set_lr_v, .hash = UINT64_C(0x%016llx), /* the source's fnv1a-64 */\n"
             "};\n\n"
             "#ifdef NETC_TRAINER\n"
             "int main(int argc, char **argv) { return netrt_main(&%s_model, argc, argv); }\n"
             "#endif\n"
             "#endif\n",
-            N);
+            (unsigned long long)e->m->hash, N);
 }
 
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {

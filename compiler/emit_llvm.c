@@ -32,7 +32,7 @@
 
 /* The descriptor built below mirrors netrt.h field for field; a field added
  * there must be added here (and this check updated). */
-_Static_assert(offsetof(netrt_model, set_lr) + sizeof(void (*)(void)) == sizeof(netrt_model),
+_Static_assert(offsetof(netrt_model, hash) + sizeof(uint64_t) == sizeof(netrt_model),
                "netrt_model gained a field: update model_type() and descriptor() in emit_llvm.c");
 
 typedef struct L {
@@ -730,6 +730,7 @@ static void model_type(L *l) {
         ptr(LLVMFunctionType(v, init, 2, 0)), ptr(LLVMFunctionType(v, fwd, 3, 0)),
         ptr(LLVMFunctionType(f, grad, 4, 0)), ptr(LLVMFunctionType(f, step, 4, 0)),
         ptr(LLVMFunctionType(f, train, 5, 0)), ptr(LLVMFunctionType(v, lr, 2, 0)),
+        l->i64,                                                /* hash */
     };
     l->model = LLVMStructCreateNamed(l->ctx, "netrt_model");
     LLVMStructSetBody(l->model, fields, sizeof fields / sizeof *fields, 0);
@@ -746,7 +747,7 @@ static void check_model_layout(L *l) {
         offsetof(netrt_model, tensors), offsetof(netrt_model, lr), offsetof(netrt_model, n_state),
         offsetof(netrt_model, state), offsetof(netrt_model, init), offsetof(netrt_model, forward),
         offsetof(netrt_model, grad), offsetof(netrt_model, step), offsetof(netrt_model, train),
-        offsetof(netrt_model, set_lr)};
+        offsetof(netrt_model, set_lr), offsetof(netrt_model, hash)};
     if (LLVMCountStructElementTypes(l->model) != sizeof off / sizeof *off ||
         LLVMABISizeOfType(l->td, l->model) != sizeof(netrt_model))
         die("emit_llvm: the netrt_model type does not match netrt.h");
@@ -815,9 +816,10 @@ static void descriptor(L *l, bool with_main, bool host) {
         size_const(l, (unsigned)m->nstates), tensor_table(l, "state", true),
         wrapper(l, "init_v", "init"), wrapper(l, "forward_v", "forward"), wrapper(l, "grad_v", "grad"),
         wrapper(l, "step_v", "step"), wrapper(l, "train_v", "train"), set_lr_wrapper(l),
+        LLVMConstInt(l->i64, m->hash, 0),
     };
-    enum { FIRST_FN = 14 };
-    for (unsigned i = FIRST_FN; i < sizeof fields / sizeof *fields; i++)
+    enum { FIRST_FN = 14, LAST_FN = 19 };
+    for (unsigned i = FIRST_FN; i <= LAST_FN; i++)
         fields[i] = LLVMConstBitCast(fields[i], LLVMStructGetTypeAtIndex(l->model, i));
     LLVMValueRef model = LLVMAddGlobal(l->mod, l->model, format("%s_model", m->name));
     LLVMSetInitializer(model, LLVMConstNamedStruct(l->model, fields, sizeof fields / sizeof *fields));

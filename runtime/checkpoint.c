@@ -17,7 +17,9 @@
  * which also makes a truncated file fail), and the whole file is decoded
  * into scratch buffers which are copied to the caller's only when all is
  * well.  Saving writes a temporary file beside the target and renames it,
- * so a crash at any point leaves the old file or the new one, never a mix.
+ * so a crash at any point leaves the old file or the new one, never a mix;
+ * it refuses a target that is not a regular file (a FIFO, a device), which
+ * the rename would replace.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "checkpoint.h"
@@ -167,8 +169,16 @@ static int meta_uint(const char *s, uint64_t *v)
 
 /* The metadata object: string values; netc's keys must be well formed, any
  * other key (such as safetensors' "format") is kept by nobody and ignored. */
+/* Who saved a file: netc.model and netc.source_hash, when it says. */
+typedef struct saver {
+    const char *name;  /* NULL: not said */
+    int has_hash;
+    uint64_t hash;
+} saver;
+
 static int read_meta(const json_doc *d, const json_value *md, int *has_steps, uint64_t *steps,
-                     netrt_meta *meta, int *has_crc, uint32_t *crc, char *msg, size_t msglen)
+                     netrt_meta *meta, int *has_crc, uint32_t *crc, saver *by, char *msg,
+                     size_t msglen)
 {
     size_t c;
     char b[200];
@@ -192,8 +202,20 @@ static int read_meta(const json_doc *d, const json_value *md, int *has_steps, ui
             *crc = (uint32_t)strtoul(v->str, NULL, 16);
             continue;
         }
-        if (strncmp(v->key, "netc.", 5) != 0 || strcmp(v->key, "netc.model") == 0 ||
-            strcmp(v->key, "netc.version") == 0)
+        if (strcmp(v->key, "netc.source_hash") == 0) {
+            if (strlen(v->str) != 16 || strspn(v->str, "0123456789abcdef") != 16) {
+                msgf(msg, msglen, "__metadata__ 'netc.source_hash' is not 16 lowercase hex digits");
+                return -1;
+            }
+            by->has_hash = 1;
+            by->hash = (uint64_t)strtoull(v->str, NULL, 16);
+            continue;
+        }
+        if (strcmp(v->key, "netc.model") == 0) {
+            by->name = v->str;
+            continue;
+        }
+        if (strncmp(v->key, "netc.", 5) != 0 || strcmp(v->key, "netc.version") == 0)
             continue;
         if (strcmp(v->key, "netc.steps") && strcmp(v->key, "netc.epoch") &&
             strcmp(v->key, "netc.seed"))
@@ -314,10 +336,45 @@ static int decode_floats(const unsigned char *src, size_t n, float *dst, const c
     return 0;
 }
 
-static int decode(const netrt_model *m, const json_doc *d, const unsigned char *data,
-                  size_t data_len, slot *slots, void *p, void *o, netrt_meta *meta, char *msg,
-                  size_t msglen)
+/* A model as a message names it: 'NAME' (source fnv1a-64 HASH). */
+static const char *model_text(const char *name, int has_hash, uint64_t hash, char *buf,
+                              size_t cap)
 {
+    char b[200];
+    int n = snprintf(buf, cap, "'%s'", shown(name, b, sizeof b));
+    if (has_hash && n >= 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " (source fnv1a-64 %016llx)", (unsigned long long)hash);
+    return buf;
+}
+
+/* The file is of model m: its saver's name and source hash, where both
+ * sides know them, are m's.  Checked after everything else, so a file
+ * whose tensors differ says so first; this catches the one whose tensors
+ * happen to match. */
+static int check_saver(const netrt_model *m, const saver *by, char *msg, size_t msglen)
+{
+    char b1[300], b2[300];
+    int name_differs = by->name && strcmp(by->name, m->name) != 0;
+    int hash_differs = by->has_hash && m->hash && by->hash != m->hash;
+    if (!name_differs && !hash_differs)
+        return 0;
+    if (!name_differs) {
+        msgf(msg, msglen, "a checkpoint of model '%s' compiled from another source (fnv1a-64 "
+             "%016llx, this one's is %016llx); --force loads it anyway", shown(m->name, b1, sizeof b1),
+             (unsigned long long)by->hash, (unsigned long long)m->hash);
+        return -1;
+    }
+    msgf(msg, msglen, "a checkpoint of model %s, not of this model %s; --force loads it anyway",
+         model_text(by->name ? by->name : "?", by->has_hash, by->hash, b1, sizeof b1),
+         model_text(m->name, m->hash != 0, m->hash, b2, sizeof b2));
+    return -1;
+}
+
+static int decode(const netrt_model *m, const json_doc *d, const unsigned char *data,
+                  size_t data_len, slot *slots, void *p, void *o, netrt_meta *meta,
+                  unsigned flags, char *msg, size_t msglen)
+{
+    saver by = {0};
     size_t total = m->n_tensors + m->n_state, c, i, n_state_found = 0;
     const json_value *root = &d->v[0];
     int has_steps = 0, has_crc = 0, is_state;
@@ -331,7 +388,7 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
     for (c = root->first; c; c = d->v[c].next) {
         const json_value *v = &d->v[c];
         if (strcmp(v->key, "__metadata__") == 0) {
-            if (read_meta(d, v, &has_steps, &steps, meta, &has_crc, &crc, msg, msglen))
+            if (read_meta(d, v, &has_steps, &steps, meta, &has_crc, &crc, &by, msg, msglen))
                 return -1;
             continue;
         }
@@ -394,6 +451,8 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
                  "damaged");
             return -1;
         }
+        if (!(flags & NETRT_LOAD_ANY_MODEL) && check_saver(m, &by, msg, msglen))
+            return -1;
         if (o && m->optim_size >= sizeof(uint64_t))
             memcpy(o, &steps, sizeof steps);
         if (o)
@@ -414,7 +473,7 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
 }
 
 int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len, void *p,
-                      void *o, netrt_meta *meta, char *msg, size_t msglen)
+                      void *o, netrt_meta *meta, unsigned flags, char *msg, size_t msglen)
 {
     uint64_t hl = 0;
     size_t total, data_len, i;
@@ -446,7 +505,7 @@ int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len
         msgf(msg, msglen, "the header does not begin with '{' (not a safetensors file?)");
         return -1;
     }
-    if (json_parse((const char *)buf + 8, (size_t)hl, &d, jerr, sizeof jerr)) {
+    if (netrt_json_parse((const char *)buf + 8, (size_t)hl, &d, jerr, sizeof jerr)) {
         msgf(msg, msglen, "bad JSON in the header: %s", jerr);
         return -1;
     }
@@ -454,12 +513,12 @@ int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len
     total = m->n_tensors + m->n_state;
     if (!(slots = calloc(total, sizeof *slots))) {
         msgf(msg, msglen, "out of memory");
-        json_free(&d);
+        netrt_json_free(&d);
         return -1;
     }
-    status = decode(m, &d, buf + 8 + hl, data_len, slots, p, o, meta, msg, msglen);
+    status = decode(m, &d, buf + 8 + hl, data_len, slots, p, o, meta, flags, msg, msglen);
     free(slots);
-    json_free(&d);
+    netrt_json_free(&d);
     return status;
 }
 
@@ -526,6 +585,12 @@ static void error_line(char *err, size_t errlen, const char *path, const char *m
 int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
                char *err, size_t errlen)
 {
+    return netrt_load_with(m, p, o, meta, path, 0, err, errlen);
+}
+
+int netrt_load_with(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
+                    unsigned flags, char *err, size_t errlen)
+{
     char msg[512];
     unsigned char *buf = NULL;
     void *sp = NULL, *so = NULL;
@@ -547,7 +612,7 @@ int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const c
     memcpy(sp, p, m->params_size);
     if (o)
         memcpy(so, o, m->optim_size);
-    if (netrt_ckpt_decode(m, buf, len, sp, so, &mt, msg, sizeof msg))
+    if (netrt_ckpt_decode(m, buf, len, sp, so, &mt, flags, msg, sizeof msg))
         goto done;
     memcpy(p, sp, m->params_size);
     if (o)
@@ -655,6 +720,8 @@ static unsigned char *encode(const netrt_model *m, const void *p, const void *o,
     put_str(&b, m->name);
     if (meta && meta->has_seed)
         put(&b, ",\"netc.seed\":\"%llu\"", (unsigned long long)meta->seed);
+    if (m->hash)
+        put(&b, ",\"netc.source_hash\":\"%016llx\"", (unsigned long long)m->hash);
     if (o)
         put(&b, ",\"netc.steps\":\"%llu\"", (unsigned long long)steps);
     put(&b, ",\"netc.version\":");
@@ -707,10 +774,83 @@ static int write_all(int fd, const unsigned char *b, size_t n)
     return 0;
 }
 
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a folder"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+/* path may receive a checkpoint: it names nothing yet, or a regular file
+ * (through symlinks).  Anything else is refused, never renamed over: a
+ * FIFO, a device (as root, /dev/null would become a regular file), a
+ * socket, a folder.  Writing in place is no answer either, since a
+ * checkpoint is only ever replaced whole.  Returns 0, or -1 with msg. */
+static int check_target(const char *path, char *msg, size_t msglen)
+{
+    struct stat st;
+    size_t n = strlen(path);
+    if (!n || path[n - 1] == '/') {
+        msgf(msg, msglen, "not a file name");
+        return -1;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        msgf(msg, msglen, "%s, not a regular file: a checkpoint is saved by renaming a new "
+             "file over its name, which would replace it", file_kind(st.st_mode));
+        return -1;
+    }
+    return 0;
+}
+
+/* The temporary file beside path: a sibling, so that rename() stays in one
+ * file system and is atomic.  Creates it (O_EXCL, a fresh name on a clash)
+ * into tmp (cap bytes); returns the descriptor, or -1 with errno. */
+static int create_temporary(const char *path, char *tmp, size_t cap)
+{
+    static unsigned counter;
+    int fd;
+    do {
+        snprintf(tmp, cap, "%s.tmp-%ld-%u", path, (long)getpid(), counter++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    } while (fd < 0 && errno == EEXIST);
+    return fd;
+}
+
+int netrt_save_check(const char *path, char *err, size_t errlen)
+{
+    char msg[512], *tmp = NULL;
+    size_t cap = strlen(path) + 64;
+    int fd, status = -1;
+    if (check_target(path, msg, sizeof msg))
+        goto done;
+    if (!(tmp = malloc(cap))) {
+        msgf(msg, sizeof msg, "out of memory");
+        goto done;
+    }
+    /* The only sure test that netrt_save can create its temporary file
+     * (the folder exists, is writable, the name is not too long, the file
+     * system is not read-only) is to create one. */
+    if ((fd = create_temporary(path, tmp, cap)) < 0) {
+        msgf(msg, sizeof msg, "cannot create a file beside it: %s", strerror(errno));
+        goto done;
+    }
+    close(fd);
+    unlink(tmp);
+    status = 0;
+done:
+    if (status)
+        error_line(err, errlen, path, msg);
+    free(tmp);
+    return status;
+}
+
 int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta,
                const char *path, char *err, size_t errlen)
 {
-    static unsigned counter;
     char msg[512];
     unsigned char *file = NULL;
     char *tmp = NULL, *dir = NULL;
@@ -719,22 +859,14 @@ int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_m
     int fd = -1, status = -1, dfd;
     if (netrt_ckpt_check_model(m, msg, sizeof msg))
         goto done;
-    if (!plen || path[plen - 1] == '/') {
-        msgf(msg, sizeof msg, "not a file name");
+    if (check_target(path, msg, sizeof msg))
         goto done;
-    }
     if (!(file = encode(m, p, o, meta, &len)) || !(tmp = malloc(plen + 64)) ||
         !(dir = malloc(plen + 2))) {
         msgf(msg, sizeof msg, "out of memory");
         goto done;
     }
-    /* The temporary file is a sibling, so rename() stays in one file
-     * system and is atomic. */
-    do {
-        snprintf(tmp, plen + 64, "%s.tmp-%ld-%u", path, (long)getpid(), counter++);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    } while (fd < 0 && errno == EEXIST);
-    if (fd < 0) {
+    if ((fd = create_temporary(path, tmp, plen + 64)) < 0) {
         msgf(msg, sizeof msg, "cannot create a temporary file beside it: %s", strerror(errno));
         goto done;
     }

@@ -81,9 +81,9 @@ static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float
     double before, after;
     do {
         for (i = 0; i < m->n_in; i++)
-            xb[i] = rng_normal(r);
+            xb[i] = netrt_rng_normal(r);
         for (i = 0; i < m->n_target; i++) /* a class index when n_target < n_out */
-            tb[i] = m->n_target == m->n_out ? rng_normal(r) : (float)rng_below(r, m->n_out);
+            tb[i] = m->n_target == m->n_out ? netrt_rng_normal(r) : (float)netrt_rng_below(r, m->n_out);
         for (i = 1; i < m->batch; i++) {
             memcpy(xb + i * m->n_in, xb, m->n_in * sizeof(float));
             memcpy(tb + i * m->n_target, tb, m->n_target * sizeof(float));
@@ -135,9 +135,9 @@ static void make_task(const netrt_model *m, state *teacher, netrt_data *d, float
     size_t nf = m->params_size / sizeof(float), i;
     uint64_t k, best = 0;
     double stuck, best_stuck = 2;
-    rng r = rng_stream(TASK_DATA_SEED, STREAM_TASK);
+    rng r = netrt_rng_stream(TASK_DATA_SEED, STREAM_TASK);
     for (i = 0; i < d->n * m->n_in; i++)
-        d->x[i] = rng_normal(&r);
+        d->x[i] = netrt_rng_normal(&r);
     for (k = 0; k < 16 + 1; k++) {
         m->init(teacher->p, TEACHER_SEED + (k < 16 ? k : best));
         for (i = 0; i < nf; i++)
@@ -162,14 +162,14 @@ static uint64_t pick_student(const netrt_model *m, state *s, const netrt_data *d
     uint64_t k;
     for (k = 0; k < 100; k++) {
         m->init(s->p, seed + k);
-        if (!zero_gradient(m, s, d))
+        if (!netrt_zero_gradient(m, s, d))
             return seed + k;
     }
     m->init(s->p, seed);
     return seed;
 }
 
-int run_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet)
+int netrt_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet)
 {
     size_t n = (TASK_SAMPLES + m->batch - 1) / m->batch * m->batch;
     netrt_data d = {0};
@@ -177,23 +177,23 @@ int run_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet)
     float *xb = malloc(m->batch * m->n_in * sizeof(float));
     float *tb = malloc(m->batch * m->n_target * sizeof(float));
     float *y = malloc(m->n_out * sizeof(float));
-    rng r = rng_stream(seed, STREAM_SAMPLE);
+    rng r = netrt_rng_stream(seed, STREAM_SAMPLE);
     train_run run = {0};
     double first, last;
     uint64_t student;
     int status = 1;
     if (n > SIZE_MAX / sizeof(float) / (m->n_in + m->n_out + m->n_target)) {
-        fail("the model's batch is too large for the demo");
+        netrt_fail("the model's batch is too large for the demo");
         goto done;
     }
     d.n = n;
     d.x = malloc(n * m->n_in * sizeof(float));
     d.t = malloc(n * m->n_target * sizeof(float));
     if (!xb || !tb || !y || !d.x || !d.t) {
-        fail("out of memory");
+        netrt_fail("out of memory");
         goto done;
     }
-    if (state_new(m, &s) || state_new(m, &teacher))
+    if (netrt_state_new(m, &s) || netrt_state_new(m, &teacher))
         goto done;
 
     m->init(s.p, seed);
@@ -217,10 +217,10 @@ int run_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet)
     run.epochs = epochs;
     run.seed = seed;
     run.quiet = quiet;
-    if (train(m, &s, &run))
+    if (netrt_train(m, &s, &run))
         goto done;
     first = run.first;
-    last = mean_loss(m, &s, d.x, d.t, n);
+    last = netrt_mean_loss(m, &s, d.x, d.t, n);
     if (last < first && first / last < 1e6)
         printf("loss fell from %.6g to %.6g (%.1fx lower)\n", first, last, first / last);
     else if (last < first)
@@ -233,8 +233,8 @@ done:
     free(tb);
     free(y);
     netrt_data_free(&d);
-    state_free(&s);
-    state_free(&teacher);
+    netrt_state_free(&s);
+    netrt_state_free(&teacher);
     return status;
 }
 

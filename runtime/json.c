@@ -433,7 +433,7 @@ static size_t value(parser *p, int depth)
     return self;
 }
 
-int json_parse(const char *text, size_t len, json_doc *doc, char *err, size_t errlen)
+int netrt_json_parse(const char *text, size_t len, json_doc *doc, char *err, size_t errlen)
 {
     parser p;
     memset(doc, 0, sizeof *doc);
@@ -456,13 +456,13 @@ int json_parse(const char *text, size_t len, json_doc *doc, char *err, size_t er
             fail_at(&p, p.pos, "unexpected data after the JSON value");
     }
     if (p.failed) {
-        json_free(doc);
+        netrt_json_free(doc);
         return -1;
     }
     return 0;
 }
 
-void json_free(json_doc *doc)
+void netrt_json_free(json_doc *doc)
 {
     free(doc->v);
     free(doc->text);

@@ -49,9 +49,9 @@ typedef struct json_doc {
 
 /* Parses text[0, len).  Returns 0 and fills doc, or -1 with a message such as
  * "byte 12: expected ':' after an object key" in err (doc then empty).
- * Free doc with json_free either way. */
-int json_parse(const char *text, size_t len, json_doc *doc, char *err, size_t errlen);
+ * Free doc with netrt_json_free either way. */
+int netrt_json_parse(const char *text, size_t len, json_doc *doc, char *err, size_t errlen);
 
-void json_free(json_doc *doc);
+void netrt_json_free(json_doc *doc);
 
 #endif

@@ -7,12 +7,14 @@
  * with a validation set (--val, --val-split) and a CSV log (--log).  Without
  * --data it runs the tutorial demo (demo.c).  Everything is deterministic
  * given the seeds; nothing but the terminal's progress line reads the clock.
- * Exit status: 0 success, 1 bad data or a failed run, 2 bad usage.
+ * Exit status: 0 success, 1 bad data or a failed run, 2 bad usage.  SIGXFSZ
+ * is ignored, so a write past `ulimit -f` fails (EFBIG) and is reported.
  *
  * Output, on stdout: a heading, then `epoch %3u  loss %.6g` lines (see
  * train.c).  Errors are one line on stderr: `trainer: error: ...`, or
  * `FILE:LINE:COL: error: ...` / `FILE: error: ...` for data and checkpoints.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "trainer.h"
 
 #include "checkpoint.h"
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +36,7 @@ typedef struct options {
     double val_split;  /* 0: none */
     uint64_t epochs;   /* 0: the default */
     uint64_t seed, init_seed, save_every;
-    int seed_given, init_seed_given, quiet;
+    int seed_given, init_seed_given, quiet, force;
     lr_plan lr;        /* --lr, --lr-schedule */
 } options;
 
@@ -48,7 +51,7 @@ static void usage(const netrt_model *m, const char *argv0)
 {
     printf("usage: %s [--data FILE] [--epochs N] [--seed S] [--init-seed S] [--load FILE]\n"
            "       [--save FILE] [--save-every N] [--val FILE | --val-split F] [--log FILE]"
-           "\n       [--lr R] [--lr-schedule S] [--quiet]\n\n", argv0);
+           "\n       [--lr R] [--lr-schedule S] [--force] [--quiet]\n\n", argv0);
     printf("Trains the model '%s' (compiled by netc %s from %s): %zu inputs, %zu\n"
            "outputs, %zu parameters, batch %zu, learning rate %g.\n\n",
            m->name, m->version, m->source, m->n_in, m->n_out,
@@ -62,6 +65,8 @@ static void usage(const netrt_model *m, const char *argv0)
            "                  initial weights unless --init-seed is given\n"
            "  --init-seed S   seeds the initial weights (default: --seed)\n"
            "  --load FILE     start from a checkpoint (safetensors) instead of --init-seed\n"
+           "  --force         ... even one another model saved (its name or source hash\n"
+           "                  differs), when its tensors' names and shapes match\n"
            "  --save FILE     write a checkpoint (safetensors) at the end\n"
            "  --save-every N  ... and after every epoch whose number is a multiple of N\n"
            "  --val FILE      report the loss on FILE (same format) each epoch\n"
@@ -79,11 +84,12 @@ static void usage(const netrt_model *m, const char *argv0)
            "task whose targets come from a fixed teacher network.\n");
 }
 
+/* Options with a value, then flags (from O_FORCE on). */
 enum { O_DATA, O_EPOCHS, O_SEED, O_INIT_SEED, O_LOAD, O_SAVE, O_SAVE_EVERY, O_VAL,
-       O_VAL_SPLIT, O_LOG, O_LR, O_LR_SCHEDULE, O_QUIET, O_HELP, O_COUNT };
+       O_VAL_SPLIT, O_LOG, O_LR, O_LR_SCHEDULE, O_FORCE, O_QUIET, O_HELP, O_COUNT };
 static const char *const names[O_COUNT] = {"data", "epochs", "seed", "init-seed", "load", "save",
                                            "save-every", "val", "val-split", "log", "lr",
-                                           "lr-schedule", "quiet", "help"};
+                                           "lr-schedule", "force", "quiet", "help"};
 
 /* A positive finite number, all of s. */
 static int parse_positive(const char *s, double *out)
@@ -133,11 +139,11 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         if (strcmp(a, "-h") == 0)
             a = "--help";
         if (a[0] == '-' && a[1] && a[1] != '-') {
-            fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
+            netrt_fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
             return -1;
         }
         if (strncmp(a, "--", 2) != 0) {
-            fail("unexpected argument '%s' (try --help)", shown(a, b1, sizeof b1));
+            netrt_fail("unexpected argument '%s' (try --help)", shown(a, b1, sizeof b1));
             return -1;
         }
         eq = strchr(a + 2, '=');
@@ -146,19 +152,19 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
             if (strlen(names[k]) == len && strncmp(a + 2, names[k], len) == 0)
                 break;
         if (k == O_COUNT) {
-            fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
+            netrt_fail("unknown option '%s' (try --help)", shown(a, b1, sizeof b1));
             return -1;
         }
-        if (k >= O_QUIET) { /* flags */
+        if (k >= O_FORCE) { /* flags */
             if (eq) {
-                fail("option --%s takes no value", names[k]);
+                netrt_fail("option --%s takes no value", names[k]);
                 return -1;
             }
             if (k == O_HELP) {
                 usage(m, argv[0] ? argv[0] : "trainer");
                 return 1;
             }
-            o->quiet = 1;
+            *(k == O_FORCE ? &o->force : &o->quiet) = 1;
             continue;
         }
         if (eq)
@@ -166,7 +172,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         else if (i + 1 < argc)
             val = argv[++i];
         if (!val || !*val) {
-            fail("option --%s needs a value", names[k]);
+            netrt_fail("option --%s needs a value", names[k]);
             return -1;
         }
         switch (k) {
@@ -177,13 +183,13 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_LOG: o->log = val; break;
         case O_LR:
             if (parse_positive(val, &o->lr.lr)) {
-                fail("option --lr: expected a positive number, got '%s'", shown(val, b2, sizeof b2));
+                netrt_fail("option --lr: expected a positive number, got '%s'", shown(val, b2, sizeof b2));
                 return -1;
             }
             break;
         case O_LR_SCHEDULE:
             if (parse_schedule(val, &o->lr)) {
-                fail("option --lr-schedule: expected step:EVERY:GAMMA, cosine or cosine:MIN, got '%s'",
+                netrt_fail("option --lr-schedule: expected step:EVERY:GAMMA, cosine or cosine:MIN, got '%s'",
                      shown(val, b2, sizeof b2));
                 return -1;
             }
@@ -191,7 +197,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_EPOCHS:
         case O_SAVE_EVERY:
             if (netrt_parse_uint(val, 1, MAX_EPOCHS, k == O_EPOCHS ? &o->epochs : &o->save_every)) {
-                fail("option --%s: expected a whole number from 1 to %u, got '%s'", names[k],
+                netrt_fail("option --%s: expected a whole number from 1 to %u, got '%s'", names[k],
                      MAX_EPOCHS, shown(val, b2, sizeof b2));
                 return -1;
             }
@@ -199,7 +205,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_SEED:
         case O_INIT_SEED:
             if (netrt_parse_uint(val, 0, UINT64_MAX, k == O_SEED ? &o->seed : &o->init_seed)) {
-                fail("option --%s: expected a whole number from 0 to %llu, got '%s'", names[k],
+                netrt_fail("option --%s: expected a whole number from 0 to %llu, got '%s'", names[k],
                      (unsigned long long)UINT64_MAX, shown(val, b2, sizeof b2));
                 return -1;
             }
@@ -210,7 +216,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
             o->val_split = strtod(val, &end);
             if (*end || !strchr("0123456789.", val[0]) || !(o->val_split > 0) ||
                 !(o->val_split < 1)) {
-                fail("option --val-split: expected a fraction between 0 and 1, got '%s'",
+                netrt_fail("option --val-split: expected a fraction between 0 and 1, got '%s'",
                      shown(val, b2, sizeof b2));
                 return -1;
             }
@@ -219,20 +225,24 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
     }
     if (!o->data && (o->val || o->val_split > 0 || o->load || o->save || o->save_every ||
                      o->log || o->init_seed_given || o->lr.lr > 0 || o->lr.kind != LR_CONSTANT)) {
-        fail("options --val, --val-split, --load, --save, --save-every, --log, --init-seed, --lr "
+        netrt_fail("options --val, --val-split, --load, --save, --save-every, --log, --init-seed, --lr "
              "and --lr-schedule need --data");
         return -1;
     }
     if (o->val && o->val_split > 0) {
-        fail("give --val or --val-split, not both");
+        netrt_fail("give --val or --val-split, not both");
         return -1;
     }
     if (o->save_every && !o->save) {
-        fail("option --save-every needs --save");
+        netrt_fail("option --save-every needs --save");
+        return -1;
+    }
+    if (o->force && !o->load) {
+        netrt_fail("option --force needs --load");
         return -1;
     }
     if (o->load && o->init_seed_given) {
-        fail("--init-seed and --load both set the initial weights; give one");
+        netrt_fail("--init-seed and --load both set the initial weights; give one");
         return -1;
     }
     return 0;
@@ -249,11 +259,11 @@ static int check_model(const netrt_model *m)
         !m->params_size || m->params_size % sizeof(float) || row < m->n_in ||
         m->batch > SIZE_MAX / sizeof(float) / row || !m->init || !m->forward || !m->grad ||
         !m->step || !m->train) {
-        fail("the model descriptor is invalid");
+        netrt_fail("the model descriptor is invalid");
         return -1;
     }
     if (netrt_ckpt_check_model(m, msg, sizeof msg)) {
-        fail("%s", msg);
+        netrt_fail("%s", msg);
         return -1;
     }
     return 0;
@@ -299,6 +309,8 @@ static int run_data(const netrt_model *m, options *o)
     uint64_t init_seed = o->init_seed_given ? o->init_seed : o->seed;
     char err[1024];
     int status = 1;
+    if (netrt_check_files(o->data, o->val, o->load, o->save, o->log))
+        return 1;
     if (netrt_data_read(o->data, m->n_in, m->n_target, &d))
         return 1;
     if (o->val && netrt_data_read(o->val, m->n_in, m->n_target, &val))
@@ -306,17 +318,18 @@ static int run_data(const netrt_model *m, options *o)
     if (check_classes(m, o->data, &d) || (o->val && check_classes(m, o->val, &val)))
         goto done;
     if (o->val_split > 0 && netrt_data_split(&d, o->val_split, m->n_in, m->n_target, &val)) {
-        fail("--val-split %g leaves no training or no validation samples of %zu", o->val_split,
+        netrt_fail("--val-split %g leaves no training or no validation samples of %zu", o->val_split,
              d.n);
         goto done;
     }
     if (enough(m, o->data, &d) || ((o->val || o->val_split > 0) &&
                                    enough(m, o->val ? o->val : "the --val-split part", &val)))
         goto done;
-    if (state_new(m, &s))
+    if (netrt_state_new(m, &s))
         goto done;
     if (o->load) {
-        if (netrt_load(m, s.p, s.o, &meta, o->load, err, sizeof err)) {
+        if (netrt_load_with(m, s.p, s.o, &meta, o->load, o->force ? NETRT_LOAD_ANY_MODEL : 0, err,
+                            sizeof err)) {
             fflush(stdout);
             fprintf(stderr, "%s\n", err);
             goto done;
@@ -324,7 +337,7 @@ static int run_data(const netrt_model *m, options *o)
         if (!o->seed_given && meta.has_seed)
             o->seed = meta.seed;
         if (meta.epoch > UINT64_MAX - epochs) {
-            fail("the checkpoint's epoch %llu is too large to continue from",
+            netrt_fail("the checkpoint's epoch %llu is too large to continue from",
                  (unsigned long long)meta.epoch);
             goto done;
         }
@@ -332,7 +345,7 @@ static int run_data(const netrt_model *m, options *o)
             memcpy(&r.steps0, s.o, sizeof r.steps0);
     } else {
         m->init(s.p, init_seed);
-        if (zero_gradient(m, &s, &d))
+        if (netrt_zero_gradient(m, &s, &d))
             fprintf(stderr, "trainer: warning: the weights from seed %llu give a zero gradient "
                     "on every sample (a dead network), so training cannot change them; try "
                     "another --%s\n", (unsigned long long)init_seed,
@@ -374,15 +387,20 @@ static int run_data(const netrt_model *m, options *o)
     r.save = o->save;
     r.save_every = o->save_every;
     r.lr = o->lr;
-    if (train(m, &s, &r) == 0)
+    if (netrt_train(m, &s, &r) == 0)
         status = 0;
 done:
-    if (log && (ferror(log) | fclose(log)) != 0 && status == 0) {
-        fflush(stdout);
-        fprintf(stderr, "%s: error: cannot write the log\n", o->log);
-        status = 1;
+    if (log) {
+        int bad = ferror(log), e = r.log_errno;
+        errno = 0;
+        if ((fclose(log) != 0 || bad || e) && (status == 0 || e)) {
+            e = e ? e : errno ? errno : EIO;
+            fflush(stdout);
+            fprintf(stderr, "%s: error: cannot write the log: %s\n", o->log, strerror(e));
+            status = 1;
+        }
     }
-    state_free(&s);
+    netrt_state_free(&s);
     netrt_data_free(&d);
     netrt_data_free(&val);
     return status;
@@ -400,13 +418,18 @@ int netrt_main(const netrt_model *desc, int argc, char **argv)
         copy.n_target = copy.n_out;
     if (check_model(m))
         return 1;
+    /* Under a file-size limit (ulimit -f), a write past it raises SIGXFSZ,
+     * whose default kills the process silently, leaving a temporary file;
+     * ignored, the write fails with EFBIG and is reported like any other
+     * (the old checkpoint intact, the temporary removed). */
+    signal(SIGXFSZ, SIG_IGN);
     if ((r = parse_args(m, argc, argv, &o)) < 0)
         return 2;
     status = r > 0   ? 0
              : o.data ? run_data(m, &o)
-                      : run_demo(m, o.epochs ? o.epochs : DEFAULT_EPOCHS_DEMO, o.seed, o.quiet);
+                      : netrt_demo(m, o.epochs ? o.epochs : DEFAULT_EPOCHS_DEMO, o.seed, o.quiet);
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fail("cannot write the output");
+        netrt_fail("cannot write the output");
         status = 1;
     }
     return status;

@@ -48,6 +48,9 @@ typedef struct netrt_model {
     /* Sets the learning rate of the next steps in the optim struct; 0 goes
      * back to the compiled one. */
     void (*set_lr)(void *o, float lr);
+    /* FNV-1a 64 of the YAML source (the generated files' banner shows it);
+     * 0: unknown.  With name, what says which model a checkpoint is of. */
+    uint64_t hash;
 } netrt_model;
 
 /* The trainer's main: parses argv (--data, --epochs, --seed, --load,
@@ -59,9 +62,11 @@ int netrt_main(const netrt_model *m, int argc, char **argv);
  * A checkpoint holds the parameters under their PyTorch state_dict names
  * (F32, shape [out, in] or [out]), the optimizer state tensors under their
  * "optim." names, and in the header's __metadata__ the optimizer's step
- * count ("netc.steps"), the trainer's epoch and shuffling seed, and a CRC-32
- * of the data ("netc.crc32").  A plain state_dict saved from PyTorch loads
- * too; the optimizer then starts afresh. */
+ * count ("netc.steps"), the trainer's epoch and shuffling seed, a CRC-32
+ * of the data ("netc.crc32"), and the model that saved it: its name
+ * ("netc.model") and the hash of its source ("netc.source_hash", 16 hex
+ * digits, when the descriptor knows it).  A plain state_dict saved from
+ * PyTorch loads too; the optimizer then starts afresh. */
 
 /* What the trainer keeps beside the tensors.  Apps may pass NULL. */
 typedef struct netrt_meta {
@@ -75,10 +80,21 @@ typedef struct netrt_meta {
 /* Writes the model's parameters p and optimizer state o (NULL: weights only)
  * to path, crash-safely: a temporary file in the same folder, written,
  * fsync'ed, renamed over path, then the folder fsync'ed.  At every instant
- * path holds either the old file or the complete new one.  Returns 0, or -1
- * with one line "PATH: error: ..." in err (the old file, if any, intact). */
+ * path holds either the old file or the complete new one.  path must name
+ * a regular file or nothing yet: a FIFO, a device, a socket or a folder is
+ * refused, never renamed over.  Returns 0, or -1 with one line
+ * "PATH: error: ..." in err (the old file, if any, intact, and no
+ * temporary file left).  A failed write is reported like any other, a full
+ * disk or EFBIG under a file-size limit alike (netrt_main ignores SIGXFSZ;
+ * an app that wants the same must ignore it too). */
 int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta,
                const char *path, char *err, size_t errlen);
+
+/* Whether netrt_save could write path now, checked before a long run
+ * rather than after it: path names a regular file or nothing yet, and a
+ * file can be created beside it (one is created and removed).  Returns 0,
+ * or -1 with one line "PATH: error: ..." in err. */
+int netrt_save_check(const char *path, char *err, size_t errlen);
 
 /* Reads path and checks all of it against the model (header, names, dtypes,
  * shapes, offsets, checksum, finite values) before it writes p and o: on
@@ -88,5 +104,16 @@ int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_m
  * no optimizer state, and its other bytes are kept.  meta may be NULL. */
 int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
                char *err, size_t errlen);
+
+/* netrt_load refuses a checkpoint that another model saved, even when its
+ * tensors' names and shapes match m's: one whose netc.model is not m's
+ * name, or whose netc.source_hash is not m's hash (when both are known).
+ * The message names both models and the trainer's --force, which passes
+ * this flag to load it anyway. */
+#define NETRT_LOAD_ANY_MODEL 1u
+
+/* netrt_load with flags (0 or NETRT_LOAD_ANY_MODEL). */
+int netrt_load_with(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
+                    unsigned flags, char *err, size_t errlen);
 
 #endif

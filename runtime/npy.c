@@ -290,11 +290,17 @@ int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_d
                strerror(errno));
         goto fail;
     }
-    if (h.dims[0] > UINT64_MAX / cols / 4 || (need = h.dims[0] * cols * 4) > SIZE_MAX / 2 ||
-        need != (uint64_t)(end - start)) {
+    /* A size past what we can hold (or past 64 bits) is the shape's fault,
+     * whatever the file holds: say so rather than print a wrapped size. */
+    if (h.dims[0] > (uint64_t)(SIZE_MAX / 2) / cols / 4) {
+        report(path, "the shape (%llu, %zu) is too large: its data would take more than %llu "
+               "bytes, the file has %lld", (unsigned long long)h.dims[0], cols,
+               (unsigned long long)(SIZE_MAX / 2), (long long)(end - start));
+        goto fail;
+    }
+    if ((need = h.dims[0] * cols * 4) != (uint64_t)(end - start)) {
         report(path, "the shape (%llu, %zu) needs %llu data bytes, the file has %lld",
-               (unsigned long long)h.dims[0], cols,
-               h.dims[0] > UINT64_MAX / cols / 4 ? 0ull : (unsigned long long)(h.dims[0] * cols * 4),
+               (unsigned long long)h.dims[0], cols, (unsigned long long)need,
                (long long)(end - start));
         goto fail;
     }

@@ -23,6 +23,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "trainer.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -31,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-uint64_t rng_next(rng *r)
+static uint64_t rng_next(rng *r)
 {
     uint64_t z = (r->s += 0x9e3779b97f4a7c15u);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
@@ -39,16 +40,17 @@ uint64_t rng_next(rng *r)
     return z ^ (z >> 31);
 }
 
-rng rng_stream(uint64_t seed, uint64_t stream)
+rng netrt_rng_stream(uint64_t seed, uint64_t stream)
 {
     rng r = {seed ^ (stream * 0xd1b54a32d192ed03u)};
     r.s = rng_next(&r);
     return r;
 }
 
-double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1p-53; }
+/* [0, 1), 53 random bits. */
+static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1p-53; }
 
-size_t rng_below(rng *r, size_t n)
+size_t netrt_rng_below(rng *r, size_t n)
 {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n, v;
     do
@@ -57,14 +59,14 @@ size_t rng_below(rng *r, size_t n)
     return (size_t)(v % n);
 }
 
-float rng_normal(rng *r)
+float netrt_rng_normal(rng *r)
 {
     double u1 = 1.0 - rng_uniform(r); /* (0, 1]: log(u1) is finite */
     double u2 = rng_uniform(r);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
-void fail(const char *fmt, ...)
+void netrt_fail(const char *fmt, ...)
 {
     va_list ap;
     fflush(stdout);
@@ -75,26 +77,26 @@ void fail(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int state_new(const netrt_model *m, state *s)
+int netrt_state_new(const netrt_model *m, state *s)
 {
     s->p = calloc(1, m->params_size);
     s->o = calloc(1, m->optim_size ? m->optim_size : 1); /* all zero: the start state */
     s->g = calloc(1, m->params_size);
     if (!s->p || !s->o || !s->g) {
-        fail("out of memory");
+        netrt_fail("out of memory");
         return -1;
     }
     return 0;
 }
 
-void state_free(state *s)
+void netrt_state_free(state *s)
 {
     free(s->p);
     free(s->o);
     free(s->g);
 }
 
-double mean_loss(const netrt_model *m, state *s, const float *x, const float *t, size_t n)
+double netrt_mean_loss(const netrt_model *m, state *s, const float *x, const float *t, size_t n)
 {
     size_t steps = n / m->batch, i;
     double sum = 0;
@@ -103,7 +105,7 @@ double mean_loss(const netrt_model *m, state *s, const float *x, const float *t,
     return sum / (double)steps;
 }
 
-int zero_gradient(const netrt_model *m, state *s, const netrt_data *d)
+int netrt_zero_gradient(const netrt_model *m, state *s, const netrt_data *d)
 {
     size_t b, i, nf = m->params_size / sizeof(float);
     for (b = 0; b < d->n / m->batch; b++) {
@@ -184,7 +186,11 @@ static void print_epoch(progress *pg, uint64_t e, uint64_t last, double loss, co
     putchar('\n');
 }
 
-static void log_row(FILE *log, uint64_t e, uint64_t step, double loss, const double *val)
+/* Appends a row to the log and flushes it; the first failure's errno is
+ * kept in *err for the report at the end (training goes on: the weights
+ * are worth more than the log). */
+static void log_row(FILE *log, int *err, uint64_t e, uint64_t step, double loss,
+                    const double *val)
 {
     if (!log)
         return;
@@ -192,7 +198,8 @@ static void log_row(FILE *log, uint64_t e, uint64_t step, double loss, const dou
     if (val)
         fprintf(log, "%.9g", *val);
     fputc('\n', log);
-    fflush(log);
+    if (fflush(log) != 0 && !*err)
+        *err = errno ? errno : EIO;
 }
 
 /* Replays epoch e step by step from the snapshot in (p0, o0) to find the
@@ -217,13 +224,16 @@ static void report_divergence(const netrt_model *m, state *s, const void *p0, co
     }
     if (k == steps) /* cannot happen with deterministic kernels; say what we know */
         k = steps - 1;
-    fail("%s at epoch %llu, step %llu (step %zu of the epoch): training diverged (a smaller "
+    netrt_fail("%s at epoch %llu, step %llu (step %zu of the epoch): training diverged (a smaller "
          "learning rate may help)%s%s%s", what, (unsigned long long)e,
          (unsigned long long)(base + k + 1), k + 1, save ? "; " : "", save ? save : "",
          save ? " keeps the last good checkpoint" : "");
 }
 
-double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last)
+/* The rate for epoch e (1-based) of `last` epochs in all, as torch's
+ * StepLR(step_size = every, gamma) and CosineAnnealingLR(T_max = last,
+ * eta_min = min), stepped once per epoch, give it. */
+static double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last)
 {
     const double pi = 3.14159265358979323846;
     switch (pl->kind) {
@@ -236,7 +246,7 @@ double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last)
     }
 }
 
-int train(const netrt_model *m, state *s, train_run *r)
+int netrt_train(const netrt_model *m, state *s, train_run *r)
 {
     const netrt_data *d = r->d;
     size_t n = d->n, used = n - n % m->batch, per_epoch = used / m->batch, i;
@@ -249,7 +259,7 @@ int train(const netrt_model *m, state *s, train_run *r)
     progress pg = {0};
     int status = 0;
     if (!xs || !ts || !perm || !p0 || !o0) {
-        fail("out of memory");
+        netrt_fail("out of memory");
         status = -1;
         goto done;
     }
@@ -258,19 +268,19 @@ int train(const netrt_model *m, state *s, train_run *r)
         pg.start = pg.drawn = now();
     while (every * 20 < r->epochs)
         every *= 10;
-    r->first = r->last = mean_loss(m, s, d->x, d->t, n);
+    r->first = r->last = netrt_mean_loss(m, s, d->x, d->t, n);
     if (val)
-        vloss = mean_loss(m, s, r->val->x, r->val->t, r->val->n);
+        vloss = netrt_mean_loss(m, s, r->val->x, r->val->t, r->val->n);
     if (!r->quiet)
         print_epoch(&pg, r->epoch0, last, r->first, val);
-    log_row(r->log, r->epoch0, r->steps0, r->first, val);
+    log_row(r->log, &r->log_errno, r->epoch0, r->steps0, r->first, val);
     for (e = r->epoch0 + 1; e <= last; e++) {
-        rng g = rng_stream(r->seed, STREAM_EPOCH + e);
+        rng g = netrt_rng_stream(r->seed, STREAM_EPOCH + e);
         uint64_t base = r->steps0 + (e - r->epoch0 - 1) * per_epoch;
         for (i = 0; i < n; i++)
             perm[i] = i;
         for (i = n - 1; i > 0; i--) {
-            size_t j = rng_below(&g, i + 1), tmp = perm[i];
+            size_t j = netrt_rng_below(&g, i + 1), tmp = perm[i];
             perm[i] = perm[j];
             perm[j] = tmp;
         }
@@ -278,12 +288,14 @@ int train(const netrt_model *m, state *s, train_run *r)
             memcpy(xs + i * m->n_in, d->x + perm[i] * m->n_in, m->n_in * sizeof(float));
             memcpy(ts + i * m->n_target, d->t + perm[i] * m->n_target, m->n_target * sizeof(float));
         }
-        memcpy(p0, s->p, m->params_size);
-        memcpy(o0, s->o, m->optim_size);
         if (m->set_lr && (r->lr.lr > 0 || r->lr.kind != LR_CONSTANT)) {
             float lr = (float)lr_at(&r->lr, r->lr.lr > 0 ? r->lr.lr : m->lr, e, last);
             m->set_lr(s->o, lr > 0 ? lr : FLT_TRUE_MIN); /* 0 would mean the compiled rate */
         }
+        /* The snapshot a divergence is replayed from: taken after the
+         * epoch's rate is set, so the replay steps as the epoch did. */
+        memcpy(p0, s->p, m->params_size);
+        memcpy(o0, s->o, m->optim_size);
         r->last = m->train(s->p, s->o, xs, ts, used);
         if (!isfinite(r->last) || !finite_params(m, s->p)) {
             if (!r->quiet || !isfinite(r->last))
@@ -294,8 +306,8 @@ int train(const netrt_model *m, state *s, train_run *r)
             goto done;
         }
         if (val)
-            vloss = mean_loss(m, s, r->val->x, r->val->t, r->val->n);
-        log_row(r->log, e, base + per_epoch, r->last, val);
+            vloss = netrt_mean_loss(m, s, r->val->x, r->val->t, r->val->n);
+        log_row(r->log, &r->log_errno, e, base + per_epoch, r->last, val);
         if (e == last || (!r->quiet && (e - r->epoch0 <= 10 || e % every == 0)))
             print_epoch(&pg, e, last, r->last, val);
         if (r->save && (e == last || (r->save_every && e % r->save_every == 0))) {

@@ -1,9 +1,13 @@
 /* trainer.h: what the trainer's files share, internal to the runtime (not
  * installed): the PRNG, the model state, the training loop, messages.
+ * Every function with external linkage is named netrt_..., so that an app
+ * linking libnetrt.a keeps all other names (train, fail, ...) for itself
+ * (tests/namespace).
  *
  * netrt.c holds the command line and netrt_main, train.c the training loop
  * (shuffling, validation, logging, progress, periodic checkpoints, the
- * divergence check), demo.c the tutorial demo and its synthetic task.
+ * divergence check), demo.c the tutorial demo and its synthetic task,
+ * paths.c the checks of the run's files.
  */
 #ifndef NETRT_TRAINER_H
 #define NETRT_TRAINER_H
@@ -26,29 +30,27 @@ typedef struct rng {
     uint64_t s;
 } rng;
 
-uint64_t rng_next(rng *r);
-rng rng_stream(uint64_t seed, uint64_t stream);
-double rng_uniform(rng *r);       /* [0, 1), 53 random bits */
-size_t rng_below(rng *r, size_t n); /* [0, n), n >= 1, no modulo bias */
-float rng_normal(rng *r);         /* standard normal, Box-Muller */
+rng netrt_rng_stream(uint64_t seed, uint64_t stream);
+size_t netrt_rng_below(rng *r, size_t n); /* [0, n), n >= 1, no modulo bias */
+float netrt_rng_normal(rng *r);           /* standard normal, Box-Muller */
 
 /* `trainer: error: ...` on stderr, after flushing stdout. */
-void fail(const char *fmt, ...);
+void netrt_fail(const char *fmt, ...);
 
 /* The model's state: weights, optimizer state, a gradient scratch buffer. */
 typedef struct state {
     void *p, *o, *g;
 } state;
 
-int state_new(const netrt_model *m, state *s);
-void state_free(state *s);
+int netrt_state_new(const netrt_model *m, state *s);
+void netrt_state_free(state *s);
 
 /* The mean loss over the first n - n % batch samples, in order, without
  * changing the weights (the gradient goes to s->g); n >= batch. */
-double mean_loss(const netrt_model *m, state *s, const float *x, const float *t, size_t n);
+double netrt_mean_loss(const netrt_model *m, state *s, const float *x, const float *t, size_t n);
 
 /* Whether the gradient is zero on every batch of d: no step moves p. */
-int zero_gradient(const netrt_model *m, state *s, const netrt_data *d);
+int netrt_zero_gradient(const netrt_model *m, state *s, const netrt_data *d);
 
 /* One training run's settings and results. */
 /* The learning rate of each epoch: --lr and --lr-schedule. */
@@ -60,11 +62,6 @@ typedef struct lr_plan {
     double min;              /* LR_COSINE: the rate it anneals toward */
 } lr_plan;
 
-/* The rate for epoch e (1-based) of `last` epochs in all, as torch's
- * StepLR(step_size = every, gamma) and CosineAnnealingLR(T_max = last,
- * eta_min = min), stepped once per epoch, give it. */
-double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last);
-
 typedef struct train_run {
     const netrt_data *d;     /* training data, d->n >= batch */
     const netrt_data *val;   /* NULL, or validation data with val->n >= batch */
@@ -74,6 +71,7 @@ typedef struct train_run {
     uint64_t steps0;         /* optimizer steps already done */
     int quiet;
     FILE *log;               /* NULL, or the --log file (header already written) */
+    int log_errno;           /* out: why a write to log first failed; 0 if none did */
     const char *save;        /* NULL, or the checkpoint path */
     uint64_t save_every;     /* 0: save only at the end */
     lr_plan lr;              /* the learning rate of each epoch */
@@ -82,8 +80,15 @@ typedef struct train_run {
 
 /* Trains; returns 0, or -1 after reporting (divergence, a failed save, out
  * of memory).  See train.c for what it prints. */
-int train(const netrt_model *m, state *s, train_run *r);
+int netrt_train(const netrt_model *m, state *s, train_run *r);
 
-int run_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet);
+int netrt_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet);
+
+/* The run's files before any work (paths.c): no output (save, log) is an
+ * input (data, val, load; save may be load) or the other output, and save
+ * can be written.  Each argument may be NULL.  Returns 0, or -1 after
+ * printing one line `PATH: error: ...`. */
+int netrt_check_files(const char *data, const char *val, const char *load, const char *save,
+                      const char *log);
 
 #endif

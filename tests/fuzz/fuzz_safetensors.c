@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i;
     memset(&p, 0, sizeof p);
     memset(&o, 0, sizeof o);
-    if (netrt_ckpt_decode(&model, data, size, &p, &o, &meta, msg, sizeof msg) == 0) {
+    if (netrt_ckpt_decode(&model, data, size, &p, &o, &meta, 0, msg, sizeof msg) == 0) {
         for (i = 0; i < sizeof p / sizeof(float); i++)
             if (!isfinite(((float *)&p)[i]))
                 abort();

@@ -8,7 +8,8 @@
  * With -DFAKE_MOMENTUM the optimizer is SGD with momentum 0.9 as PyTorch's
  * (buf = 0.9 buf + g; p -= lr buf), whose buffers are optimizer state
  * tensors, so the checkpoint tests can check they are saved and restored.
- * With -DFAKE_LR=x another learning rate (a large one diverges).
+ * With -DFAKE_LR=x another learning rate (a large one diverges); --lr and
+ * --lr-schedule set it per epoch through set_lr, as in generated code.
  */
 #include "netrt.h"
 
@@ -30,6 +31,7 @@ typedef struct fake_params {
 
 typedef struct fake_optim {
     uint64_t steps; /* as generated code: the step count comes first */
+    float lr;       /* as generated code: the rate of the next steps; 0: FAKE_LR */
 #ifdef FAKE_MOMENTUM
     fake_params buf; /* the momentum buffers */
 #endif
@@ -79,14 +81,15 @@ static float fake_step(void *pv, void *ov, const float *x, const float *t)
     fake_params g, *p = pv;
     fake_optim *o = ov;
     float loss = fake_grad(pv, x, t, &g), *pf = (float *)p, *gf = (float *)&g;
+    float lr = o->lr > 0 ? o->lr : FAKE_LR;
     size_t i;
     for (i = 0; i < sizeof g / sizeof(float); i++) {
 #ifdef FAKE_MOMENTUM
         float *bf = (float *)&o->buf;
         bf[i] = o->steps ? 0.9f * bf[i] + gf[i] : gf[i];
-        pf[i] -= FAKE_LR * bf[i];
+        pf[i] -= lr * bf[i];
 #else
-        pf[i] -= FAKE_LR * gf[i];
+        pf[i] -= lr * gf[i];
 #endif
     }
     o->steps++;
@@ -101,6 +104,8 @@ static float fake_train(void *p, void *o, const float *x, const float *t, size_t
         sum += fake_step(p, o, x + i * FAKE_BATCH * FAKE_IN, t + i * FAKE_BATCH * FAKE_OUT);
     return steps ? sum / (float)steps : 0;
 }
+
+static void fake_set_lr(void *o, float lr) { ((fake_optim *)o)->lr = lr; }
 
 static const netrt_tensor fake_tensors[] = {
     {"fc.weight", 0, FAKE_OUT, FAKE_IN},
@@ -132,7 +137,7 @@ static const netrt_model fake_model = {
     .n_tensors = 2, .tensors = fake_tensors, .lr = FAKE_LR,
     .n_state = FAKE_N_STATE, .state = fake_state,
     .init = fake_init, .forward = fake_forward, .grad = fake_grad, .step = fake_step,
-    .train = fake_train,
+    .train = fake_train, .set_lr = fake_set_lr,
 };
 
 #ifndef FAKE_NO_MAIN
