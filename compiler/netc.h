@@ -35,7 +35,7 @@ enum {
     LIMIT_FEATURES = 4096,    /* input features, and outputs of one layer */
     LIMIT_LAYERS = 64,        /* layers in one model */
     LIMIT_BATCH = 1024,       /* samples per optimizer step */
-    LIMIT_PARAMS = 2048,      /* trainable scalars: kernels are fully unrolled */
+    LIMIT_PARAMS = 2048,      /* parameter scalars, frozen ones too: kernels are fully unrolled */
     LIMIT_UNROLL = 1 << 14,   /* batch x parameters: the unrolled step's size */
     LIMIT_DEPTH = 16,         /* YAML nesting depth */
     LIMIT_FILE = 1 << 20,     /* bytes of YAML input */
