@@ -269,9 +269,14 @@ void output_open(Output *o, const char *path) {
 }
 
 void output_close(Output *o) {
-    int err = ferror(o->f) ? (errno ? errno : EIO) : 0;
-    if (fflush(o->f) != 0 && !err)
+    /* a failed write leaves its bytes buffered: the flush retries and
+     * fails the same way (EFBIG, ENOSPC), with the errno to report */
+    int err = 0, earlier = errno;
+    bool bad = ferror(o->f);
+    if (fflush(o->f) != 0)
         err = errno;
+    if (!err && bad)
+        err = earlier ? earlier : EIO;
     if (!err && o->slot >= 0 && fsync(fileno(o->f)) != 0)
         err = errno;
     if (o->f != stdout && fclose(o->f) != 0 && !err)
