@@ -272,7 +272,6 @@ typedef struct Output {
     const char *path;
     FILE *f;
     int slot;
-    int err;
 } Output;
 /* Records the input's identity, ignores SIGXFSZ, and makes SIGINT, SIGTERM
  * and SIGHUP (and every error line) remove the temporaries and stop a

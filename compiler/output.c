@@ -242,7 +242,6 @@ static void release(int s, bool remove) {
 void output_open(Output *o, const char *path) {
     o->path = path;
     o->slot = -1;
-    o->err = 0;
     if (is_stdout(path)) { /* /dev/stdout: reopening its pipe may be refused to another user */
         o->f = stdout;
         return;
