@@ -131,6 +131,21 @@ char *format(const char *fmt, ...) {
     return b;
 }
 
+/* Formats into a new malloc'd string of any length (paths: up to PATH_MAX). */
+char *xformat(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        die("bad format %s", fmt);
+    char *b = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(b, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return b;
+}
+
 /* A user's value made safe to echo: quoted, escaped, shortened. */
 const char *quote(const char *s, size_t len) {
     enum { SHOW = 32 };

@@ -769,13 +769,13 @@ static void emit_select(Emit *e) {
             emit_vmax(e, w, bytes);
     }
     fprintf(e->out,
-            "/* c ? a : b without a branch. */\n"
-            "static inline %s%s %s_sel(int c, %s a, %s b)\n{\n"
+            "/* c ? a : b without a branch (unused where the model selects nothing). */\n"
+            "static inline __attribute__((unused)) %s %s_sel(int c, %s a, %s b)\n{\n"
             "    union { %s f; %s u; } x = {a}, y = {b};\n"
             "    const %s m = (%s)0 - (%s)(c != 0);\n"
             "    x.u = (x.u & m) | (y.u & ~m);\n"
             "    return x.f;\n}\n\n",
-            e->pl->pk->npack ? "__attribute__((unused)) " : "", R, N, R, R, R, U, U, U, U);
+            R, N, R, R, R, U, U, U, U);
 }
 
 static void emit_init(Emit *e) {

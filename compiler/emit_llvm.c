@@ -244,7 +244,7 @@ static LLVMValueRef build(L *l, int id, const char *name) {
         return arith(l, n->op, ops, name);
     }
     case OP_MATMUL: case OP_TRANSPOSE: case OP_BCAST: case OP_SUMROWS: case OP_SUMALL:
-    case OP_SPLAT: case OP_ONEHOT: case OP_SOFTMAX: case OP_LOGSOFTMAX:
+    case OP_SPLAT: case OP_ONEHOT: case OP_SOFTMAX: case OP_LOGSOFTMAX: case OP_BCE:
         die("emit_llvm: %s in a scalar graph", op_name[n->op]);
     case OP_COUNT:
         break;

@@ -126,6 +126,17 @@ static void rule(Grad *d, int y, int dy) {
         accumulate(d, a, ir_op(g, OP_SUB, dy, ir_op(g, OP_MUL, ir_op(g, OP_EXP, y, -1, -1), r, -1), -1));
         return;
     }
+    case OP_BCE: { /* torch: da = dy (a - t) / max((1 - a) a, 1e-12) / count: finite at a = 0 or 1 */
+        Type t = g->node[a].type;
+        int one = ir_const(g, t, 1.0f), eps = ir_const(g, t, 1e-12);
+        int num = ir_op(g, OP_MUL, ir_splat(g, dy, t), ir_op(g, OP_SUB, a, b, -1), -1);
+        int den = ir_op(g, OP_MAX, ir_op(g, OP_MUL, ir_op(g, OP_SUB, one, a, -1), a, -1), eps, -1);
+        int da = ir_op(g, OP_DIV, num, den, -1);
+        if (n.index > 1)
+            da = ir_op(g, OP_DIV, da, ir_const(g, t, n.index), -1);
+        accumulate(d, a, da);
+        return;
+    }
     case OP_SELECT: {                                               /* d(c?a:b) = c ? da : db */
         int z = zero_like(g, y);
         if (d->need[b])

@@ -176,16 +176,22 @@ static Type infer(const Graph *g, Op op, int a, int b, int c, int rows) {
         return type_f32(1, ta.dim[1], 1);
     case OP_SUMALL:
         return type_f32(0, 1, 1);
+    case OP_BCE:
+        if (ta.rank != 2 || !type_eq(ta, tb) || rows < 1)
+            die("bce: operands [%d,%d] and [%d,%d], count %d", ta.dim[0], ta.dim[1], tb.dim[0], tb.dim[1], rows);
+        return type_f32(0, 1, 1);
     default:
         die("%s: no type rule for this shape op", op_name[op]);
     }
 }
 
 /* Builds an operation node; its type follows from the operands.  For
- * OP_BCAST, c is the number of rows; for OP_ONEHOT, the number of classes. */
+ * OP_BCAST, c is the number of rows; for OP_ONEHOT, the number of classes;
+ * for OP_BCE, the divisor. */
 int ir_op(Graph *g, Op op, int a, int b, int c) {
-    int rows = op == OP_BCAST || op == OP_ONEHOT ? c : 0;
-    if (op == OP_BCAST || op == OP_ONEHOT)
+    bool attr = op == OP_BCAST || op == OP_ONEHOT || op == OP_BCE; /* c is an attribute (index) */
+    int rows = attr ? c : 0;
+    if (attr)
         c = -1;
     Node n = {.op = op, .arg = {a, b, c}, .index = rows};
     n.type = infer(g, op, a, b, c, rows);

@@ -4,7 +4,8 @@
  * [out, in] layout.  Activations and losses follow PyTorch's own formulas so
  * that the numbers agree: relu is max(z, 0), leaky_relu selects z or
  * slope*z, sigmoid, tanh and (log)softmax are primitives with PyTorch's
- * gradients, bce clamps its logarithms at -100, bce_with_logits uses
+ * gradients, bce is one op (OP_BCE: its logarithms clamped at -100, its
+ * gradient torch's, finite where a prediction is exactly 0 or 1), bce_with_logits uses
  * PyTorch's overflow-free form, and cross_entropy is nll of log_softmax.
  * A mean divides the sum by the element count (by the batch for
  * cross_entropy), as torch.nn's losses do.  Every node carries the layer and
@@ -123,14 +124,8 @@ static int loss_sum(Graph *g, const Model *m, int y, int t) {
     }
     case LOSS_L1:
         return unary(g, OP_SUMALL, unary(g, OP_ABS, ir_named(g, binary(g, OP_SUB, y, t), "loss.diff")));
-    case LOSS_BCE: { /* (t - 1) * max(log(1 - y), -100) - t * max(log(y), -100) */
-        int floor = cnst(g, y, -100.0f), one = cnst(g, y, 1.0f);
-        int l1y = binary(g, OP_MAX, unary(g, OP_LOG, binary(g, OP_SUB, one, y)), floor);
-        int ly = binary(g, OP_MAX, unary(g, OP_LOG, y), floor);
-        int terms = binary(g, OP_SUB, binary(g, OP_MUL, binary(g, OP_SUB, t, one), l1y),
-                           binary(g, OP_MUL, t, ly));
-        return unary(g, OP_SUMALL, ir_named(g, terms, "loss.terms"));
-    }
+    case LOSS_BCE: /* one op, the reduction included: lower_model */
+        break;
     case LOSS_BCE_LOGITS: { /* m = max(-y, 0); (1 - t) y + m + log(e^-m + e^(-y-m)) */
         int one = cnst(g, y, 1.0f), ny = unary(g, OP_NEG, y);
         int mx = binary(g, OP_MAX, ny, cnst(g, y, 0.0f));
@@ -174,8 +169,13 @@ void lower_model(const Model *m, Graph *g) {
 
     g->at = (Origin){.layer = -1, .phase = PH_FORWARD, .loc = m->loss_loc};
     int t = ir_named(g, ir_leaf(g, OP_TARGET, type_f32(2, B, model_targets(m)), 0, -1), "t");
-    int loss = loss_sum(g, m, h, t);
-    if (!m->loss_sum) {
+    int loss;
+    if (m->loss == LOSS_BCE) { /* an op of its own: torch's gradient, which divides by the count last */
+        loss = ir_op(g, OP_BCE, h, t, m->loss_sum ? 1 : B * model_outputs(m));
+    } else {
+        loss = loss_sum(g, m, h, t);
+    }
+    if (!m->loss_sum && m->loss != LOSS_BCE) {
         int count = m->loss == LOSS_CROSS_ENTROPY ? B : B * model_outputs(m);
         loss = binary(g, OP_DIV, loss, ir_const(g, type_f32(0, 1, 1), count));
     }

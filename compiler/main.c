@@ -231,100 +231,6 @@ static uint64_t fnv1a(const char *s, size_t n) {
     return h;
 }
 
-/* ---- output: temporary files renamed into place ---- */
-
-static char *temps[4];
-static char *tempdir;
-
-static void remove_temps(void) {
-    for (int i = 0; i < 4; i++)
-        if (temps[i]) {
-            unlink(temps[i]);
-            free(temps[i]);
-            temps[i] = NULL;
-        }
-    if (tempdir) {
-        rmdir(tempdir);
-        free(tempdir);
-        tempdir = NULL;
-    }
-}
-
-/* Opens a new temporary file beside path; remembers it for cleanup. */
-static FILE *open_temp(const char *path, int slot) {
-    temps[slot] = xstrdup(format("%s.tmpXXXXXX", path));
-    int fd = mkstemp(temps[slot]);
-    if (fd < 0) {
-        free(temps[slot]);
-        temps[slot] = NULL;
-        error_at(path, (Loc){0, 0}, "cannot create output: %s", strerror(errno));
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f)
-        error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-    return f;
-}
-
-static void close_temp(FILE *f, const char *path) {
-    bool bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    if (fclose(f) != 0 || bad)
-        error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-}
-
-/* Whether path exists and is not a regular file (/dev/null, a FIFO): such
- * an output is written in place, never replaced by a rename. */
-static bool special_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
-}
-
-/* Outputs written straight through, with no temporary file and no header
- * beside them: standard output ("-") and special files. */
-static bool direct_output(const char *path) { return strcmp(path, "-") == 0 || special_file(path); }
-
-static FILE *open_direct(const char *path) {
-    if (strcmp(path, "-") == 0)
-        return stdout;
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-    return f;
-}
-
-static void close_direct(FILE *f, const char *path) {
-    bool out = f == stdout, bad = fflush(f) != 0 || ferror(f);
-    if (!out && fclose(f) != 0)
-        bad = true;
-    if (bad)
-        error_at(out ? "<stdout>" : path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-}
-
-static void commit_temp(int slot, const char *path, mode_t mode) {
-    if (special_file(path)) { /* copy the finished output into it */
-        FILE *in = fopen(temps[slot], "rb"), *out = in ? fopen(path, "wb") : NULL;
-        char buf[8192];
-        size_t k;
-        bool ok = in && out;
-        while (ok && (k = fread(buf, 1, sizeof buf, in)) > 0)
-            ok = fwrite(buf, 1, k, out) == k;
-        ok = ok && !ferror(in);
-        if (in)
-            fclose(in);
-        if (out && fclose(out) != 0)
-            ok = false;
-        if (!ok)
-            error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-        unlink(temps[slot]);
-        free(temps[slot]);
-        temps[slot] = NULL;
-        return;
-    }
-    if (chmod(temps[slot], mode) != 0 || rename(temps[slot], path) != 0)
-        error_at(path, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-    free(temps[slot]);
-    temps[slot] = NULL;
-}
-
 static bool has_suffix(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
@@ -340,27 +246,34 @@ static EmitOptions emit_options(const Options *o) {
     return (EmitOptions){.fp64 = o->fp64, .argv = o->flags};
 }
 
+/* The header written beside output path: its suffix (if it has it) replaced by .h. */
+static char *header_path(const char *out, const char *suffix) {
+    size_t stem = strlen(out) - (has_suffix(out, suffix) ? strlen(suffix) : 0);
+    return xformat("%.*s.h", (int)stem, out);
+}
+
 /* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
 static void write_c(const Options *o, const Schedule *sc, const char *out) {
     const Model *m = sc->m;
     EmitOptions eo = emit_options(o);
-    if (direct_output(out)) {
+    Output c, h;
+    if (output_direct(out)) {
         eo.inline_header = true;
-        FILE *f = open_direct(out);
-        emit_c(f, sc, &eo);
-        close_direct(f, out);
+        output_open(&c, out);
+        emit_c(c.f, sc, &eo);
+        output_close(&c);
         return;
     }
-    size_t stem = strlen(out) - (has_suffix(out, ".c") ? 2 : 0);
-    char *hpath = xstrdup(format("%.*s.h", (int)stem, out));
+    char *hpath = header_path(out, ".c");
     eo.header = base_name(hpath);
-    FILE *h = open_temp(hpath, 0), *c = open_temp(out, 1);
-    emit_header(h, m, &eo);
-    emit_c(c, sc, &eo);
-    close_temp(h, hpath);
-    close_temp(c, out);
-    commit_temp(0, hpath, 0644);
-    commit_temp(1, out, 0644);
+    output_open(&h, hpath);
+    output_open(&c, out);
+    emit_header(h.f, m, &eo);
+    emit_c(c.f, sc, &eo);
+    output_close(&h);
+    output_close(&c);
+    output_commit(&h, 0644);
+    output_commit(&c, 0644);
     free(hpath);
 }
 
@@ -388,27 +301,25 @@ static void write_llvm(const Options *o, const Schedule *sc, EmitKind kind, cons
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
     size_t len;
     char *bytes = emit_llvm(sc, &lo, &len); /* exits on a bad target: nothing written yet */
-    if (direct_output(out)) {
-        FILE *f = open_direct(out);
-        if (fwrite(bytes, 1, len, f) != len)
-            error_at(f == stdout ? "<stdout>" : out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-        close_direct(f, out);
+    Output f, h;
+    if (output_direct(out)) {
+        output_open(&f, out);
+        fwrite(bytes, 1, len, f.f); /* a failure is reported by output_close */
         free(bytes);
+        output_close(&f);
         return;
     }
-    size_t stem = strlen(out) - (has_suffix(out, llvm_suffix[kind]) ? strlen(llvm_suffix[kind]) : 0);
-    char *hpath = xstrdup(format("%.*s.h", (int)stem, out));
+    char *hpath = header_path(out, llvm_suffix[kind]);
     EmitOptions eo = emit_options(o);
-    FILE *h = open_temp(hpath, 0), *f = open_temp(out, 1);
-    emit_header(h, m, &eo);
-    bool bad = fwrite(bytes, 1, len, f) != len;
+    output_open(&h, hpath);
+    output_open(&f, out);
+    emit_header(h.f, m, &eo);
+    fwrite(bytes, 1, len, f.f);
     free(bytes);
-    if (bad)
-        error_at(out, (Loc){0, 0}, "cannot write output: %s", strerror(errno));
-    close_temp(h, hpath);
-    close_temp(f, out);
-    commit_temp(0, hpath, 0644);
-    commit_temp(1, out, 0644);
+    output_close(&h);
+    output_close(&f);
+    output_commit(&h, 0644);
+    output_commit(&f, 0644);
     free(hpath);
 }
 
@@ -432,27 +343,28 @@ static const char *runtime_path(const char *what) {
     return strcmp(what, "lib") == 0 ? NETC_BUILD_RUNTIME_LIB : NETC_BUILD_RUNTIME_INCLUDE;
 }
 
+/* Builds the trainer in a private temporary folder, then copies it into
+ * place: beside out and renamed over it, or into out itself when out is
+ * not a regular file (/dev/null).  The output is opened first, so an
+ * unwritable target is reported before the C compiler runs. */
 static void build_exe(const Options *o, const Schedule *sc, const char *out) {
     const Model *m = sc->m;
-    const char *tmp = getenv("TMPDIR");
-    tempdir = xstrdup(format("%s/netc-XXXXXX", tmp && *tmp ? tmp : "/tmp"));
-    if (!mkdtemp(tempdir)) {
-        free(tempdir);
-        tempdir = NULL;
-        error_at(out, (Loc){0, 0}, "cannot create a temporary folder: %s", strerror(errno));
-    }
-    char *csrc = xstrdup(format("%s/%s.c", tempdir, m->name));
+    Output exe;
+    output_open(&exe, out);
+    char *csrc = output_temp_file(format("%s.c", m->name));
+    char *hsrc = output_temp_file(format("%s.h", m->name));
+    char *bin = output_temp_file("trainer");
     EmitOptions eo = emit_options(o);
     eo.header = intern(format("%s.h", m->name));
-    FILE *c = fopen(csrc, "w"), *h = fopen(format("%s/%s.h", tempdir, m->name), "w");
-    temps[2] = csrc;
-    temps[3] = xstrdup(format("%s/%s.h", tempdir, m->name));
-    if (!c || !h)
-        error_at(out, (Loc){0, 0}, "cannot write in %s: %s", tempdir, strerror(errno));
-    emit_header(h, m, &eo);
-    emit_c(c, sc, &eo);
-    close_temp(h, temps[3]);
-    close_temp(c, csrc);
+    Output c = {.path = csrc, .slot = -1}, h = {.path = hsrc, .slot = -1};
+    c.f = fopen(csrc, "w");
+    h.f = fopen(hsrc, "w");
+    if (!c.f || !h.f)
+        error_at(output_tempdir(), (Loc){0, 0}, "cannot write in the temporary folder: %s", strerror(errno));
+    emit_header(h.f, m, &eo);
+    emit_c(c.f, sc, &eo);
+    output_close(&h);
+    output_close(&c);
 
     /* $CC may carry flags ("gcc -m64"): split it on blanks. */
     const char *cc = getenv("CC");
@@ -464,36 +376,27 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
     char *extra = xstrdup(NETC_BUILD_CFLAGS);
     for (char *tok = strtok(extra, " \t"); tok && n < 48; tok = strtok(NULL, " \t"))
         args[n++] = tok;
-    FILE *exe = open_temp(out, 0);
-    fclose(exe);
-    char *inc = xstrdup(format("-I%s", runtime_path("include")));
+    char *inc = xformat("-I%s", runtime_path("include"));
     char *lib = xstrdup(runtime_path("lib"));
     char *fixed[] = {"-std=c11", "-O2", "-ffp-contract=off", "-DNETC_TRAINER", inc, csrc, lib,
-                     "-lm", "-o", temps[0], NULL};
+                     "-lm", "-o", bin, NULL};
     for (int i = 0; fixed[i]; i++)
         args[n++] = fixed[i];
     args[n] = NULL;
-
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execvp(args[0], args);
-        fprintf(stderr, "netc: error: cannot run the C compiler '%s': %s\n", args[0], strerror(errno));
-        _exit(127);
-    }
-    int status = 0;
-    bool ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-              WEXITSTATUS(status) == 0;
+    bool ok = output_run(args);
     free(inc);
     free(lib);
     free(extra);
-    if (!ok) {
-        free(ccbuf);
-        error_at(out, (Loc){0, 0}, "the C compiler failed building the trainer");
-    }
     free(ccbuf);
-    commit_temp(0, out, 0755);
-    remove_temps();
+    if (!ok)
+        error_at(out, (Loc){0, 0}, "the C compiler failed building the trainer");
+    output_copy(&exe, bin);
+    output_close(&exe);
+    output_commit(&exe, 0755);
+    output_cleanup();
+    free(csrc);
+    free(hsrc);
+    free(bin);
 }
 
 /* ---- the pipeline ---- */
@@ -567,10 +470,50 @@ static void print_ir(const Options *o, const Graph *g, const Model *m) {
         ir_print(stdout, g, m);
         return;
     }
-    FILE *f = open_temp(o->output, 0);
-    ir_print(f, g, m);
-    close_temp(f, o->output);
-    commit_temp(0, o->output, 0644);
+    Output f;
+    output_open(&f, o->output);
+    ir_print(f.f, g, m);
+    output_close(&f);
+    output_commit(&f, 0644);
+}
+
+/* The output kind and path, defaults filled in; every path the run will
+ * write is checked against the input here, before any work. */
+static const char *resolve_output(const Options *o, const Model *m, EmitKind *kind) {
+    EmitKind emit = o->emit;
+    const char *out = o->output;
+    if (emit == EM_DEFAULT && out)
+        emit = llvm_kind_of(out);
+    if (emit == EM_DEFAULT)
+        emit = out && strcmp(out, "-") != 0 && !strchr(base_name(out), '.') ? EM_EXE : EM_C;
+    if (o->run && (o->output || o->emit || o->fp64 || o->llvm.triple || o->llvm.trainer || o->llvm.runtime))
+        usage_error("%s", "netc run compiles for this machine in memory: it takes no -o, --emit, --fp64, "
+                          "--target, --trainer or --runtime");
+    if (o->llvm_flags && !o->run && !is_llvm(emit))
+        usage_error("%s", "--target, --cpu, --features, -O, --trainer and --runtime are for LLVM outputs "
+                          "(--emit=llvm|bc|asm|obj, or -o FILE.ll|.bc|.s|.o) and netc run");
+    if (emit == EM_EXE && out && strcmp(out, "-") == 0)
+        usage_error("%s", "--emit=exe writes an executable: give it a file name, not '-o -'");
+    if (emit == EM_EXE && o->fp64 && !o->run)
+        usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
+    const char *b = base_name(o->input), *dot = strrchr(b, '.');
+    int stem = (int)(dot ? dot - b : (long)strlen(b));
+    if (!out && emit == EM_EXE)
+        out = intern(m->name);
+    else if (!out && is_llvm(emit))
+        out = intern(format("%.*s%s", stem, b, llvm_suffix[emit]));
+    else if (!out && emit == EM_C)
+        out = intern(format("%.*s.c", stem, b));
+    if (out && !o->run) {
+        output_check(out);
+        if (!output_direct(out) && (emit == EM_C || is_llvm(emit))) {
+            char *h = header_path(out, emit == EM_C ? ".c" : llvm_suffix[emit]);
+            output_check(h);
+            free(h);
+        }
+    }
+    *kind = emit;
+    return out;
 }
 
 static void print_kernels(const Options *o, const Schedule *sc) {
@@ -578,16 +521,17 @@ static void print_kernels(const Options *o, const Schedule *sc) {
         schedule_print(stdout, sc);
         return;
     }
-    FILE *f = open_temp(o->output, 0);
-    schedule_print(f, sc);
-    close_temp(f, o->output);
-    commit_temp(0, o->output, 0644);
+    Output f;
+    output_open(&f, o->output);
+    schedule_print(f.f, sc);
+    output_close(&f);
+    output_commit(&f, 0644);
 }
 
 int main(int argc, char **argv) {
     Options o;
     parse_args(argc, argv, &o);
-    diag_cleanup(remove_temps);
+    output_init(o.input);
 
     size_t len;
     char *text = read_input(o.input, &len);
@@ -596,6 +540,8 @@ int main(int argc, char **argv) {
     m.hash = fnv1a(text, len);
     free(text);
     model_params(&m);
+    EmitKind emit;
+    const char *out = resolve_output(&o, &m, &emit);
 
     Graph g;
     graph_init(&g, false);
@@ -609,18 +555,6 @@ int main(int argc, char **argv) {
     simplify(&g, true);
     after(&o, &g, &m, "simplify");
 
-    EmitKind emit = o.emit;
-    const char *out = o.output;
-    if (emit == EM_DEFAULT && out)
-        emit = llvm_kind_of(out);
-    if (emit == EM_DEFAULT)
-        emit = out && strcmp(out, "-") != 0 && !strchr(base_name(out), '.') ? EM_EXE : EM_C;
-    if (o.run && (o.output || o.emit || o.fp64 || o.llvm.triple || o.llvm.trainer || o.llvm.runtime))
-        usage_error("%s", "netc run compiles for this machine in memory: it takes no -o, --emit, --fp64, "
-                          "--target, --trainer or --runtime");
-    if (o.llvm_flags && !o.run && !is_llvm(emit))
-        usage_error("%s", "--target, --cpu, --features, -O, --trainer and --runtime are for LLVM outputs "
-                          "(--emit=llvm|bc|asm|obj, or -o FILE.ll|.bc|.s|.o) and netc run");
     if (o.run) {
         Schedules sc;
         schedule(&o, &g, &m, &sc);
@@ -648,24 +582,10 @@ int main(int argc, char **argv) {
         } else if (emit == EM_KERNELS) {
             print_kernels(&o, &sc.ks);
         } else if (emit == EM_EXE) {
-            if (!out)
-                out = intern(m.name);
-            if (o.fp64)
-                usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
             build_exe(&o, &sc.ks, out);
         } else if (is_llvm(emit)) {
-            if (!out) {
-                const char *b = base_name(o.input);
-                const char *dot = strrchr(b, '.');
-                out = intern(format("%.*s%s", (int)(dot ? dot - b : (long)strlen(b)), b, llvm_suffix[emit]));
-            }
             write_llvm(&o, &sc.ks, emit, out);
         } else {
-            if (!out) {
-                const char *b = base_name(o.input);
-                const char *dot = strrchr(b, '.');
-                out = intern(format("%.*s.c", (int)(dot ? dot - b : (long)strlen(b)), b));
-            }
             write_c(&o, &sc.ks, out);
         }
         schedules_free(&sc);

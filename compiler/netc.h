@@ -38,7 +38,7 @@ enum {
     LIMIT_FEATURES = 4096,    /* input features, and outputs of one layer */
     LIMIT_LAYERS = 64,        /* layers in one model */
     LIMIT_BATCH = 1024,       /* samples per optimizer step */
-    LIMIT_PARAMS = 2048,      /* trainable scalars: kernels are fully unrolled */
+    LIMIT_PARAMS = 2048,      /* parameter scalars, frozen ones too: kernels are fully unrolled */
     LIMIT_UNROLL = 1 << 14,   /* batch x parameters: the unrolled step's size */
     LIMIT_DEPTH = 16,         /* YAML nesting depth */
     LIMIT_FILE = 1 << 20,     /* bytes of YAML input */
@@ -263,8 +263,35 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 const char *intern(const char *s);
 char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xformat(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* malloc'd, any length */
 const char *quote(const char *s, size_t len);
 void diag_cleanup(void (*fn)(void));
+
+/* ---- output.c ---- */
+/* One output being written: to a temporary beside path (slot >= 0), or in
+ * place (standard output for "-", or a file that is not a regular file). */
+typedef struct Output {
+    const char *path;
+    FILE *f;
+    int slot;
+} Output;
+/* Records the input's identity, ignores SIGXFSZ, and makes SIGINT, SIGTERM
+ * and SIGHUP (and every error line) remove the temporaries and stop a
+ * running C compiler. */
+void output_init(const char *input);
+/* An error line, before anything is written, if path ("-": standard
+ * output) is the input file by any spelling. */
+void output_check(const char *path);
+bool output_special(const char *path); /* exists and is not a regular file */
+bool output_direct(const char *path);  /* "-" or special: written in place, no header beside it */
+void output_open(Output *o, const char *path);
+void output_close(Output *o);                /* flushed and synced, or an error line (EFBIG too) */
+void output_commit(Output *o, unsigned mode); /* the temporary renamed over path */
+void output_cleanup(void);                   /* temporaries and the temporary folder removed */
+const char *output_tempdir(void);            /* a private temporary folder, made once */
+char *output_temp_file(const char *name);    /* its file name (malloc'd), removed by cleanup */
+bool output_run(char *const argv[]);         /* runs a program; true if it exited 0 */
+void output_copy(Output *o, const char *from); /* appends the file `from` to o */
 
 /* ---- parse.c ---- */
 /* Requires: buf holds len bytes of the file named path.  Guarantees: m is a

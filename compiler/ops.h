@@ -55,3 +55,7 @@ X(SPLAT,     "splat",     1, TENSOR,  1, 0) /* scalar -> the node's shape, every
 X(ONEHOT,    "onehot",    1, TENSOR,  1, 0) /* [m,1] class indices -> [m,n] rows of 0 and 1; n is `index` */
 X(SOFTMAX,   "softmax",   1, TENSOR,  1, 0) /* [m,n] -> [m,n]: each row's exp(a - max) / sum */
 X(LOGSOFTMAX,"logsoftmax",1, TENSOR,  1, 0) /* [m,n] -> [m,n]: each row's a - max - log(sum(exp(a - max))) */
+X(BCE,       "bce",       2, TENSOR,  1, 0) /* [m,n] probabilities y, targets t -> scalar: torch's BCELoss,
+                                               the sum of (t - 1) max(log(1 - y), -100) - t max(log y, -100)
+                                               in order, divided by `index` (the mean's count; 1 for a sum);
+                                               its gradient torch's (grad.c) */

@@ -470,6 +470,24 @@ static void expect_ident(Parser *p, const YNode *n, const char *what, char *out)
     memcpy(out, s, n->len + 1);
 }
 
+/* The model name prefixes every generated global symbol (NAME_model,
+ * NAME_params, NAME_train, ...), so it must not begin with a prefix of the
+ * runtime's own symbols, which the trainer's translation unit and link
+ * share: netrt_model, netrt_save, NETRT_H, ... (any case). */
+static void expect_model_name(Parser *p, const YNode *n, char *out) {
+    expect_ident(p, n, "model name", out);
+    static const char *const reserved[] = {"netrt", NULL};
+    for (int i = 0; reserved[i]; i++) {
+        size_t k = strlen(reserved[i]), j = 0;
+        while (j < k && out[j] && (out[j] | 0x20) == reserved[i][j])
+            j++;
+        if (j == k)
+            fail(p, n->loc, "model name %s begins with '%s', which the runtime reserves for its own "
+                 "symbols (netrt_model, netrt_save, ...); choose another name",
+                 quote(out, strlen(out)), reserved[i]);
+    }
+}
+
 /* ---- the schema ---- */
 
 /* A plain true or false. */
@@ -591,6 +609,11 @@ static void check_loss(Parser *p, const YNode *n) {
     int outs = model_outputs(m);
     if (m->loss == LOSS_CROSS_ENTROPY && outs < 2)
         fail(p, n->loc, "cross_entropy needs at least 2 outputs (one per class); the last layer has %d", outs);
+    const Layer *last = &m->layers[m->nlayers - 1];
+    if (m->loss == LOSS_BCE && last->act != ACT_SIGMOID && last->act != ACT_SOFTMAX)
+        fail(p, n->loc, "bce takes probabilities, but the last layer %s ends in %s, not sigmoid or softmax: "
+             "use bce_with_logits (it applies the sigmoid itself), or give that layer 'activation: sigmoid'",
+             quote(last->name, strlen(last->name)), act_name[last->act]);
 }
 
 enum { O_LR, O_MOMENTUM, O_DAMPENING, O_NESTEROV, O_WD, O_BETAS, O_EPS, O_N };
@@ -687,7 +710,7 @@ static void check_model(Parser *p) {
     for (int i = 0; i < T_N; i++)
         if (i != T_BATCH)
             require(p, root, "model", top_keys[i], val[i]);
-    expect_ident(p, val[T_NAME], "model name", m->name);
+    expect_model_name(p, val[T_NAME], m->name);
     m->input = expect_int(p, val[T_INPUT], "'input'", 1, LIMIT_FEATURES);
     m->batch = val[T_BATCH] ? expect_int(p, val[T_BATCH], "'batch'", 1, LIMIT_BATCH) : 1;
     int64_t params = check_layers(p, val[T_LAYERS]);

@@ -109,6 +109,19 @@ void scalarize(const Graph *t, Graph *s) {
                 }
                 break;
             }
+            case OP_BCE: { /* torch's terms, summed in order, then divided by the count */
+                int floor = ir_const(s, scalar, -100.0f), one = ir_const(s, scalar, 1.0f), acc = -1;
+                for (int k = 0; k < type_numel(t->node[n->arg[0]].type); k++) {
+                    int y = A[k], tk = Bv[k];
+                    int l1y = binary(s, OP_MAX, ir_op(s, OP_LOG, binary(s, OP_SUB, one, y), -1, -1), floor);
+                    int ly = binary(s, OP_MAX, ir_op(s, OP_LOG, y, -1, -1), floor);
+                    int term = binary(s, OP_SUB, binary(s, OP_MUL, binary(s, OP_SUB, tk, one), l1y),
+                                      binary(s, OP_MUL, tk, ly));
+                    acc = k ? binary(s, OP_ADD, acc, term) : term;
+                }
+                e[0] = n->index > 1 ? binary(s, OP_DIV, acc, ir_const(s, scalar, n->index)) : acc;
+                break;
+            }
             case OP_SUMALL: {
                 const int m = type_numel(t->node[n->arg[0]].type);
                 int acc = A[0];

@@ -58,3 +58,12 @@ if platform.machine() == 'x86_64':
     config.available_features.add('x86_64')
 if shutil.which('clang'):
     config.available_features.add('clang')
+# %unprivileged runs a command as a user who is not root: as is when the
+# tests already run so, through setpriv as nobody (65534) when they run as
+# root; the feature 'unprivileged' says that one of the two is possible.
+if os.geteuid() != 0:
+    config.available_features.add('unprivileged')
+    config.substitutions.append(('%unprivileged', ''))
+elif shutil.which('setpriv'):
+    config.available_features.add('unprivileged')
+    config.substitutions.append(('%unprivileged', 'setpriv --reuid=65534 --regid=65534 --clear-groups'))

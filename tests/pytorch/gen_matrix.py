@@ -56,6 +56,16 @@ F64_REL = 3e-6      # float32 torch vs the same in float64, every value (close()
 MATRIX_REL = 1e-5   # the harness's tolerance
 FLOOR = 1e-2        # below FLOOR * (largest |value| of the key) a value is "zero" (close())
 MAX_SEED = 400
+# Saturated models (saturated=True) are there for float32's exact 0 and 1.
+# Far enough out float64 agrees (its tiny values clamp and vanish as float's
+# zeros do); where it cannot (a loss of exactly 0: no_f64=True) the float64
+# check is not run.  Either way no sigmoid logit may lie in SIGMOID_BANDS (where sigmoid rounds to 1
+# or just below it, and an ulp of difference moves log(1 - y) far; where it
+# rounds to 0 or a denormal as exp overflows) and no
+# softmax logit gap to its row's largest in SOFTMAX_BANDS (the same edge of
+# 1, and where exp underflows through the denormals to 0).
+SIGMOID_BANDS = ((14.0, 19.0), (-95.0, -80.0))  # and where exp(-z) overflows to inf
+SOFTMAX_BANDS = ((14.0, 19.0), (80.0, 110.0))
 
 SGD = 'sgd'
 ADAM = 'adam'
@@ -152,6 +162,23 @@ MODELS = [
          layers=[L('h', 3, 'tanh'), L('o', 3, 'softmax')],
          loss=('bce', 'mean'), opt=(SGD, dict(lr=0.5)),
          covers='softmax output, bce mean on probabilities, plain sgd, batch 1'),
+    # Saturated bce (see SAT_BAND): predictions of exactly 0 or 1 in float32.
+    dict(name='sat_sigmoid_bce_sgd_b8', input=3, batch=8,
+         layers=[L('o', 1, 'sigmoid')],
+         loss=('bce', 'mean'), opt=(SGD, dict(lr=0.5)), x_scale=[1, 1, 1, 1, 1000, 1000, 1000, 1000],
+         targets='binary', saturated=True,
+         covers='saturated logistic regression: inputs x1000 in half the batch, logits far past 17 give '
+                'sigmoid exactly 0 and 1 (bce clamps, finite gradients), separable 0/1 targets, sgd lr 0.5'),
+    dict(name='sat_softmax_bce_sum_adam_b4', input=4, batch=4,
+         layers=[L('h', 5, 'tanh'), L('o', 3, 'softmax')],
+         loss=('bce', 'sum'), opt=(ADAM, dict(lr=0.01)), bias_init=dict(o=[0.0, 0.0, -120.0]),
+         saturated=True,
+         covers='saturated softmax under bce sum: a third output exactly 0 (its logit 120 below), gradient 0 through it, adam, batch 4'),
+    dict(name='sat_zero_loss_bce_sgd_b2', input=2, batch=2,
+         layers=[L('o', 2, 'sigmoid')],
+         loss=('bce', 'mean'), opt=(SGD, dict(lr=1e-6)), bias_init=dict(o=[40.0, 40.0]), targets='ones',
+         saturated=True, allow_dead=True, no_f64=True,
+         covers='loss exactly 0: every prediction exactly 1 on targets 1, every gradient exactly 0, sgd lr 1e-6'),
 ]
 
 
@@ -197,17 +224,22 @@ class Net(nn.Module):
             lin = nn.Linear(n, l['linear'], bias=l.get('bias', True))
             setattr(self, l['name'], lin)
             n = l['linear']
+        with torch.no_grad():
+            for name, b in spec.get('bias_init', {}).items():
+                getattr(self, name).bias.copy_(torch.tensor(b))
         for l in spec['layers']:
             if not l.get('trainable', True):
                 getattr(self, l['name']).requires_grad_(False)
 
-    def forward(self, x, record=None):
+    def forward(self, x, record=None, sat=None):
         h = x
         for l in self.spec['layers']:
             z = getattr(self, l['name'])(h)
             act = l['activation']
             if record is not None and act in ('relu', 'leaky_relu'):
                 record.append(z.detach())
+            if sat is not None and act in ('sigmoid', 'softmax'):
+                sat.append((act, z.detach()))
             if act == 'relu':
                 h = torch.relu(z)
             elif act == 'sigmoid':
@@ -251,7 +283,13 @@ def make_data(spec, gen_dtype=torch.float32):
     data = []
     for _ in range(STEPS):
         x = torch.randn(B, IN)
-        if loss == 'cross_entropy':
+        if 'x_scale' in spec:  # per sample (row)
+            x = x * torch.tensor(spec['x_scale'], dtype=x.dtype).reshape(B, 1)
+        if spec.get('targets') == 'binary':  # separable: the sign of the first input
+            t = (x[:, :1] > 0).float().expand(B, C).contiguous()
+        elif spec.get('targets') == 'ones':
+            t = torch.ones(B, C)
+        elif loss == 'cross_entropy':
             t = torch.randint(0, C, (B,))
         elif loss in ('bce', 'bce_with_logits'):
             t = torch.rand(B, C)
@@ -265,10 +303,28 @@ def flat(t):
     return [float(v) for v in t.detach().reshape(-1).tolist()]
 
 
+def in_bands(v, bands):
+    return any(lo <= v <= hi for lo, hi in bands)
+
+
+def sat_ok(sat):
+    """No sigmoid logit in SIGMOID_BANDS, no softmax gap in SOFTMAX_BANDS."""
+    for act, z in sat:
+        if act == 'sigmoid':
+            if any(in_bands(v, SIGMOID_BANDS) for v in z.reshape(-1).tolist()):
+                return False
+        else:
+            gaps = (z.max(dim=1, keepdim=True).values - z).reshape(-1).tolist()
+            if any(in_bands(v, SOFTMAX_BANDS) for v in gaps):
+                return False
+    return True
+
+
 def run(spec, net, data):
     """Step-0 loss and gradients, then STEPS optimizer steps.  Returns (values
     in fixture order as a dict of lists, smallest kink distance, all trainable
-    gradients nonzero at step 0)."""
+    gradients nonzero at step 0).  For a saturated model a logit inside the
+    rounding-sensitive bands (sat_ok) makes the kink distance 0."""
     crit = criterion(spec)
     trainable = [p for p in net.parameters() if p.requires_grad]
     opt = optimizer(spec, trainable)
@@ -290,10 +346,12 @@ def run(spec, net, data):
     losses = []
     for x, t in data:
         opt.zero_grad()
-        rec = []
-        out = net(x, rec)
+        rec, sat = [], []
+        out = net(x, rec, sat)
         for z in rec:
             kink = min(kink, float(z.abs().min()))
+        if spec.get('saturated') and not sat_ok(sat):
+            kink = 0.0
         if spec['loss'][0] == 'l1':
             kink = min(kink, float((out - t).abs().min()))
         loss = crit(out, t)
@@ -345,8 +403,11 @@ def build(spec, seed):
     init = {n: flat(p) for n, p in net.named_parameters()}
     r32, kink, alive = run(spec, net, data)
     facts = dict(seed=seed, kink=kink, alive=alive)
-    if kink < KINK_MARGIN or not alive:
+    if kink < KINK_MARGIN or not (alive or spec.get('allow_dead')):
         return None, None, facts
+    if spec.get('no_f64'):  # float64 would not give the exact 0: sat_ok's bands alone
+        facts['f64_rel'], facts['f64_where'] = 0.0, 'not run: saturated on purpose'
+        return init, (data, r32), facts
     d64 = [(x.double(), t if spec['loss'][0] == 'cross_entropy' else t.double()) for x, t in data]
     r64, _, _ = run(spec, net64, d64)
     facts['f64_rel'], facts['f64_where'] = compare(r64, r32)
@@ -418,6 +479,11 @@ def fixture_text(spec, seeds=None):
     out.append(('final.steps', r['final.steps']))
     text = HEADER.format(name=spec['name'], covers=spec['covers'], torch=torch.__version__, seed=facts['seed'],
                          kink=facts['kink'], f64=facts['f64_rel'], where=facts['f64_where'])
+    if spec.get('no_f64'):
+        text = text.replace(
+            '; the same run in float64 agrees\n# with these values to 0 (harness rule; worst at not run: saturated on purpose).',
+            '; saturated on purpose: no float64\n# check (float64 does not saturate there); no logit in the bands of SIGMOID_BANDS\n'
+            '# and SOFTMAX_BANDS, where rounding could move a prediction onto or off 0 or 1.')
     for k, vals in out:
         text += '%s %d %s\n' % (k, len(vals), ' '.join(fmt(v) for v in vals))
     return text, facts
