@@ -37,8 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void msgf(char *msg, size_t len, const char *fmt, ...)
-{
+static void msgf(char *msg, size_t len, const char *fmt, ...) {
     va_list ap;
     if (!len)
         return;
@@ -48,8 +47,7 @@ static void msgf(char *msg, size_t len, const char *fmt, ...)
 }
 
 /* CRC-32 (IEEE, as zlib), bitwise: checkpoints are small. */
-static uint32_t crc32(const unsigned char *b, size_t n)
-{
+static uint32_t crc32(const unsigned char *b, size_t n) {
     uint32_t c = 0xFFFFFFFFu;
     size_t i;
     int k;
@@ -65,15 +63,13 @@ static uint32_t crc32(const unsigned char *b, size_t n)
 static size_t numel(const netrt_tensor *t) { return t->cols ? t->rows * t->cols : t->rows; }
 
 /* The i-th tensor of the file's expected set: parameters, then state. */
-static const netrt_tensor *entry(const netrt_model *m, size_t i, int *is_state)
-{
+static const netrt_tensor *entry(const netrt_model *m, size_t i, int *is_state) {
     *is_state = i >= m->n_tensors;
     return *is_state ? &m->state[i - m->n_tensors] : &m->tensors[i];
 }
 
-static int check_set(const netrt_tensor *t, size_t n, size_t first, size_t bytes,
-                     const char *what, char *msg, size_t msglen)
-{
+static int check_set(const netrt_tensor *t, size_t n, size_t first, size_t bytes, const char *what, char *msg,
+                     size_t msglen) {
     size_t i;
     for (i = 0; i < n; i++) {
         size_t k;
@@ -85,39 +81,35 @@ static int check_set(const netrt_tensor *t, size_t n, size_t first, size_t bytes
         k = numel(&t[i]);
         if (t[i].offset < first || t[i].offset > bytes / sizeof(float) ||
             k > bytes / sizeof(float) - t[i].offset) {
-            msgf(msg, msglen, "the model descriptor's tensor '%s' lies outside its struct",
-                 t[i].name);
+            msgf(msg, msglen, "the model descriptor's tensor '%s' lies outside its struct", t[i].name);
             return -1;
         }
     }
     return 0;
 }
 
-int netrt_ckpt_check_model(const netrt_model *m, char *msg, size_t msglen)
-{
-    if (!m->tensors || !m->n_tensors || (m->n_state && !m->state) ||
-        m->n_tensors > 100000 || m->n_state > 100000) {
+int netrt_ckpt_check_model(const netrt_model *m, char *msg, size_t msglen) {
+    if (!m->tensors || !m->n_tensors || (m->n_state && !m->state) || m->n_tensors > 100000 ||
+        m->n_state > 100000) {
         msgf(msg, msglen, "the model descriptor has no valid tensor list");
         return -1;
     }
     if (check_set(m->tensors, m->n_tensors, 0, m->params_size, "parameter", msg, msglen))
         return -1;
     /* State tensors follow the uint64_t step count. */
-    return check_set(m->state, m->n_state, sizeof(uint64_t) / sizeof(float), m->optim_size,
-                     "optimizer state", msg, msglen);
+    return check_set(m->state, m->n_state, sizeof(uint64_t) / sizeof(float), m->optim_size, "optimizer state",
+                     msg, msglen);
 }
 
 /* ---- loading ---- */
 
 /* s shown in a message: at most 60 bytes, unprintable bytes escaped. */
-static const char *shown(const char *s, char *buf, size_t cap)
-{
+static const char *shown(const char *s, char *buf, size_t cap) {
     return netrt_escape(s, strlen(s), 60, buf, cap);
 }
 
 /* A JSON shape as text: [3, 5]; at most 8 dimensions shown. */
-static const char *shape_text(const json_doc *d, const json_value *shape, char *buf, size_t cap)
-{
+static const char *shape_text(const json_doc *d, const json_value *shape, char *buf, size_t cap) {
     size_t c, n = 0, k = 0;
     n += (size_t)snprintf(buf, cap, "[");
     for (c = shape->first; c && n < cap; c = d->v[c].next, k++) {
@@ -126,8 +118,8 @@ static const char *shape_text(const json_doc *d, const json_value *shape, char *
             break;
         }
         if (d->v[c].is_uint)
-            n += (size_t)snprintf(buf + n, cap - n, "%s%llu", k ? ", " : "",
-                                  (unsigned long long)d->v[c].uint);
+            n +=
+                (size_t)snprintf(buf + n, cap - n, "%s%llu", k ? ", " : "", (unsigned long long)d->v[c].uint);
         else
             n += (size_t)snprintf(buf + n, cap - n, "%s?", k ? ", " : "");
     }
@@ -136,8 +128,7 @@ static const char *shape_text(const json_doc *d, const json_value *shape, char *
     return buf;
 }
 
-static const char *model_shape(const netrt_tensor *t, char *buf, size_t cap)
-{
+static const char *model_shape(const netrt_tensor *t, char *buf, size_t cap) {
     if (t->cols)
         snprintf(buf, cap, "[%zu, %zu]", t->rows, t->cols);
     else
@@ -152,16 +143,14 @@ typedef struct slot {
     size_t index; /* into the expected set */
 } slot;
 
-static int slot_cmp(const void *a, const void *b)
-{
+static int slot_cmp(const void *a, const void *b) {
     const slot *x = a, *y = b;
     return (x->begin > y->begin) - (x->begin < y->begin);
 }
 
 /* A decimal uint64 in a metadata string: digits only, no leading zero, no
  * overflow. */
-static int meta_uint(const char *s, uint64_t *v)
-{
+static int meta_uint(const char *s, uint64_t *v) {
     if (s[0] == '0' && s[1])
         return -1;
     return netrt_parse_uint(s, 0, UINT64_MAX, v);
@@ -171,15 +160,13 @@ static int meta_uint(const char *s, uint64_t *v)
  * other key (such as safetensors' "format") is kept by nobody and ignored. */
 /* Who saved a file: netc.model and netc.source_hash, when it says. */
 typedef struct saver {
-    const char *name;  /* NULL: not said */
+    const char *name; /* NULL: not said */
     int has_hash;
     uint64_t hash;
 } saver;
 
 static int read_meta(const json_doc *d, const json_value *md, int *has_steps, uint64_t *steps,
-                     netrt_meta *meta, int *has_crc, uint32_t *crc, saver *by, char *msg,
-                     size_t msglen)
-{
+                     netrt_meta *meta, int *has_crc, uint32_t *crc, saver *by, char *msg, size_t msglen) {
     size_t c;
     char b[200];
     if (md->type != JSON_OBJECT) {
@@ -217,8 +204,7 @@ static int read_meta(const json_doc *d, const json_value *md, int *has_steps, ui
         }
         if (strncmp(v->key, "netc.", 5) != 0 || strcmp(v->key, "netc.version") == 0)
             continue;
-        if (strcmp(v->key, "netc.steps") && strcmp(v->key, "netc.epoch") &&
-            strcmp(v->key, "netc.seed"))
+        if (strcmp(v->key, "netc.steps") && strcmp(v->key, "netc.epoch") && strcmp(v->key, "netc.seed"))
             continue;
         if (meta_uint(v->str, &u)) {
             msgf(msg, msglen, "__metadata__ '%s': expected a whole number, got '%s'", v->key,
@@ -240,9 +226,8 @@ static int read_meta(const json_doc *d, const json_value *md, int *has_steps, ui
 
 /* One tensor's entry: exactly dtype F32, the model's shape, and offsets
  * that fit the data. */
-static int read_entry(const json_doc *d, const json_value *v, const netrt_tensor *t,
-                      size_t data_len, slot *s, char *msg, size_t msglen)
-{
+static int read_entry(const json_doc *d, const json_value *v, const netrt_tensor *t, size_t data_len, slot *s,
+                      char *msg, size_t msglen) {
     const json_value *dtype = NULL, *shape = NULL, *offs = NULL;
     char b[200], b2[200], b3[64];
     size_t c, k, want = numel(t);
@@ -266,7 +251,9 @@ static int read_entry(const json_doc *d, const json_value *v, const netrt_tensor
     }
     if (!dtype || !shape || !offs) {
         msgf(msg, msglen, "tensor '%s': missing '%s'", name,
-             !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+             !dtype       ? "dtype"
+                 : !shape ? "shape"
+                          : "data_offsets");
         return -1;
     }
     if (dtype->type != JSON_STRING || strcmp(dtype->str, "F32") != 0) {
@@ -302,14 +289,15 @@ static int read_entry(const json_doc *d, const json_value *v, const netrt_tensor
         return -1;
     }
     if (s->end > data_len) {
-        msgf(msg, msglen, "tensor '%s' ends at data byte %llu, past the end of the file's "
-             "%zu data bytes (is the file truncated?)", name, (unsigned long long)s->end, data_len);
+        msgf(msg, msglen,
+             "tensor '%s' ends at data byte %llu, past the end of the file's "
+             "%zu data bytes (is the file truncated?)",
+             name, (unsigned long long)s->end, data_len);
         return -1;
     }
     if (s->end - s->begin != (uint64_t)want * sizeof(float)) {
-        msgf(msg, msglen, "tensor '%s': data_offsets span %llu bytes, its shape %s needs %zu",
-             name, (unsigned long long)(s->end - s->begin), model_shape(t, b2, sizeof b2),
-             want * sizeof(float));
+        msgf(msg, msglen, "tensor '%s': data_offsets span %llu bytes, its shape %s needs %zu", name,
+             (unsigned long long)(s->end - s->begin), model_shape(t, b2, sizeof b2), want * sizeof(float));
         return -1;
     }
     s->found = 1;
@@ -317,14 +305,12 @@ static int read_entry(const json_doc *d, const json_value *v, const netrt_tensor
 }
 
 /* Little-endian float32 bytes to floats, rejecting NaN and infinity. */
-static int decode_floats(const unsigned char *src, size_t n, float *dst, const char *name,
-                         char *msg, size_t msglen)
-{
+static int decode_floats(const unsigned char *src, size_t n, float *dst, const char *name, char *msg,
+                         size_t msglen) {
     size_t i;
     for (i = 0; i < n; i++) {
         const unsigned char *b = src + 4 * i;
-        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                     (uint32_t)b[3] << 24;
+        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
         float f;
         memcpy(&f, &u, sizeof f);
         if (!isfinite(f)) {
@@ -337,9 +323,7 @@ static int decode_floats(const unsigned char *src, size_t n, float *dst, const c
 }
 
 /* A model as a message names it: 'NAME' (source fnv1a-64 HASH). */
-static const char *model_text(const char *name, int has_hash, uint64_t hash, char *buf,
-                              size_t cap)
-{
+static const char *model_text(const char *name, int has_hash, uint64_t hash, char *buf, size_t cap) {
     char b[200];
     int n = snprintf(buf, cap, "'%s'", shown(name, b, sizeof b));
     if (has_hash && n >= 0 && (size_t)n < cap)
@@ -351,17 +335,17 @@ static const char *model_text(const char *name, int has_hash, uint64_t hash, cha
  * sides know them, are m's.  Checked after everything else, so a file
  * whose tensors differ says so first; this catches the one whose tensors
  * happen to match. */
-static int check_saver(const netrt_model *m, const saver *by, char *msg, size_t msglen)
-{
+static int check_saver(const netrt_model *m, const saver *by, char *msg, size_t msglen) {
     char b1[300], b2[300];
     int name_differs = by->name && strcmp(by->name, m->name) != 0;
     int hash_differs = by->has_hash && m->hash && by->hash != m->hash;
     if (!name_differs && !hash_differs)
         return 0;
     if (!name_differs) {
-        msgf(msg, msglen, "a checkpoint of model '%s' compiled from another source (fnv1a-64 "
-             "%016llx, this one's is %016llx); --force loads it anyway", shown(m->name, b1, sizeof b1),
-             (unsigned long long)by->hash, (unsigned long long)m->hash);
+        msgf(msg, msglen,
+             "a checkpoint of model '%s' compiled from another source (fnv1a-64 "
+             "%016llx, this one's is %016llx); --force loads it anyway",
+             shown(m->name, b1, sizeof b1), (unsigned long long)by->hash, (unsigned long long)m->hash);
         return -1;
     }
     msgf(msg, msglen, "a checkpoint of model %s, not of this model %s; --force loads it anyway",
@@ -370,10 +354,8 @@ static int check_saver(const netrt_model *m, const saver *by, char *msg, size_t 
     return -1;
 }
 
-static int decode(const netrt_model *m, const json_doc *d, const unsigned char *data,
-                  size_t data_len, slot *slots, void *p, void *o, netrt_meta *meta,
-                  unsigned flags, char *msg, size_t msglen)
-{
+static int decode(const netrt_model *m, const json_doc *d, const unsigned char *data, size_t data_len,
+                  slot *slots, void *p, void *o, netrt_meta *meta, unsigned flags, char *msg, size_t msglen) {
     saver by = {0};
     size_t total = m->n_tensors + m->n_state, c, i, n_state_found = 0;
     const json_value *root = &d->v[0];
@@ -396,8 +378,10 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
             if (strcmp(entry(m, i, &is_state)->name, v->key) == 0)
                 break;
         if (i == total) {
-            msgf(msg, msglen, "unknown tensor '%s' (model '%s' has no such parameter or "
-                 "optimizer state)", shown(v->key, b, sizeof b), m->name);
+            msgf(msg, msglen,
+                 "unknown tensor '%s' (model '%s' has no such parameter or "
+                 "optimizer state)",
+                 shown(v->key, b, sizeof b), m->name);
             return -1;
         }
         if (read_entry(d, v, entry(m, i, &is_state), data_len, &slots[i], msg, msglen))
@@ -442,12 +426,12 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
             at = slots[i].end;
         }
         if (at != data_len) {
-            msgf(msg, msglen, "%llu bytes after the last tensor's data",
-                 (unsigned long long)(data_len - at));
+            msgf(msg, msglen, "%llu bytes after the last tensor's data", (unsigned long long)(data_len - at));
             return -1;
         }
         if (has_crc && crc32(data, data_len) != crc) {
-            msgf(msg, msglen, "the data does not match its checksum (netc.crc32): the file is "
+            msgf(msg, msglen,
+                 "the data does not match its checksum (netc.crc32): the file is "
                  "damaged");
             return -1;
         }
@@ -463,8 +447,7 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
             float *dst = is_state ? (float *)o : (float *)p;
             if (is_state && !o)
                 continue;
-            if (decode_floats(data + slots[i].begin, numel(t), dst + t->offset, t->name, msg,
-                              msglen))
+            if (decode_floats(data + slots[i].begin, numel(t), dst + t->offset, t->name, msg, msglen))
                 return -1;
         }
     }
@@ -472,9 +455,8 @@ static int decode(const netrt_model *m, const json_doc *d, const unsigned char *
     return 0;
 }
 
-int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len, void *p,
-                      void *o, netrt_meta *meta, unsigned flags, char *msg, size_t msglen)
-{
+int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len, void *p, void *o,
+                      netrt_meta *meta, unsigned flags, char *msg, size_t msglen) {
     uint64_t hl = 0;
     size_t total, data_len, i;
     json_doc d;
@@ -485,20 +467,26 @@ int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len
     if (netrt_ckpt_check_model(m, msg, msglen))
         return -1;
     if (len < 8) {
-        msgf(msg, msglen, "%zu bytes: too short for a safetensors file (it begins with an "
-             "8-byte header length)", len);
+        msgf(msg, msglen,
+             "%zu bytes: too short for a safetensors file (it begins with an "
+             "8-byte header length)",
+             len);
         return -1;
     }
     for (i = 0; i < 8; i++)
         hl |= (uint64_t)buf[i] << (8 * i);
     if (hl > NETRT_HEADER_MAX) {
-        msgf(msg, msglen, "header length %llu is over the limit of %u bytes (not a "
-             "safetensors file, or damaged)", (unsigned long long)hl, NETRT_HEADER_MAX);
+        msgf(msg, msglen,
+             "header length %llu is over the limit of %u bytes (not a "
+             "safetensors file, or damaged)",
+             (unsigned long long)hl, NETRT_HEADER_MAX);
         return -1;
     }
     if (hl > len - 8) {
-        msgf(msg, msglen, "header length %llu runs past the end of the file (%zu bytes): "
-             "truncated or damaged", (unsigned long long)hl, len);
+        msgf(msg, msglen,
+             "header length %llu runs past the end of the file (%zu bytes): "
+             "truncated or damaged",
+             (unsigned long long)hl, len);
         return -1;
     }
     if (hl < 2 || buf[8] != '{') {
@@ -525,9 +513,7 @@ int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len
 /* Reads at most cap bytes of path into a new buffer; *len gets the size.
  * The file's size is checked before allocating, so a huge file costs
  * nothing.  Returns the buffer, or NULL with a message. */
-static unsigned char *read_file(const char *path, size_t cap, size_t *len, char *msg,
-                                size_t msglen)
-{
+static unsigned char *read_file(const char *path, size_t cap, size_t *len, char *msg, size_t msglen) {
     struct stat st;
     unsigned char *buf = NULL;
     size_t got = 0;
@@ -545,8 +531,10 @@ static unsigned char *read_file(const char *path, size_t cap, size_t *len, char 
         goto fail;
     }
     if ((uintmax_t)st.st_size > cap) {
-        msgf(msg, msglen, "%jd bytes: larger than a checkpoint of this model can be (%zu bytes "
-             "at most)", (intmax_t)st.st_size, cap);
+        msgf(msg, msglen,
+             "%jd bytes: larger than a checkpoint of this model can be (%zu bytes "
+             "at most)",
+             (intmax_t)st.st_size, cap);
         goto fail;
     }
     *len = (size_t)st.st_size;
@@ -576,21 +564,18 @@ fail:
     return NULL;
 }
 
-static void error_line(char *err, size_t errlen, const char *path, const char *msg)
-{
+static void error_line(char *err, size_t errlen, const char *path, const char *msg) {
     if (errlen)
         snprintf(err, errlen, "%s: error: %s", path, msg);
 }
 
-int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
-               char *err, size_t errlen)
-{
+int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path, char *err,
+               size_t errlen) {
     return netrt_load_with(m, p, o, meta, path, 0, err, errlen);
 }
 
 int netrt_load_with(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
-                    unsigned flags, char *err, size_t errlen)
-{
+                    unsigned flags, char *err, size_t errlen) {
     char msg[512];
     unsigned char *buf = NULL;
     void *sp = NULL, *so = NULL;
@@ -637,8 +622,7 @@ typedef struct sbuf {
     int oom;
 } sbuf;
 
-static void put(sbuf *b, const char *fmt, ...)
-{
+static void put(sbuf *b, const char *fmt, ...) {
     va_list ap;
     int k;
     for (;;) {
@@ -670,8 +654,7 @@ static void put(sbuf *b, const char *fmt, ...)
 }
 
 /* A JSON string literal. */
-static void put_str(sbuf *b, const char *s)
-{
+static void put_str(sbuf *b, const char *s) {
     put(b, "\"");
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -686,9 +669,8 @@ static void put_str(sbuf *b, const char *s)
 }
 
 /* The whole file in memory: header length, header, data. */
-static unsigned char *encode(const netrt_model *m, const void *p, const void *o,
-                             const netrt_meta *meta, size_t *len)
-{
+static unsigned char *encode(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta,
+                             size_t *len) {
     size_t i, total = m->n_tensors + (o ? m->n_state : 0), at = 0, data = 0, hl, k;
     sbuf b = {0};
     unsigned char *out, *dst;
@@ -712,8 +694,7 @@ static unsigned char *encode(const netrt_model *m, const void *p, const void *o,
     }
     if (o && m->optim_size >= sizeof steps)
         memcpy(&steps, o, sizeof steps);
-    put(&b, "{\"__metadata__\":{\"format\":\"pt\",\"netc.crc32\":\"%08lx\"",
-        (unsigned long)crc32(dst, data));
+    put(&b, "{\"__metadata__\":{\"format\":\"pt\",\"netc.crc32\":\"%08lx\"", (unsigned long)crc32(dst, data));
     if (meta)
         put(&b, ",\"netc.epoch\":\"%llu\"", (unsigned long long)meta->epoch);
     put(&b, ",\"netc.model\":");
@@ -756,8 +737,7 @@ static unsigned char *encode(const netrt_model *m, const void *p, const void *o,
     return out;
 }
 
-static int write_all(int fd, const unsigned char *b, size_t n)
-{
+static int write_all(int fd, const unsigned char *b, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, b, n);
         if (w < 0 && errno == EINTR)
@@ -775,14 +755,13 @@ static int write_all(int fd, const unsigned char *b, size_t n)
 }
 
 /* What a non-regular file is, for messages. */
-static const char *file_kind(mode_t mode)
-{
-    return S_ISDIR(mode)    ? "a folder"
-           : S_ISFIFO(mode) ? "a FIFO"
-           : S_ISCHR(mode)  ? "a character device"
-           : S_ISBLK(mode)  ? "a block device"
-           : S_ISSOCK(mode) ? "a socket"
-                            : "not a regular file";
+static const char *file_kind(mode_t mode) {
+    return S_ISDIR(mode) ? "a folder"
+        : S_ISFIFO(mode) ? "a FIFO"
+        : S_ISCHR(mode)  ? "a character device"
+        : S_ISBLK(mode)  ? "a block device"
+        : S_ISSOCK(mode) ? "a socket"
+                         : "not a regular file";
 }
 
 /* path may receive a checkpoint: it names nothing yet, or a regular file
@@ -790,8 +769,7 @@ static const char *file_kind(mode_t mode)
  * FIFO, a device (as root, /dev/null would become a regular file), a
  * socket, a folder.  Writing in place is no answer either, since a
  * checkpoint is only ever replaced whole.  Returns 0, or -1 with msg. */
-static int check_target(const char *path, char *msg, size_t msglen)
-{
+static int check_target(const char *path, char *msg, size_t msglen) {
     struct stat st;
     size_t n = strlen(path);
     if (!n || path[n - 1] == '/') {
@@ -799,8 +777,10 @@ static int check_target(const char *path, char *msg, size_t msglen)
         return -1;
     }
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        msgf(msg, msglen, "%s, not a regular file: a checkpoint is saved by renaming a new "
-             "file over its name, which would replace it", file_kind(st.st_mode));
+        msgf(msg, msglen,
+             "%s, not a regular file: a checkpoint is saved by renaming a new "
+             "file over its name, which would replace it",
+             file_kind(st.st_mode));
         return -1;
     }
     return 0;
@@ -809,8 +789,7 @@ static int check_target(const char *path, char *msg, size_t msglen)
 /* The temporary file beside path: a sibling, so that rename() stays in one
  * file system and is atomic.  Creates it (O_EXCL, a fresh name on a clash)
  * into tmp (cap bytes); returns the descriptor, or -1 with errno. */
-static int create_temporary(const char *path, char *tmp, size_t cap)
-{
+static int create_temporary(const char *path, char *tmp, size_t cap) {
     static unsigned counter;
     int fd;
     do {
@@ -820,8 +799,7 @@ static int create_temporary(const char *path, char *tmp, size_t cap)
     return fd;
 }
 
-int netrt_save_check(const char *path, char *err, size_t errlen)
-{
+int netrt_save_check(const char *path, char *err, size_t errlen) {
     char msg[512], *tmp = NULL;
     size_t cap = strlen(path) + 64;
     int fd, status = -1;
@@ -848,9 +826,8 @@ done:
     return status;
 }
 
-int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta,
-               const char *path, char *err, size_t errlen)
-{
+int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta, const char *path,
+               char *err, size_t errlen) {
     char msg[512];
     unsigned char *file = NULL;
     char *tmp = NULL, *dir = NULL;
@@ -861,8 +838,7 @@ int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_m
         goto done;
     if (check_target(path, msg, sizeof msg))
         goto done;
-    if (!(file = encode(m, p, o, meta, &len)) || !(tmp = malloc(plen + 64)) ||
-        !(dir = malloc(plen + 2))) {
+    if (!(file = encode(m, p, o, meta, &len)) || !(tmp = malloc(plen + 64)) || !(dir = malloc(plen + 2))) {
         msgf(msg, sizeof msg, "out of memory");
         goto done;
     }
@@ -871,25 +847,21 @@ int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_m
         goto done;
     }
     if (write_all(fd, file, len) != 0) {
-        msgf(msg, sizeof msg, "cannot write (%s); the previous file is unchanged",
-             strerror(errno));
+        msgf(msg, sizeof msg, "cannot write (%s); the previous file is unchanged", strerror(errno));
         goto fail;
     }
     if (fsync(fd) != 0) {
-        msgf(msg, sizeof msg, "cannot sync to disk (%s); the previous file is unchanged",
-             strerror(errno));
+        msgf(msg, sizeof msg, "cannot sync to disk (%s); the previous file is unchanged", strerror(errno));
         goto fail;
     }
     if (close(fd) != 0) {
         fd = -1;
-        msgf(msg, sizeof msg, "cannot write (%s); the previous file is unchanged",
-             strerror(errno));
+        msgf(msg, sizeof msg, "cannot write (%s); the previous file is unchanged", strerror(errno));
         goto fail;
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
-        msgf(msg, sizeof msg, "cannot replace it (%s); the previous file is unchanged",
-             strerror(errno));
+        msgf(msg, sizeof msg, "cannot replace it (%s); the previous file is unchanged", strerror(errno));
         goto fail;
     }
     /* The rename is durable once the folder's entry is on disk. */

@@ -22,7 +22,7 @@ int netrt_ckpt_check_model(const netrt_model *m, char *msg, size_t msglen);
  * receives the steps and state.  Returns
  * 0, or -1 with a message (no path, no "error:") in msg; p and o may then be
  * partly written, which is why callers pass scratch copies. */
-int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len, void *p,
-                      void *o, netrt_meta *meta, unsigned flags, char *msg, size_t msglen);
+int netrt_ckpt_decode(const netrt_model *m, const unsigned char *buf, size_t len, void *p, void *o,
+                      netrt_meta *meta, unsigned flags, char *msg, size_t msglen);
 
 #endif

@@ -23,17 +23,16 @@
 /* The reader's state: where we are, and the rows stored so far. */
 typedef struct reader {
     const char *path;
-    size_t line;          /* 1-based number of the line in buf */
-    char *buf;            /* the current line, NUL-terminated, no line ending */
+    size_t line; /* 1-based number of the line in buf */
+    char *buf;   /* the current line, NUL-terminated, no line ending */
     size_t len;
     size_t n_in, n_out;
     netrt_data *d;
-    size_t cap;           /* rows allocated in d->x and d->t */
+    size_t cap; /* rows allocated in d->x and d->t */
 } reader;
 
 /* One error line on stderr; col 0 means "no column" and line 0 "no line". */
-static void report(const reader *r, size_t line, size_t col, const char *fmt, ...)
-{
+static void report(const reader *r, size_t line, size_t col, const char *fmt, ...) {
     va_list ap;
     fflush(stdout);
     if (line && col)
@@ -48,8 +47,7 @@ static void report(const reader *r, size_t line, size_t col, const char *fmt, ..
 
 static const char *plural(size_t n) { return n == 1 ? "" : "s"; }
 
-int netrt_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
-{
+int netrt_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *v) {
     uint64_t x = 0;
     if (!*s)
         return -1;
@@ -65,8 +63,7 @@ int netrt_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *v)
     return 0;
 }
 
-const char *netrt_escape(const char *s, size_t len, size_t max, char *out, size_t cap)
-{
+const char *netrt_escape(const char *s, size_t len, size_t max, char *out, size_t cap) {
     size_t n = 0, i;
     for (i = 0; i < len && n + 8 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -85,8 +82,7 @@ const char *netrt_escape(const char *s, size_t len, size_t max, char *out, size_
 
 /* The field at buf[i] as a message may echo it: up to the next comma, at most
  * 24 bytes, trailing blanks dropped. */
-static const char *field_text(const reader *r, size_t i, char *out, size_t cap)
-{
+static const char *field_text(const reader *r, size_t i, char *out, size_t cap) {
     size_t end = i, n;
     while (end < r->len && r->buf[end] != ',')
         end++;
@@ -98,8 +94,7 @@ static const char *field_text(const reader *r, size_t i, char *out, size_t cap)
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
 
-static size_t skip_blanks(const reader *r, size_t i)
-{
+static size_t skip_blanks(const reader *r, size_t i) {
     while (i < r->len && is_blank(r->buf[i]))
         i++;
     return i;
@@ -107,15 +102,14 @@ static size_t skip_blanks(const reader *r, size_t i)
 
 /* Reads the next line into r->buf.  Returns 1 for a line, 0 at end of file,
  * -1 after reporting an error (read error, line too long). */
-static int next_line(reader *r, FILE *f)
-{
+static int next_line(reader *r, FILE *f) {
     size_t len = 0;
     int c = EOF;
     while ((c = getc(f)) != EOF && c != '\n') {
         /* One byte over the limit is kept so that a CR before the LF fits. */
         if (len > NETRT_LINE_MAX) {
-            report(r, r->line + 1, NETRT_LINE_MAX + 1,
-                   "line too long: expected at most %d bytes", NETRT_LINE_MAX);
+            report(r, r->line + 1, NETRT_LINE_MAX + 1, "line too long: expected at most %d bytes",
+                   NETRT_LINE_MAX);
             return -1;
         }
         r->buf[len++] = (char)c;
@@ -130,8 +124,7 @@ static int next_line(reader *r, FILE *f)
     if (len > 0 && r->buf[len - 1] == '\r')
         len--;
     if (len > NETRT_LINE_MAX) {
-        report(r, r->line, NETRT_LINE_MAX + 1,
-               "line too long: expected at most %d bytes", NETRT_LINE_MAX);
+        report(r, r->line, NETRT_LINE_MAX + 1, "line too long: expected at most %d bytes", NETRT_LINE_MAX);
         return -1;
     }
     r->buf[len] = '\0';
@@ -147,8 +140,7 @@ static int next_line(reader *r, FILE *f)
 /* Parses the number that starts at buf[i] (blanks already skipped) into *v;
  * only blanks may follow it before a comma or the end of the line.  Returns
  * the index just past it, or 0 after reporting what was expected. */
-static size_t parse_number(const reader *r, size_t i, float *v)
-{
+static size_t parse_number(const reader *r, size_t i, float *v) {
     const char *s = r->buf + i;
     char *end = NULL;
     double x;
@@ -164,8 +156,7 @@ static size_t parse_number(const reader *r, size_t i, float *v)
     for (j = end ? (size_t)(end - r->buf) : i; j < r->len && is_blank(r->buf[j]); j++)
         ;
     if (!end || end == s || (j < r->len && r->buf[j] != ',')) {
-        report(r, r->line, i + 1, "expected a number, found '%s'",
-               field_text(r, i, text, sizeof text));
+        report(r, r->line, i + 1, "expected a number, found '%s'", field_text(r, i, text, sizeof text));
         return 0;
     }
     if (isnan(x) || (isinf(x) && errno != ERANGE)) {
@@ -181,8 +172,7 @@ static size_t parse_number(const reader *r, size_t i, float *v)
 }
 
 /* Whether buf[a, b) starts like a number: a digit, sign or point. */
-static int field_is_number(const reader *r, size_t a, size_t b)
-{
+static int field_is_number(const reader *r, size_t a, size_t b) {
     while (a < b && is_blank(r->buf[a]))
         a++;
     return a < b && strchr("+-.0123456789", r->buf[a]);
@@ -191,8 +181,7 @@ static int field_is_number(const reader *r, size_t a, size_t b)
 /* A header is a first row none of whose fields starts like a number.  Returns 1 when
  * the line is a good header, 0 when it is not a header, -1 after reporting a
  * header with the wrong number of columns. */
-static int header(const reader *r)
-{
+static int header(const reader *r) {
     size_t a = 0, fields = 0, i;
     for (i = 0; i <= r->len; i++) {
         if (i == r->len || r->buf[i] == ',') {
@@ -203,17 +192,15 @@ static int header(const reader *r)
         }
     }
     if (fields != r->n_in + r->n_out) {
-        report(r, r->line, 1, "header has %zu column%s, expected %zu (%zu input%s, %zu target%s)",
-               fields, plural(fields), r->n_in + r->n_out, r->n_in, plural(r->n_in), r->n_out,
-               plural(r->n_out));
+        report(r, r->line, 1, "header has %zu column%s, expected %zu (%zu input%s, %zu target%s)", fields,
+               plural(fields), r->n_in + r->n_out, r->n_in, plural(r->n_in), r->n_out, plural(r->n_out));
         return -1;
     }
     return 1;
 }
 
 /* Makes room for one more row.  Returns 0, or -1 after reporting. */
-static int grow(reader *r)
-{
+static int grow(reader *r) {
     netrt_data *d = r->d;
     size_t cap = r->cap ? r->cap * 2 : 256;
     size_t width = r->n_in > r->n_out ? r->n_in : r->n_out;
@@ -240,8 +227,7 @@ static int grow(reader *r)
 
 /* Parses the line as one sample and appends it.  Returns 0, or -1 after
  * reporting the first thing wrong with it. */
-static int row(reader *r)
-{
+static int row(reader *r) {
     size_t cols = r->n_in + r->n_out, i = 0, j;
     float *x, *t;
     if (grow(r))
@@ -252,8 +238,8 @@ static int row(reader *r)
         float *v = j < r->n_in ? &x[j] : &t[j - r->n_in];
         i = skip_blanks(r, i);
         if (j > 0 && i == r->len) {
-            report(r, r->line, i + 1, "expected %zu numbers (%zu input%s, %zu target%s), found %zu",
-                   cols, r->n_in, plural(r->n_in), r->n_out, plural(r->n_out), j);
+            report(r, r->line, i + 1, "expected %zu numbers (%zu input%s, %zu target%s), found %zu", cols,
+                   r->n_in, plural(r->n_in), r->n_out, plural(r->n_out), j);
             return -1;
         }
         if (!(i = parse_number(r, i, v)))
@@ -264,16 +250,15 @@ static int row(reader *r)
             i++;
     }
     if (i < r->len) {
-        report(r, r->line, i + 1, "expected %zu numbers (%zu input%s, %zu target%s), found more",
-               cols, r->n_in, plural(r->n_in), r->n_out, plural(r->n_out));
+        report(r, r->line, i + 1, "expected %zu numbers (%zu input%s, %zu target%s), found more", cols,
+               r->n_in, plural(r->n_in), r->n_out, plural(r->n_out));
         return -1;
     }
     r->d->n++;
     return 0;
 }
 
-int netrt_csv_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_data *d)
-{
+int netrt_csv_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_data *d) {
     reader r = {0};
     int got, status = 0, first = 1;
     memset(d, 0, sizeof *d);
@@ -322,8 +307,7 @@ int netrt_csv_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_d
 }
 
 /* Whether path ends in suffix, ignoring ASCII case. */
-static int ends_with(const char *path, const char *suffix)
-{
+static int ends_with(const char *path, const char *suffix) {
     size_t n = strlen(path), k = strlen(suffix), i;
     if (n < k)
         return 0;
@@ -337,8 +321,7 @@ static int ends_with(const char *path, const char *suffix)
     return 1;
 }
 
-int netrt_data_read(const char *path, size_t n_in, size_t n_out, netrt_data *d)
-{
+int netrt_data_read(const char *path, size_t n_in, size_t n_out, netrt_data *d) {
     FILE *f;
     int status;
     memset(d, 0, sizeof *d);
@@ -355,15 +338,13 @@ int netrt_data_read(const char *path, size_t n_in, size_t n_out, netrt_data *d)
     return status;
 }
 
-void netrt_data_free(netrt_data *d)
-{
+void netrt_data_free(netrt_data *d) {
     free(d->x);
     free(d->t);
     memset(d, 0, sizeof *d);
 }
 
-int netrt_data_split(netrt_data *d, double frac, size_t n_in, size_t n_out, netrt_data *val)
-{
+int netrt_data_split(netrt_data *d, double frac, size_t n_in, size_t n_out, netrt_data *val) {
     size_t k, keep;
     double want = frac * (double)d->n;
     memset(val, 0, sizeof *val);

@@ -11,9 +11,9 @@
 #include <stdio.h>
 
 typedef struct netrt_data {
-    size_t n;   /* samples */
-    float *x;   /* n rows of n_in inputs */
-    float *t;   /* n rows of n_out targets */
+    size_t n; /* samples */
+    float *x; /* n rows of n_in inputs */
+    float *t; /* n rows of n_out targets */
 } netrt_data;
 
 /* Longest accepted line in bytes, without its line ending. */

@@ -23,12 +23,11 @@
 /* (On a hand-written 5-3-1 ReLU model, tests/runtime/Inputs/seed_model.c,
  * these make the loss fall tenfold in 100 epochs for 197 of seeds 1..200;
  * the other 3 settle in a local minimum with a dead hidden unit.) */
-#define TASK_DATA_SEED 0xda7au  /* the task's inputs */
+#define TASK_DATA_SEED 0xda7au /* the task's inputs */
 
 /* ---- the demo ---- */
 
-static void print_row(const char *label, const float *v, size_t n)
-{
+static void print_row(const char *label, const float *v, size_t n) {
     size_t i;
     printf("  %-7s", label);
     for (i = 0; i < n && i < 8; i++)
@@ -38,8 +37,7 @@ static void print_row(const char *label, const float *v, size_t n)
 
 /* The largest fraction of samples at which one output takes its minimum
  * over the data set: near 1 when a ReLU output is dead for most inputs. */
-static double stuck_fraction(const netrt_data *d, size_t n_out)
-{
+static double stuck_fraction(const netrt_data *d, size_t n_out) {
     double worst = 0;
     size_t j, i;
     for (j = 0; j < n_out; j++) {
@@ -59,8 +57,7 @@ static double stuck_fraction(const netrt_data *d, size_t n_out)
 enum { TUTORIAL_TRIES = 256 };
 
 /* Whether the gradient in g is zero everywhere. */
-static int zero_grad(const netrt_model *m, const void *g)
-{
+static int zero_grad(const netrt_model *m, const void *g) {
     size_t i;
     for (i = 0; i < m->params_size / sizeof(float); i++)
         if (((const float *)g)[i] != 0)
@@ -74,8 +71,7 @@ static int zero_grad(const netrt_model *m, const void *g)
  * up to TUTORIAL_TRIES samples are drawn until one has a gradient.  The sample is
  * repeated to fill a batch, which leaves the mean loss and its gradient
  * those of the one sample. */
-static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float *y, rng *r)
-{
+static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float *y, rng *r) {
     size_t i;
     int tries = 0;
     double before, after;
@@ -109,8 +105,7 @@ static void tutorial(const netrt_model *m, state *s, float *xb, float *tb, float
 
 /* The teacher's target for x: its outputs, or for class targets the index
  * of the largest output (y is scratch for the outputs). */
-static void teach(const netrt_model *m, const void *p, const float *x, float *t, float *y)
-{
+static void teach(const netrt_model *m, const void *p, const float *x, float *t, float *y) {
     size_t j, best = 0;
     if (m->n_target == m->n_out) {
         m->forward(p, x, t);
@@ -130,8 +125,7 @@ static void teach(const netrt_model *m, const void *p, const float *x, float *t,
  * first of TEACHER_SEED, TEACHER_SEED + 1, ... whose outputs sit at their
  * minimum for at most a quarter of the samples is taken (the best of 16 if
  * none is).  All fixed: the task does not depend on --seed. */
-static void make_task(const netrt_model *m, state *teacher, netrt_data *d, float *y)
-{
+static void make_task(const netrt_model *m, state *teacher, netrt_data *d, float *y) {
     size_t nf = m->params_size / sizeof(float), i;
     uint64_t k, best = 0;
     double stuck, best_stuck = 2;
@@ -157,8 +151,7 @@ static void make_task(const netrt_model *m, state *teacher, netrt_data *d, float
  * dead network (zero gradient on every sample, so no step can move it);
  * then those of the first of seed + 1, ..., seed + 99 that does not.
  * Returns the seed used. */
-static uint64_t pick_student(const netrt_model *m, state *s, const netrt_data *d, uint64_t seed)
-{
+static uint64_t pick_student(const netrt_model *m, state *s, const netrt_data *d, uint64_t seed) {
     uint64_t k;
     for (k = 0; k < 100; k++) {
         m->init(s->p, seed + k);
@@ -169,8 +162,7 @@ static uint64_t pick_student(const netrt_model *m, state *s, const netrt_data *d
     return seed;
 }
 
-int netrt_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet)
-{
+int netrt_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet) {
     size_t n = (TASK_SAMPLES + m->batch - 1) / m->batch * m->batch;
     netrt_data d = {0};
     state s = {0}, teacher = {0};
@@ -198,14 +190,14 @@ int netrt_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet)
 
     m->init(s.p, seed);
     if (!quiet) {
-        printf("%s (%s, netc %s), seed %llu\n", m->name, m->source, m->version,
-               (unsigned long long)seed);
+        printf("%s (%s, netc %s), seed %llu\n", m->name, m->source, m->version, (unsigned long long)seed);
         tutorial(m, &s, xb, tb, y, &r);
     }
 
     if (!quiet)
         printf("synthetic task: %zu random inputs, targets from a fixed teacher network "
-               "(the same model, other weights)\n", n);
+               "(the same model, other weights)\n",
+               n);
     make_task(m, &teacher, &d, y);
     student = pick_student(m, &s, &d, seed);
     if (student != seed && !quiet)
@@ -237,4 +229,3 @@ done:
     netrt_state_free(&teacher);
     return status;
 }
-

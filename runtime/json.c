@@ -19,15 +19,14 @@ typedef struct parser {
     const unsigned char *s;
     size_t len, pos;
     json_doc *doc;
-    size_t cap;      /* values allocated in doc->v */
-    size_t used;     /* bytes used in doc->text */
+    size_t cap;  /* values allocated in doc->v */
+    size_t used; /* bytes used in doc->text */
     char *err;
     size_t errlen;
     int failed;
 } parser;
 
-static void fail_at(parser *p, size_t at, const char *fmt, ...)
-{
+static void fail_at(parser *p, size_t at, const char *fmt, ...) {
     va_list ap;
     int n;
     if (p->failed)
@@ -43,23 +42,20 @@ static void fail_at(parser *p, size_t at, const char *fmt, ...)
     va_end(ap);
 }
 
-static void skip_ws(parser *p)
-{
-    while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' ||
-                               p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
+static void skip_ws(parser *p) {
+    while (p->pos < p->len &&
+           (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
         p->pos++;
 }
 
 /* A new value of type t at the current position; returns its index, or 0
  * after failing (0 is the root and is never returned for a fresh child). */
-static size_t new_value(parser *p, json_type t)
-{
+static size_t new_value(parser *p, json_type t) {
     json_value *v;
     if (p->doc->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 16;
         json_value *nv;
-        if (cap < p->cap || cap > SIZE_MAX / sizeof *nv ||
-            !(nv = realloc(p->doc->v, cap * sizeof *nv))) {
+        if (cap < p->cap || cap > SIZE_MAX / sizeof *nv || !(nv = realloc(p->doc->v, cap * sizeof *nv))) {
             fail_at(p, p->pos, "out of memory");
             return 0;
         }
@@ -73,8 +69,7 @@ static size_t new_value(parser *p, json_type t)
     return p->doc->n++;
 }
 
-static int hex4(const unsigned char *s, unsigned *out)
-{
+static int hex4(const unsigned char *s, unsigned *out) {
     unsigned v = 0;
     int i;
     for (i = 0; i < 4; i++) {
@@ -95,8 +90,7 @@ static int hex4(const unsigned char *s, unsigned *out)
 
 /* Length of the valid UTF-8 sequence at s[0, n), or 0 if it is not one:
  * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
+static size_t utf8_len(const unsigned char *s, size_t n) {
     unsigned c = s[0];
     size_t k, i;
     unsigned lo = 0x80, hi = 0xBF;
@@ -126,8 +120,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return k;
 }
 
-static char *put_utf8(char *o, unsigned cp)
-{
+static char *put_utf8(char *o, unsigned cp) {
     if (cp < 0x80) {
         *o++ = (char)cp;
     } else if (cp < 0x800) {
@@ -148,8 +141,7 @@ static char *put_utf8(char *o, unsigned cp)
 
 /* Decodes the string whose opening quote is at pos; returns the decoded text
  * (NUL-terminated, in doc->text) or NULL after failing. */
-static const char *string(parser *p)
-{
+static const char *string(parser *p) {
     size_t start = p->pos;
     char *out = p->doc->text + p->used, *o = out;
     p->pos++; /* the opening quote */
@@ -228,8 +220,7 @@ static const char *string(parser *p)
 
 static int is_digit(unsigned c) { return c >= '0' && c <= '9'; }
 
-static void number(parser *p, json_value *v)
-{
+static void number(parser *p, json_value *v) {
     size_t start = p->pos;
     int plain = 1;
     uint64_t u = 0;
@@ -284,16 +275,14 @@ typedef struct keyref {
     size_t offset;
 } keyref;
 
-static int keyref_cmp(const void *a, const void *b)
-{
+static int keyref_cmp(const void *a, const void *b) {
     const keyref *x = a, *y = b;
     int c = strcmp(x->key, y->key);
     return c ? c : (x->offset > y->offset) - (x->offset < y->offset);
 }
 
 /* Fails if the object at index obj repeats a key. */
-static void check_duplicates(parser *p, size_t obj)
-{
+static void check_duplicates(parser *p, size_t obj) {
     size_t n = p->doc->v[obj].count, i = 0, c;
     keyref *k;
     if (n < 2)
@@ -318,8 +307,7 @@ static void check_duplicates(parser *p, size_t obj)
 static size_t value(parser *p, int depth);
 
 /* Parses an array or object whose opening bracket is at pos. */
-static void container(parser *p, size_t self, int depth)
-{
+static void container(parser *p, size_t self, int depth) {
     int is_obj = p->doc->v[self].type == JSON_OBJECT;
     char close = is_obj ? '}' : ']';
     size_t last = 0;
@@ -379,8 +367,7 @@ static void container(parser *p, size_t self, int depth)
 /* Parses one value at pos (after whitespace); returns its index, or 0 after
  * failing.  The root is parsed with depth 0 and is index 0, which the caller
  * knows; children can never be 0. */
-static size_t value(parser *p, int depth)
-{
+static size_t value(parser *p, int depth) {
     size_t self;
     unsigned c;
     skip_ws(p);
@@ -433,8 +420,7 @@ static size_t value(parser *p, int depth)
     return self;
 }
 
-int netrt_json_parse(const char *text, size_t len, json_doc *doc, char *err, size_t errlen)
-{
+int netrt_json_parse(const char *text, size_t len, json_doc *doc, char *err, size_t errlen) {
     parser p;
     memset(doc, 0, sizeof *doc);
     memset(&p, 0, sizeof p);
@@ -462,8 +448,7 @@ int netrt_json_parse(const char *text, size_t len, json_doc *doc, char *err, siz
     return 0;
 }
 
-void netrt_json_free(json_doc *doc)
-{
+void netrt_json_free(json_doc *doc) {
     free(doc->v);
     free(doc->text);
     memset(doc, 0, sizeof *doc);

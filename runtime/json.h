@@ -31,20 +31,20 @@ typedef enum json_type {
  * list: index 0 is always the root, never a child). */
 typedef struct json_value {
     json_type type;
-    size_t offset;    /* where the value starts in the input, for messages */
-    const char *key;  /* for an object's member: its key, decoded, NUL-terminated */
-    const char *str;  /* JSON_STRING: the decoded text, NUL-terminated */
-    size_t count;     /* arrays and objects: the number of children */
-    size_t first;     /* arrays and objects: the first child, 0 if none */
-    size_t next;      /* the next sibling, 0 if none */
-    int is_uint;      /* JSON_NUMBER: an integer without sign, fraction or exponent that fits */
-    uint64_t uint;    /* ... and its value */
+    size_t offset;   /* where the value starts in the input, for messages */
+    const char *key; /* for an object's member: its key, decoded, NUL-terminated */
+    const char *str; /* JSON_STRING: the decoded text, NUL-terminated */
+    size_t count;    /* arrays and objects: the number of children */
+    size_t first;    /* arrays and objects: the first child, 0 if none */
+    size_t next;     /* the next sibling, 0 if none */
+    int is_uint;     /* JSON_NUMBER: an integer without sign, fraction or exponent that fits */
+    uint64_t uint;   /* ... and its value */
 } json_value;
 
 typedef struct json_doc {
-    json_value *v;    /* v[0] is the top-level value */
+    json_value *v; /* v[0] is the top-level value */
     size_t n;
-    char *text;       /* decoded strings and keys */
+    char *text; /* decoded strings and keys */
 } json_doc;
 
 /* Parses text[0, len).  Returns 0 and fills doc, or -1 with a message such as

@@ -31,31 +31,30 @@
 #define MAX_EPOCHS 1000000000u
 
 typedef struct options {
-    const char *data;  /* NULL: the demo */
+    const char *data; /* NULL: the demo */
     const char *val, *load, *save, *log;
-    double val_split;  /* 0: none */
-    uint64_t epochs;   /* 0: the default */
+    double val_split; /* 0: none */
+    uint64_t epochs;  /* 0: the default */
     uint64_t seed, init_seed, save_every;
     int seed_given, init_seed_given, quiet, force;
-    lr_plan lr;        /* --lr, --lr-schedule */
+    lr_plan lr; /* --lr, --lr-schedule */
 } options;
 
 /* s as it may be echoed in a message: at most 40 bytes, non-printable bytes
  * and quotes escaped. */
-static const char *shown(const char *s, char *buf, size_t cap)
-{
+static const char *shown(const char *s, char *buf, size_t cap) {
     return netrt_escape(s, strlen(s), 40, buf, cap);
 }
 
-static void usage(const netrt_model *m, const char *argv0)
-{
+static void usage(const netrt_model *m, const char *argv0) {
     printf("usage: %s [--data FILE] [--epochs N] [--seed S] [--init-seed S] [--load FILE]\n"
            "       [--save FILE] [--save-every N] [--val FILE | --val-split F] [--log FILE]"
-           "\n       [--lr R] [--lr-schedule S] [--force] [--quiet]\n\n", argv0);
+           "\n       [--lr R] [--lr-schedule S] [--force] [--quiet]\n\n",
+           argv0);
     printf("Trains the model '%s' (compiled by netc %s from %s): %zu inputs, %zu\n"
            "outputs, %zu parameters, batch %zu, learning rate %g.\n\n",
-           m->name, m->version, m->source, m->n_in, m->n_out,
-           m->params_size / sizeof(float), m->batch, (double)m->lr);
+           m->name, m->version, m->source, m->n_in, m->n_out, m->params_size / sizeof(float), m->batch,
+           (double)m->lr);
     printf("  --data FILE     train on FILE: CSV (one sample a row, %zu inputs then %zu\n"
            "                  targets; an optional header row, '#' comment lines), or a\n"
            "                  .npy file of float32 ('<f4'), shape (rows, %zu)\n"
@@ -78,22 +77,38 @@ static void usage(const netrt_model *m, const char *argv0)
            "                  CosineAnnealingLR with T_max = all the epochs)\n"
            "  --quiet         print only the final result\n"
            "  --help          print this help and exit\n\n",
-           m->n_in, m->n_target, m->n_in + m->n_target, DEFAULT_EPOCHS_DATA, DEFAULT_EPOCHS_DEMO, (double)m->lr);
+           m->n_in, m->n_target, m->n_in + m->n_target, DEFAULT_EPOCHS_DATA, DEFAULT_EPOCHS_DEMO,
+           (double)m->lr);
     printf("Without --data: the PyTorch tutorial's step (a random sample, the output,\n"
            "the loss, one optimizer step, the loss after), then training on a synthetic\n"
            "task whose targets come from a fixed teacher network.\n");
 }
 
 /* Options with a value, then flags (from O_FORCE on). */
-enum { O_DATA, O_EPOCHS, O_SEED, O_INIT_SEED, O_LOAD, O_SAVE, O_SAVE_EVERY, O_VAL,
-       O_VAL_SPLIT, O_LOG, O_LR, O_LR_SCHEDULE, O_FORCE, O_QUIET, O_HELP, O_COUNT };
-static const char *const names[O_COUNT] = {"data", "epochs", "seed", "init-seed", "load", "save",
-                                           "save-every", "val", "val-split", "log", "lr",
-                                           "lr-schedule", "force", "quiet", "help"};
+enum {
+    O_DATA,
+    O_EPOCHS,
+    O_SEED,
+    O_INIT_SEED,
+    O_LOAD,
+    O_SAVE,
+    O_SAVE_EVERY,
+    O_VAL,
+    O_VAL_SPLIT,
+    O_LOG,
+    O_LR,
+    O_LR_SCHEDULE,
+    O_FORCE,
+    O_QUIET,
+    O_HELP,
+    O_COUNT
+};
+static const char *const names[O_COUNT] = {"data", "epochs",      "seed",  "init-seed", "load",
+                                           "save", "save-every",  "val",   "val-split", "log",
+                                           "lr",   "lr-schedule", "force", "quiet",     "help"};
 
 /* A positive finite number, all of s. */
-static int parse_positive(const char *s, double *out)
-{
+static int parse_positive(const char *s, double *out) {
     char *end;
     if (!strchr("0123456789.", s[0]))
         return -1;
@@ -102,8 +117,7 @@ static int parse_positive(const char *s, double *out)
 }
 
 /* step:EVERY:GAMMA, or cosine, or cosine:MIN. */
-static int parse_schedule(const char *s, lr_plan *pl)
-{
+static int parse_schedule(const char *s, lr_plan *pl) {
     if (strncmp(s, "step:", 5) == 0) {
         const char *colon = strchr(s + 5, ':');
         char every[32];
@@ -127,8 +141,7 @@ static int parse_schedule(const char *s, lr_plan *pl)
 }
 
 /* Returns 0 to run, 1 when --help was printed, -1 after a usage error. */
-static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
-{
+static int parse_args(const netrt_model *m, int argc, char **argv, options *o) {
     char b1[200], b2[200];
     int i;
     memset(o, 0, sizeof *o);
@@ -176,11 +189,21 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
             return -1;
         }
         switch (k) {
-        case O_DATA: o->data = val; break;
-        case O_VAL: o->val = val; break;
-        case O_LOAD: o->load = val; break;
-        case O_SAVE: o->save = val; break;
-        case O_LOG: o->log = val; break;
+        case O_DATA:
+            o->data = val;
+            break;
+        case O_VAL:
+            o->val = val;
+            break;
+        case O_LOAD:
+            o->load = val;
+            break;
+        case O_SAVE:
+            o->save = val;
+            break;
+        case O_LOG:
+            o->log = val;
+            break;
         case O_LR:
             if (parse_positive(val, &o->lr.lr)) {
                 netrt_fail("option --lr: expected a positive number, got '%s'", shown(val, b2, sizeof b2));
@@ -190,7 +213,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_LR_SCHEDULE:
             if (parse_schedule(val, &o->lr)) {
                 netrt_fail("option --lr-schedule: expected step:EVERY:GAMMA, cosine or cosine:MIN, got '%s'",
-                     shown(val, b2, sizeof b2));
+                           shown(val, b2, sizeof b2));
                 return -1;
             }
             break;
@@ -198,7 +221,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_SAVE_EVERY:
             if (netrt_parse_uint(val, 1, MAX_EPOCHS, k == O_EPOCHS ? &o->epochs : &o->save_every)) {
                 netrt_fail("option --%s: expected a whole number from 1 to %u, got '%s'", names[k],
-                     MAX_EPOCHS, shown(val, b2, sizeof b2));
+                           MAX_EPOCHS, shown(val, b2, sizeof b2));
                 return -1;
             }
             break;
@@ -206,7 +229,7 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         case O_INIT_SEED:
             if (netrt_parse_uint(val, 0, UINT64_MAX, k == O_SEED ? &o->seed : &o->init_seed)) {
                 netrt_fail("option --%s: expected a whole number from 0 to %llu, got '%s'", names[k],
-                     (unsigned long long)UINT64_MAX, shown(val, b2, sizeof b2));
+                           (unsigned long long)UINT64_MAX, shown(val, b2, sizeof b2));
                 return -1;
             }
             *(k == O_SEED ? &o->seed_given : &o->init_seed_given) = 1;
@@ -214,19 +237,19 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
         default: { /* O_VAL_SPLIT */
             char *end;
             o->val_split = strtod(val, &end);
-            if (*end || !strchr("0123456789.", val[0]) || !(o->val_split > 0) ||
-                !(o->val_split < 1)) {
+            if (*end || !strchr("0123456789.", val[0]) || !(o->val_split > 0) || !(o->val_split < 1)) {
                 netrt_fail("option --val-split: expected a fraction between 0 and 1, got '%s'",
-                     shown(val, b2, sizeof b2));
+                           shown(val, b2, sizeof b2));
                 return -1;
             }
         }
         }
     }
-    if (!o->data && (o->val || o->val_split > 0 || o->load || o->save || o->save_every ||
-                     o->log || o->init_seed_given || o->lr.lr > 0 || o->lr.kind != LR_CONSTANT)) {
+    if (!o->data &&
+        (o->val || o->val_split > 0 || o->load || o->save || o->save_every || o->log || o->init_seed_given ||
+         o->lr.lr > 0 || o->lr.kind != LR_CONSTANT)) {
         netrt_fail("options --val, --val-split, --load, --save, --save-every, --log, --init-seed, --lr "
-             "and --lr-schedule need --data");
+                   "and --lr-schedule need --data");
         return -1;
     }
     if (o->val && o->val_split > 0) {
@@ -250,15 +273,13 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o)
 
 /* The descriptor comes from generated code, but a broken one must not crash
  * us: check what the arithmetic relies on. */
-static int check_model(const netrt_model *m)
-{
+static int check_model(const netrt_model *m) {
     size_t row = m->n_in + m->n_target;
     char msg[256];
     if (!m->name || !m->source || !m->version || !m->n_in || !m->n_out || !m->n_target ||
-        (m->n_target != m->n_out && m->n_target != 1) || !m->batch ||
-        !m->params_size || m->params_size % sizeof(float) || row < m->n_in ||
-        m->batch > SIZE_MAX / sizeof(float) / row || !m->init || !m->forward || !m->grad ||
-        !m->step || !m->train) {
+        (m->n_target != m->n_out && m->n_target != 1) || !m->batch || !m->params_size ||
+        m->params_size % sizeof(float) || row < m->n_in || m->batch > SIZE_MAX / sizeof(float) / row ||
+        !m->init || !m->forward || !m->grad || !m->step || !m->train) {
         netrt_fail("the model descriptor is invalid");
         return -1;
     }
@@ -269,8 +290,7 @@ static int check_model(const netrt_model *m)
     return 0;
 }
 
-static int enough(const netrt_model *m, const char *what, const netrt_data *d)
-{
+static int enough(const netrt_model *m, const char *what, const netrt_data *d) {
     if (d->n >= m->batch)
         return 0;
     fflush(stdout);
@@ -281,8 +301,7 @@ static int enough(const netrt_model *m, const char *what, const netrt_data *d)
 
 /* Class indices (n_target 1 for n_out > 1 outputs) must be whole numbers in
  * [0, n_out): the kernels use them as indices. */
-static int check_classes(const netrt_model *m, const char *path, const netrt_data *d)
-{
+static int check_classes(const netrt_model *m, const char *path, const netrt_data *d) {
     size_t i;
     if (m->n_target == m->n_out)
         return 0;
@@ -290,16 +309,17 @@ static int check_classes(const netrt_model *m, const char *path, const netrt_dat
         float c = d->t[i];
         if (!(c >= 0 && c < (float)m->n_out && c == floorf(c))) {
             fflush(stdout);
-            fprintf(stderr, "%s: error: sample %zu: target %g is not a class index: expected "
-                    "a whole number from 0 to %zu\n", path, i + 1, (double)c, m->n_out - 1);
+            fprintf(stderr,
+                    "%s: error: sample %zu: target %g is not a class index: expected "
+                    "a whole number from 0 to %zu\n",
+                    path, i + 1, (double)c, m->n_out - 1);
             return -1;
         }
     }
     return 0;
 }
 
-static int run_data(const netrt_model *m, options *o)
-{
+static int run_data(const netrt_model *m, options *o) {
     netrt_data d = {0}, val = {0};
     state s = {0};
     train_run r = {0};
@@ -318,12 +338,11 @@ static int run_data(const netrt_model *m, options *o)
     if (check_classes(m, o->data, &d) || (o->val && check_classes(m, o->val, &val)))
         goto done;
     if (o->val_split > 0 && netrt_data_split(&d, o->val_split, m->n_in, m->n_target, &val)) {
-        netrt_fail("--val-split %g leaves no training or no validation samples of %zu", o->val_split,
-             d.n);
+        netrt_fail("--val-split %g leaves no training or no validation samples of %zu", o->val_split, d.n);
         goto done;
     }
-    if (enough(m, o->data, &d) || ((o->val || o->val_split > 0) &&
-                                   enough(m, o->val ? o->val : "the --val-split part", &val)))
+    if (enough(m, o->data, &d) ||
+        ((o->val || o->val_split > 0) && enough(m, o->val ? o->val : "the --val-split part", &val)))
         goto done;
     if (netrt_state_new(m, &s))
         goto done;
@@ -338,7 +357,7 @@ static int run_data(const netrt_model *m, options *o)
             o->seed = meta.seed;
         if (meta.epoch > UINT64_MAX - epochs) {
             netrt_fail("the checkpoint's epoch %llu is too large to continue from",
-                 (unsigned long long)meta.epoch);
+                       (unsigned long long)meta.epoch);
             goto done;
         }
         if (m->optim_size >= sizeof r.steps0)
@@ -346,10 +365,11 @@ static int run_data(const netrt_model *m, options *o)
     } else {
         m->init(s.p, init_seed);
         if (netrt_zero_gradient(m, &s, &d))
-            fprintf(stderr, "trainer: warning: the weights from seed %llu give a zero gradient "
+            fprintf(stderr,
+                    "trainer: warning: the weights from seed %llu give a zero gradient "
                     "on every sample (a dead network), so training cannot change them; try "
-                    "another --%s\n", (unsigned long long)init_seed,
-                    o->init_seed_given ? "init-seed" : "seed");
+                    "another --%s\n",
+                    (unsigned long long)init_seed, o->init_seed_given ? "init-seed" : "seed");
     }
     if (o->log) {
         if (!(log = fopen(o->log, "a"))) {
@@ -361,14 +381,14 @@ static int run_data(const netrt_model *m, options *o)
             fputs("epoch,step,train_loss,val_loss\n", log);
     }
     if (!o->quiet) {
-        printf("%s: training on %s: %zu samples, batch %zu, %llu epochs, seed %llu", m->name,
-               o->data, d.n, m->batch, (unsigned long long)epochs, (unsigned long long)o->seed);
+        printf("%s: training on %s: %zu samples, batch %zu, %llu epochs, seed %llu", m->name, o->data, d.n,
+               m->batch, (unsigned long long)epochs, (unsigned long long)o->seed);
         if (!o->load && init_seed != o->seed)
             printf(", weights from seed %llu", (unsigned long long)init_seed);
         putchar('\n');
         if (o->load)
-            printf("resumed from %s: epoch %llu, step %llu%s\n", o->load,
-                   (unsigned long long)meta.epoch, (unsigned long long)r.steps0,
+            printf("resumed from %s: epoch %llu, step %llu%s\n", o->load, (unsigned long long)meta.epoch,
+                   (unsigned long long)r.steps0,
                    meta.has_optim ? "" : " (no optimizer state in the file: starting it afresh)");
         if (val.n)
             printf("validation: %zu samples from %s\n", val.n,
@@ -406,8 +426,7 @@ done:
     return status;
 }
 
-int netrt_main(const netrt_model *desc, int argc, char **argv)
-{
+int netrt_main(const netrt_model *desc, int argc, char **argv) {
     options o;
     int status, r;
     /* Descriptors from before n_target existed leave it 0: targets are
@@ -425,9 +444,9 @@ int netrt_main(const netrt_model *desc, int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
     if ((r = parse_args(m, argc, argv, &o)) < 0)
         return 2;
-    status = r > 0   ? 0
-             : o.data ? run_data(m, &o)
-                      : netrt_demo(m, o.epochs ? o.epochs : DEFAULT_EPOCHS_DEMO, o.seed, o.quiet);
+    status = r > 0 ? 0
+        : o.data   ? run_data(m, &o)
+                   : netrt_demo(m, o.epochs ? o.epochs : DEFAULT_EPOCHS_DEMO, o.seed, o.quiet);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         netrt_fail("cannot write the output");
         status = 1;

@@ -26,20 +26,20 @@ typedef struct netrt_tensor {
 /* What a generated model tells the runtime about itself.  Entry points take
  * the params and optim structs as void pointers. */
 typedef struct netrt_model {
-    const char *name;         /* the model's name from the YAML */
-    const char *source;       /* the YAML file it was compiled from */
-    const char *version;      /* netc's version */
-    size_t n_in;              /* input features per sample */
-    size_t n_out;             /* outputs per sample */
-    size_t n_target;          /* targets per sample: n_out, or 1 (a class index) for cross_entropy */
-    size_t batch;             /* samples per optimizer step */
-    size_t params_size;       /* sizeof(NAME_params) */
-    size_t optim_size;        /* sizeof(NAME_optim) */
-    size_t n_tensors;         /* entries in tensors */
+    const char *name;    /* the model's name from the YAML */
+    const char *source;  /* the YAML file it was compiled from */
+    const char *version; /* netc's version */
+    size_t n_in;         /* input features per sample */
+    size_t n_out;        /* outputs per sample */
+    size_t n_target;     /* targets per sample: n_out, or 1 (a class index) for cross_entropy */
+    size_t batch;        /* samples per optimizer step */
+    size_t params_size;  /* sizeof(NAME_params) */
+    size_t optim_size;   /* sizeof(NAME_optim) */
+    size_t n_tensors;    /* entries in tensors */
     const netrt_tensor *tensors;
-    float lr;                 /* the learning rate the model was compiled with */
-    size_t n_state;           /* optimizer state tensors in NAME_optim (momentum, Adam moments) */
-    const netrt_tensor *state;/* their names and offsets, in floats from NAME_optim's start */
+    float lr;                  /* the learning rate the model was compiled with */
+    size_t n_state;            /* optimizer state tensors in NAME_optim (momentum, Adam moments) */
+    const netrt_tensor *state; /* their names and offsets, in floats from NAME_optim's start */
     void (*init)(void *p, uint64_t seed);
     void (*forward)(const void *p, const float *x, float *y);
     float (*grad)(const void *p, const float *x, const float *t, void *g);
@@ -70,11 +70,12 @@ int netrt_main(const netrt_model *m, int argc, char **argv);
 
 /* What the trainer keeps beside the tensors.  Apps may pass NULL. */
 typedef struct netrt_meta {
-    uint64_t epoch;  /* epochs trained so far; 0 when the file does not say */
-    uint64_t seed;   /* the trainer's shuffling seed, valid if has_seed */
+    uint64_t epoch; /* epochs trained so far; 0 when the file does not say */
+    uint64_t seed;  /* the trainer's shuffling seed, valid if has_seed */
     int has_seed;
-    int has_optim;   /* after a load: whether the file held optimizer state
-                        (if not, steps and state tensors were reset to zero) */
+    /* after a load: whether the file held optimizer state (if not, steps
+     * and state tensors were reset to zero) */
+    int has_optim;
 } netrt_meta;
 
 /* Writes the model's parameters p and optimizer state o (NULL: weights only)
@@ -87,8 +88,8 @@ typedef struct netrt_meta {
  * temporary file left).  A failed write is reported like any other, a full
  * disk or EFBIG under a file-size limit alike (netrt_main ignores SIGXFSZ;
  * an app that wants the same must ignore it too). */
-int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta,
-               const char *path, char *err, size_t errlen);
+int netrt_save(const netrt_model *m, const void *p, const void *o, const netrt_meta *meta, const char *path,
+               char *err, size_t errlen);
 
 /* Whether netrt_save could write path now, checked before a long run
  * rather than after it: path names a regular file or nothing yet, and a
@@ -102,8 +103,8 @@ int netrt_save_check(const char *path, char *err, size_t errlen);
  * and o are untouched.  o may be NULL (weights only); otherwise its steps
  * and state tensors are restored from the file, or zeroed when the file has
  * no optimizer state, and its other bytes are kept.  meta may be NULL. */
-int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path,
-               char *err, size_t errlen);
+int netrt_load(const netrt_model *m, void *p, void *o, netrt_meta *meta, const char *path, char *err,
+               size_t errlen);
 
 /* netrt_load refuses a checkpoint that another model saved, even when its
  * tensors' names and shapes match m's: one whose netc.model is not m's

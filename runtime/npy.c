@@ -28,8 +28,7 @@
  * default. */
 #define NPY_HEADER_MAX 65536
 
-static void report(const char *path, const char *fmt, ...)
-{
+static void report(const char *path, const char *fmt, ...) {
     va_list ap;
     fflush(stdout);
     fprintf(stderr, "%s: error: ", path);
@@ -42,26 +41,24 @@ static void report(const char *path, const char *fmt, ...)
 /* The header dict, as far as we read it. */
 typedef struct npy_header {
     char descr[16];
-    int fortran;          /* -1 unset, 0 False, 1 True */
+    int fortran; /* -1 unset, 0 False, 1 True */
     int has_shape;
     size_t ndim;
-    uint64_t dims[2];     /* the first two dimensions */
+    uint64_t dims[2]; /* the first two dimensions */
 } npy_header;
 
 typedef struct hparser {
     const char *s;
     size_t len, pos;
-    const char *err;      /* what went wrong, or NULL */
+    const char *err; /* what went wrong, or NULL */
 } hparser;
 
-static void hskip(hparser *p)
-{
+static void hskip(hparser *p) {
     while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t'))
         p->pos++;
 }
 
-static int hexpect(hparser *p, char c, const char *what)
-{
+static int hexpect(hparser *p, char c, const char *what) {
     hskip(p);
     if (p->pos >= p->len || p->s[p->pos] != c) {
         p->err = what;
@@ -72,8 +69,7 @@ static int hexpect(hparser *p, char c, const char *what)
 }
 
 /* A quoted string without escapes, into out (cap bytes, truncated). */
-static int hstring(hparser *p, char *out, size_t cap)
-{
+static int hstring(hparser *p, char *out, size_t cap) {
     char q;
     size_t n = 0;
     hskip(p);
@@ -100,8 +96,7 @@ static int hstring(hparser *p, char *out, size_t cap)
     return 0;
 }
 
-static int hword(hparser *p, const char *w)
-{
+static int hword(hparser *p, const char *w) {
     size_t n = strlen(w);
     if (p->len - p->pos >= n && memcmp(p->s + p->pos, w, n) == 0) {
         p->pos += n;
@@ -111,8 +106,7 @@ static int hword(hparser *p, const char *w)
 }
 
 /* (d0, d1, ...) with an optional trailing comma; () is a scalar. */
-static int hshape(hparser *p, npy_header *h)
-{
+static int hshape(hparser *p, npy_header *h) {
     if (hexpect(p, '(', "expected a tuple for 'shape'"))
         return -1;
     h->ndim = 0;
@@ -154,8 +148,7 @@ static int hshape(hparser *p, npy_header *h)
 }
 
 /* Parses the dict; returns 0 or -1 with p->err set. */
-static int hdict(hparser *p, npy_header *h)
-{
+static int hdict(hparser *p, npy_header *h) {
     int seen_descr = 0;
     memset(h, 0, sizeof *h);
     h->fortran = -1;
@@ -214,8 +207,7 @@ static int hdict(hparser *p, npy_header *h)
 
 static int read_exact(FILE *f, void *buf, size_t n) { return fread(buf, 1, n, f) == n ? 0 : -1; }
 
-int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_data *d)
-{
+int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_data *d) {
     unsigned char pre[12];
     size_t hlen, cols = n_in + n_out, rows, r, c, chunk_rows;
     char *hdr = NULL;
@@ -240,8 +232,7 @@ int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_d
             report(path, "truncated .npy header");
             return -1;
         }
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
-               (size_t)pre[11] << 24;
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     }
     if (hlen == 0 || hlen > NPY_HEADER_MAX) {
         report(path, ".npy header length %zu, expected 1 to %d bytes", hlen, NPY_HEADER_MAX);
@@ -264,8 +255,10 @@ int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_d
         goto fail;
     }
     if (strcmp(h.descr, "<f4") != 0) {
-        report(path, "dtype '%s', expected '<f4' (little-endian float32: save "
-               "a.astype('<f4'))", h.descr);
+        report(path,
+               "dtype '%s', expected '<f4' (little-endian float32: save "
+               "a.astype('<f4'))",
+               h.descr);
         goto fail;
     }
     if (h.fortran) {
@@ -273,10 +266,11 @@ int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_d
         goto fail;
     }
     if (h.ndim != 2 || h.dims[1] != cols) {
-        report(path, "shape has %zu dimension%s%s, expected (rows, %zu): %zu input%s then "
-               "%zu target%s a row", h.ndim, h.ndim == 1 ? "" : "s",
-               h.ndim == 2 ? " of the wrong width" : "", cols, n_in, n_in == 1 ? "" : "s",
-               n_out, n_out == 1 ? "" : "s");
+        report(path,
+               "shape has %zu dimension%s%s, expected (rows, %zu): %zu input%s then "
+               "%zu target%s a row",
+               h.ndim, h.ndim == 1 ? "" : "s", h.ndim == 2 ? " of the wrong width" : "", cols, n_in,
+               n_in == 1 ? "" : "s", n_out, n_out == 1 ? "" : "s");
         goto fail;
     }
     if (h.dims[0] == 0) {
@@ -286,22 +280,22 @@ int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_d
     /* Sizes against the file before any allocation. */
     if ((start = ftello(f)) < 0 || fseeko(f, 0, SEEK_END) != 0 || (end = ftello(f)) < 0 ||
         fseeko(f, start, SEEK_SET) != 0) {
-        report(path, "cannot determine the file's size (a .npy file must be seekable): %s",
-               strerror(errno));
+        report(path, "cannot determine the file's size (a .npy file must be seekable): %s", strerror(errno));
         goto fail;
     }
     /* A size past what we can hold (or past 64 bits) is the shape's fault,
      * whatever the file holds: say so rather than print a wrapped size. */
     if (h.dims[0] > (uint64_t)(SIZE_MAX / 2) / cols / 4) {
-        report(path, "the shape (%llu, %zu) is too large: its data would take more than %llu "
-               "bytes, the file has %lld", (unsigned long long)h.dims[0], cols,
-               (unsigned long long)(SIZE_MAX / 2), (long long)(end - start));
+        report(path,
+               "the shape (%llu, %zu) is too large: its data would take more than %llu "
+               "bytes, the file has %lld",
+               (unsigned long long)h.dims[0], cols, (unsigned long long)(SIZE_MAX / 2),
+               (long long)(end - start));
         goto fail;
     }
     if ((need = h.dims[0] * cols * 4) != (uint64_t)(end - start)) {
         report(path, "the shape (%llu, %zu) needs %llu data bytes, the file has %lld",
-               (unsigned long long)h.dims[0], cols, (unsigned long long)need,
-               (long long)(end - start));
+               (unsigned long long)h.dims[0], cols, (unsigned long long)need, (long long)(end - start));
         goto fail;
     }
     rows = (size_t)h.dims[0];
@@ -324,13 +318,15 @@ int netrt_npy_read(FILE *f, const char *path, size_t n_in, size_t n_out, netrt_d
         for (i = 0; i < k; i++)
             for (c = 0; c < cols; c++) {
                 const unsigned char *b = chunk + (i * cols + c) * 4;
-                uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                             (uint32_t)b[3] << 24;
+                uint32_t u =
+                    (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
                 float v;
                 memcpy(&v, &u, sizeof v);
                 if (!isfinite(v)) {
-                    report(path, "row %zu, column %zu: expected a finite number, not NaN or "
-                           "infinity", r + i + 1, c + 1);
+                    report(path,
+                           "row %zu, column %zu: expected a finite number, not NaN or "
+                           "infinity",
+                           r + i + 1, c + 1);
                     goto fail;
                 }
                 if (c < n_in)

@@ -27,15 +27,14 @@
 /* Which file a path names: the file itself when it exists, else its folder
  * and its last name. */
 typedef struct file_id {
-    int known;       /* 0: neither the file nor its folder exists */
+    int known; /* 0: neither the file nor its folder exists */
     int exists;
     dev_t dev;
     ino_t ino;
     const char *base; /* !exists: the last name, inside the path */
 } file_id;
 
-static file_id identify(const char *path)
-{
+static file_id identify(const char *path) {
     file_id id = {0};
     struct stat st;
     const char *slash = strrchr(path, '/');
@@ -66,15 +65,13 @@ static file_id identify(const char *path)
     return id;
 }
 
-static int same_file(const file_id *a, const file_id *b)
-{
-    return a->known && b->known && a->exists == b->exists && a->dev == b->dev &&
-           a->ino == b->ino && (a->exists || strcmp(a->base, b->base) == 0);
+static int same_file(const file_id *a, const file_id *b) {
+    return a->known && b->known && a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+        (a->exists || strcmp(a->base, b->base) == 0);
 }
 
 int netrt_check_files(const char *data, const char *val, const char *load, const char *save,
-                      const char *log)
-{
+                      const char *log) {
     const char *in_opt[] = {"data", "val", "load"}, *in_path[] = {data, val, load};
     const char *out_opt[] = {"save", "log"}, *out_path[] = {save, log};
     file_id out_id[2];
@@ -91,16 +88,19 @@ int netrt_check_files(const char *data, const char *val, const char *load, const
             in_id = identify(in_path[k]);
             if (same_file(&out_id[i], &in_id)) {
                 fflush(stdout);
-                fprintf(stderr, "%s: error: --%s names the same file as --%s '%s'; writing it would "
-                        "destroy the %s\n", out_path[i], out_opt[i], in_opt[k], in_path[k],
-                        k == 2 ? "checkpoint" : "data");
+                fprintf(stderr,
+                        "%s: error: --%s names the same file as --%s '%s'; writing it would "
+                        "destroy the %s\n",
+                        out_path[i], out_opt[i], in_opt[k], in_path[k], k == 2 ? "checkpoint" : "data");
                 return -1;
             }
         }
         if (i == 1 && save && same_file(&out_id[0], &out_id[1])) {
             fflush(stdout);
-            fprintf(stderr, "%s: error: --log names the same file as --save '%s'; give each its "
-                    "own file\n", log, save);
+            fprintf(stderr,
+                    "%s: error: --log names the same file as --save '%s'; give each its "
+                    "own file\n",
+                    log, save);
             return -1;
         }
     }

@@ -32,16 +32,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t rng_next(rng *r)
-{
+static uint64_t rng_next(rng *r) {
     uint64_t z = (r->s += 0x9e3779b97f4a7c15u);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
     return z ^ (z >> 31);
 }
 
-rng netrt_rng_stream(uint64_t seed, uint64_t stream)
-{
+rng netrt_rng_stream(uint64_t seed, uint64_t stream) {
     rng r = {seed ^ (stream * 0xd1b54a32d192ed03u)};
     r.s = rng_next(&r);
     return r;
@@ -50,8 +48,7 @@ rng netrt_rng_stream(uint64_t seed, uint64_t stream)
 /* [0, 1), 53 random bits. */
 static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1p-53; }
 
-size_t netrt_rng_below(rng *r, size_t n)
-{
+size_t netrt_rng_below(rng *r, size_t n) {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n, v;
     do
         v = rng_next(r);
@@ -59,15 +56,13 @@ size_t netrt_rng_below(rng *r, size_t n)
     return (size_t)(v % n);
 }
 
-float netrt_rng_normal(rng *r)
-{
+float netrt_rng_normal(rng *r) {
     double u1 = 1.0 - rng_uniform(r); /* (0, 1]: log(u1) is finite */
     double u2 = rng_uniform(r);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
-void netrt_fail(const char *fmt, ...)
-{
+void netrt_fail(const char *fmt, ...) {
     va_list ap;
     fflush(stdout);
     fputs("trainer: error: ", stderr);
@@ -77,8 +72,7 @@ void netrt_fail(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-int netrt_state_new(const netrt_model *m, state *s)
-{
+int netrt_state_new(const netrt_model *m, state *s) {
     s->p = calloc(1, m->params_size);
     s->o = calloc(1, m->optim_size ? m->optim_size : 1); /* all zero: the start state */
     s->g = calloc(1, m->params_size);
@@ -89,15 +83,13 @@ int netrt_state_new(const netrt_model *m, state *s)
     return 0;
 }
 
-void netrt_state_free(state *s)
-{
+void netrt_state_free(state *s) {
     free(s->p);
     free(s->o);
     free(s->g);
 }
 
-double netrt_mean_loss(const netrt_model *m, state *s, const float *x, const float *t, size_t n)
-{
+double netrt_mean_loss(const netrt_model *m, state *s, const float *x, const float *t, size_t n) {
     size_t steps = n / m->batch, i;
     double sum = 0;
     for (i = 0; i < steps; i++)
@@ -105,8 +97,7 @@ double netrt_mean_loss(const netrt_model *m, state *s, const float *x, const flo
     return sum / (double)steps;
 }
 
-int netrt_zero_gradient(const netrt_model *m, state *s, const netrt_data *d)
-{
+int netrt_zero_gradient(const netrt_model *m, state *s, const netrt_data *d) {
     size_t b, i, nf = m->params_size / sizeof(float);
     for (b = 0; b < d->n / m->batch; b++) {
         m->grad(s->p, d->x + b * m->batch * m->n_in, d->t + b * m->batch * m->n_target, s->g);
@@ -117,8 +108,7 @@ int netrt_zero_gradient(const netrt_model *m, state *s, const netrt_data *d)
     return 1;
 }
 
-static int digits(uint64_t v)
-{
+static int digits(uint64_t v) {
     int d = 1;
     while (v >= 10) {
         v /= 10;
@@ -127,8 +117,7 @@ static int digits(uint64_t v)
     return d;
 }
 
-static int finite_params(const netrt_model *m, const void *p)
-{
+static int finite_params(const netrt_model *m, const void *p) {
     size_t i;
     for (i = 0; i < m->params_size / sizeof(float); i++)
         if (!isfinite(((const float *)p)[i]))
@@ -136,8 +125,7 @@ static int finite_params(const netrt_model *m, const void *p)
     return 1;
 }
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -149,17 +137,15 @@ typedef struct progress {
     double start, drawn;
 } progress;
 
-static void progress_clear(progress *pg)
-{
+static void progress_clear(progress *pg) {
     if (pg->shown) {
         fputs("\r\033[K", stdout);
         pg->shown = 0;
     }
 }
 
-static void progress_draw(progress *pg, uint64_t done, uint64_t total, uint64_t epoch,
-                          uint64_t last_epoch, size_t samples)
-{
+static void progress_draw(progress *pg, uint64_t done, uint64_t total, uint64_t epoch, uint64_t last_epoch,
+                          size_t samples) {
     double t = now(), el = t - pg->start, left;
     unsigned long long s;
     /* The first epoch always draws, so a short run shows the line once. */
@@ -169,15 +155,14 @@ static void progress_draw(progress *pg, uint64_t done, uint64_t total, uint64_t 
     left = done ? el / (double)done * (double)(total - done) : 0;
     s = (unsigned long long)(left + 0.5);
     fputs("\r\033[K", stdout);
-    printf("epoch %llu/%llu  %.0f samples/s  ETA %llu:%02llu:%02llu",
-           (unsigned long long)epoch, (unsigned long long)last_epoch,
-           el > 0 ? (double)samples * (double)done / el : 0.0, s / 3600, s / 60 % 60, s % 60);
+    printf("epoch %llu/%llu  %.0f samples/s  ETA %llu:%02llu:%02llu", (unsigned long long)epoch,
+           (unsigned long long)last_epoch, el > 0 ? (double)samples * (double)done / el : 0.0, s / 3600,
+           s / 60 % 60, s % 60);
     fflush(stdout);
     pg->shown = 1;
 }
 
-static void print_epoch(progress *pg, uint64_t e, uint64_t last, double loss, const double *val)
-{
+static void print_epoch(progress *pg, uint64_t e, uint64_t last, double loss, const double *val) {
     int w = digits(last) < 3 ? 3 : digits(last);
     progress_clear(pg);
     printf("epoch %*llu  loss %.6g", w, (unsigned long long)e, loss);
@@ -189,9 +174,7 @@ static void print_epoch(progress *pg, uint64_t e, uint64_t last, double loss, co
 /* Appends a row to the log and flushes it; the first failure's errno is
  * kept in *err for the report at the end (training goes on: the weights
  * are worth more than the log). */
-static void log_row(FILE *log, int *err, uint64_t e, uint64_t step, double loss,
-                    const double *val)
-{
+static void log_row(FILE *log, int *err, uint64_t e, uint64_t step, double loss, const double *val) {
     if (!log)
         return;
     fprintf(log, "%llu,%llu,%.9g,", (unsigned long long)e, (unsigned long long)step, loss);
@@ -205,10 +188,8 @@ static void log_row(FILE *log, int *err, uint64_t e, uint64_t step, double loss,
 /* Replays epoch e step by step from the snapshot in (p0, o0) to find the
  * first step whose loss, or whose updated weights, are not finite; reports
  * it.  `base` is the number of steps before the epoch. */
-static void report_divergence(const netrt_model *m, state *s, const void *p0, const void *o0,
-                              const float *xs, const float *ts, size_t steps, uint64_t e,
-                              uint64_t base, const char *save)
-{
+static void report_divergence(const netrt_model *m, state *s, const void *p0, const void *o0, const float *xs,
+                              const float *ts, size_t steps, uint64_t e, uint64_t base, const char *save) {
     size_t k;
     const char *what = "the loss is not finite";
     memcpy(s->p, p0, m->params_size);
@@ -225,16 +206,15 @@ static void report_divergence(const netrt_model *m, state *s, const void *p0, co
     if (k == steps) /* cannot happen with deterministic kernels; say what we know */
         k = steps - 1;
     netrt_fail("%s at epoch %llu, step %llu (step %zu of the epoch): training diverged (a smaller "
-         "learning rate may help)%s%s%s", what, (unsigned long long)e,
-         (unsigned long long)(base + k + 1), k + 1, save ? "; " : "", save ? save : "",
-         save ? " keeps the last good checkpoint" : "");
+               "learning rate may help)%s%s%s",
+               what, (unsigned long long)e, (unsigned long long)(base + k + 1), k + 1, save ? "; " : "",
+               save ? save : "", save ? " keeps the last good checkpoint" : "");
 }
 
 /* The rate for epoch e (1-based) of `last` epochs in all, as torch's
  * StepLR(step_size = every, gamma) and CosineAnnealingLR(T_max = last,
  * eta_min = min), stepped once per epoch, give it. */
-static double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last)
-{
+static double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last) {
     const double pi = 3.14159265358979323846;
     switch (pl->kind) {
     case LR_STEP:
@@ -246,8 +226,7 @@ static double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last)
     }
 }
 
-int netrt_train(const netrt_model *m, state *s, train_run *r)
-{
+int netrt_train(const netrt_model *m, state *s, train_run *r) {
     const netrt_data *d = r->d;
     size_t n = d->n, used = n - n % m->batch, per_epoch = used / m->batch, i;
     float *xs = malloc(n * m->n_in * sizeof(float));

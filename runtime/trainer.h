@@ -55,27 +55,27 @@ int netrt_zero_gradient(const netrt_model *m, state *s, const netrt_data *d);
 /* One training run's settings and results. */
 /* The learning rate of each epoch: --lr and --lr-schedule. */
 typedef struct lr_plan {
-    double lr;               /* the starting rate; 0: the model's compiled one */
+    double lr; /* the starting rate; 0: the model's compiled one */
     enum { LR_CONSTANT, LR_STEP, LR_COSINE } kind;
-    uint64_t every;          /* LR_STEP: epochs between decays */
-    double gamma;            /* LR_STEP: the factor of each decay */
-    double min;              /* LR_COSINE: the rate it anneals toward */
+    uint64_t every; /* LR_STEP: epochs between decays */
+    double gamma;   /* LR_STEP: the factor of each decay */
+    double min;     /* LR_COSINE: the rate it anneals toward */
 } lr_plan;
 
 typedef struct train_run {
-    const netrt_data *d;     /* training data, d->n >= batch */
-    const netrt_data *val;   /* NULL, or validation data with val->n >= batch */
-    uint64_t epoch0;         /* epochs already done (a resumed run); numbering continues */
-    uint64_t epochs;         /* epochs to run now */
-    uint64_t seed;           /* the shuffling seed */
-    uint64_t steps0;         /* optimizer steps already done */
+    const netrt_data *d;   /* training data, d->n >= batch */
+    const netrt_data *val; /* NULL, or validation data with val->n >= batch */
+    uint64_t epoch0;       /* epochs already done (a resumed run); numbering continues */
+    uint64_t epochs;       /* epochs to run now */
+    uint64_t seed;         /* the shuffling seed */
+    uint64_t steps0;       /* optimizer steps already done */
     int quiet;
-    FILE *log;               /* NULL, or the --log file (header already written) */
-    int log_errno;           /* out: why a write to log first failed; 0 if none did */
-    const char *save;        /* NULL, or the checkpoint path */
-    uint64_t save_every;     /* 0: save only at the end */
-    lr_plan lr;              /* the learning rate of each epoch */
-    double first, last;      /* out: loss before training, and the last epoch's */
+    FILE *log;           /* NULL, or the --log file (header already written) */
+    int log_errno;       /* out: why a write to log first failed; 0 if none did */
+    const char *save;    /* NULL, or the checkpoint path */
+    uint64_t save_every; /* 0: save only at the end */
+    lr_plan lr;          /* the learning rate of each epoch */
+    double first, last;  /* out: loss before training, and the last epoch's */
 } train_run;
 
 /* Trains; returns 0, or -1 after reporting (divergence, a failed save, out
@@ -88,7 +88,6 @@ int netrt_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet);
  * input (data, val, load; save may be load) or the other output, and save
  * can be written.  Each argument may be NULL.  Returns 0, or -1 after
  * printing one line `PATH: error: ...`. */
-int netrt_check_files(const char *data, const char *val, const char *load, const char *save,
-                      const char *log);
+int netrt_check_files(const char *data, const char *val, const char *load, const char *save, const char *log);
 
 #endif
