@@ -661,7 +661,23 @@ static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
         else
             fprintf(out, "    %s %s[%d];\n", R, st->cname, p->rows);
     }
+    if (o->loop_stack)
+        fprintf(out, "    %s_params grad; /* the gradient accumulator of the loop schedule */\n", N);
     fprintf(out, "} %s_optim;\n\n", N);
+    if (o->loop_stack) {
+        long es = o->fp64 ? 8 : 4, np = 0, ns = 0;
+        for (int i = 0; i < m->nparams; i++)
+            np += m->params[i].size;
+        for (int i = 0; i < m->nstates; i++)
+            ns += m->params[m->states[i].param].size;
+        fprintf(out,
+                "/* Every byte the model needs (the loop schedule: no malloc, no globals). */\n"
+                "#define %s_PARAMS_BYTES %ld /* %s_params */\n"
+                "#define %s_OPTIM_BYTES %ld /* %s_optim: steps, lr, state, the gradient */\n"
+                "#define %s_STACK_BYTES %ld /* each kernel's buffers on the stack, at most */\n\n",
+                N, es * np, N, N, o->fp64 ? 16 + es * (ns + np) : (12 + es * (ns + np) + 7) / 8 * 8, N, N,
+                o->loop_stack);
+    }
     fprintf(out,
             "/* torch.nn.Linear's default distribution, U(-1/sqrt(in), 1/sqrt(in)); same seed, same weights. */\n"
             "void %s_init(%s_params *p, uint64_t seed);\n"
@@ -858,6 +874,24 @@ static void emit_trainer(Emit *e) {
             "#endif\n"
             "#endif\n",
             (unsigned long long)e->m->hash, N);
+}
+
+void emit_c_loops(FILE *out, const Model *m, const Graph *g, int width, const EmitOptions *o) {
+    Emit e = {.out = out, .m = m, .o = o, .real = o->fp64 ? "double" : "float", .def = -1};
+    banner(out, m, o, "Trainer kernels");
+    if (o->inline_header) {
+        fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
+        header_body(out, m, o);
+    } else {
+        fprintf(out, "#include \"%s\"\n", o->header);
+    }
+    fprintf(out, "\n#include <math.h>\n\n_Static_assert(sizeof(%s_params) == %s_PARAMS_BYTES && sizeof(%s_optim) == "
+                 "%s_OPTIM_BYTES, \"the header's sizes\");\n\n",
+            m->name, m->name, m->name, m->name);
+    emit_init(&e);
+    emit_loops(out, g, m, width, o);
+    if (!o->fp64)
+        emit_trainer(&e);
 }
 
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {

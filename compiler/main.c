@@ -41,7 +41,12 @@ typedef struct Options {
     bool reassociate;        /* --reassociate: shorter chains, other rounding */
     bool fma;                /* --fma: with --reassociate, batch sums as fused multiply-adds */
     const char *label;       /* which graph --print-after shows: "" or " (NAME_train)" */
+    int unroll;              /* --unroll: UNROLL_AUTO, UNROLL_FULL, UNROLL_LOOPS */
+    const Graph *loops;      /* the loop schedule's tensor graph, when it was taken */
 } Options;
+
+/* --unroll: full unrolling up to a budget of scalar nodes, loops above it. */
+enum { UNROLL_AUTO, UNROLL_FULL, UNROLL_LOOPS, UNROLL_BUDGET = 8192 };
 
 static const char *const passes[] = {"lower", "grad", "optim", "simplify", "carry", "scalarize",
                                      "simplify-scalar", "reassociate"};
@@ -82,6 +87,10 @@ static void usage(FILE *out) {
           "                     rounding each); fast where the target has FMA (x86-64\n"
           "                     with -mfma or -march=native, AArch64), exact but slow\n"
           "                     elsewhere\n"
+          "  --unroll=KIND      auto (default): straight-line kernels while the unrolled\n"
+          "                     schedule has at most 8192 scalar operations, loops above;\n"
+          "                     full: always unrolled (its smaller limits); loops: always\n"
+          "                     loops (same bits; up to 16M parameters, batch 65536)\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
           "                     simplify, carry, scalarize, simplify-scalar, reassociate,\n"
           "                     or all\n"
@@ -166,6 +175,12 @@ static void parse_args(int argc, char **argv, Options *o) {
                             : strcmp(w, "8") == 0 ? 8 : strcmp(w, "16") == 0 ? 16 : 0;
             if (!o->vector_width)
                 usage_error("--vector-width takes 1, 2, 4, 8 or 16 lanes, not '%s'", w);
+        } else if (strncmp(a, "--unroll=", 9) == 0) {
+            const char *k = a + 9;
+            o->unroll = strcmp(k, "auto") == 0    ? UNROLL_AUTO
+                        : strcmp(k, "full") == 0  ? UNROLL_FULL
+                        : strcmp(k, "loops") == 0 ? UNROLL_LOOPS
+                                                  : (usage_error("--unroll takes auto, full or loops, not '%s'", k), 0);
         } else if (strncmp(a, "--print-after=", 14) == 0) {
             o->print_after = a + 14;
             bool known = strcmp(o->print_after, "all") == 0;
@@ -186,7 +201,7 @@ static void parse_args(int argc, char **argv, Options *o) {
             }
         }
         if (strncmp(a, "--emit=", 7) == 0 || strcmp(a, "--fp64") == 0 || strncmp(a, "--target=", 9) == 0 ||
-            strcmp(a, "--reassociate") == 0 || strcmp(a, "--fma") == 0 ||
+            strcmp(a, "--reassociate") == 0 || strcmp(a, "--fma") == 0 || strncmp(a, "--unroll=", 9) == 0 ||
             strncmp(a, "--vector-width=", 15) == 0 ||
             strncmp(a, "--cpu=", 6) == 0 || strncmp(a, "--features=", 11) == 0 ||
             (a[0] == '-' && a[1] == 'O') || strcmp(a, "--trainer") == 0 || strcmp(a, "--runtime") == 0) {
@@ -242,8 +257,19 @@ static const char *base_name(const char *path) {
 }
 
 /* What emit_c and emit_header need to know of the options and schedules. */
-static EmitOptions emit_options(const Options *o) {
-    return (EmitOptions){.fp64 = o->fp64, .argv = o->flags};
+static EmitOptions emit_options(const Options *o, const Model *m) {
+    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags};
+    if (o->loops)
+        eo.loop_stack = loops_stack(o->loops, m, o->vector_width, &eo);
+    return eo;
+}
+
+/* The kernels as C: the unrolled schedule's programs, or the loops. */
+static void kernels_c(FILE *out, const Options *o, const Schedule *sc, const EmitOptions *eo) {
+    if (o->loops)
+        emit_c_loops(out, sc->m, o->loops, o->vector_width, eo);
+    else
+        emit_c(out, sc, eo);
 }
 
 /* The header written beside output path: its suffix (if it has it) replaced by .h. */
@@ -255,12 +281,12 @@ static char *header_path(const char *out, const char *suffix) {
 /* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
 static void write_c(const Options *o, const Schedule *sc, const char *out) {
     const Model *m = sc->m;
-    EmitOptions eo = emit_options(o);
+    EmitOptions eo = emit_options(o, m);
     Output c, h;
     if (output_direct(out)) {
         eo.inline_header = true;
         output_open(&c, out);
-        emit_c(c.f, sc, &eo);
+        kernels_c(c.f, o, sc, &eo);
         output_close(&c);
         return;
     }
@@ -269,7 +295,7 @@ static void write_c(const Options *o, const Schedule *sc, const char *out) {
     output_open(&h, hpath);
     output_open(&c, out);
     emit_header(h.f, m, &eo);
-    emit_c(c.f, sc, &eo);
+    kernels_c(c.f, o, sc, &eo);
     output_close(&h);
     output_close(&c);
     output_commit(&h, 0644);
@@ -310,7 +336,7 @@ static void write_llvm(const Options *o, const Schedule *sc, EmitKind kind, cons
         return;
     }
     char *hpath = header_path(out, llvm_suffix[kind]);
-    EmitOptions eo = emit_options(o);
+    EmitOptions eo = emit_options(o, m);
     output_open(&h, hpath);
     output_open(&f, out);
     emit_header(h.f, m, &eo);
@@ -354,7 +380,7 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
     char *csrc = output_temp_file(format("%s.c", m->name));
     char *hsrc = output_temp_file(format("%s.h", m->name));
     char *bin = output_temp_file("trainer");
-    EmitOptions eo = emit_options(o);
+    EmitOptions eo = emit_options(o, m);
     eo.header = intern(format("%s.h", m->name));
     Output c = {.path = csrc, .slot = -1}, h = {.path = hsrc, .slot = -1};
     c.f = fopen(csrc, "w");
@@ -362,7 +388,7 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
     if (!c.f || !h.f)
         error_at(output_tempdir(), (Loc){0, 0}, "cannot write in the temporary folder: %s", strerror(errno));
     emit_header(h.f, m, &eo);
-    emit_c(c.f, sc, &eo);
+    kernels_c(c.f, o, sc, &eo);
     output_close(&h);
     output_close(&c);
 
@@ -554,6 +580,48 @@ int main(int argc, char **argv) {
     after(&o, &g, &m, "optim");
     simplify(&g, true);
     after(&o, &g, &m, "simplify");
+
+    /* the schedule: unrolled within the budget, loops above it (--unroll) */
+    if (o.unroll == UNROLL_FULL && m.unroll_err)
+        error_at(m.file, m.unroll_loc, "%s", m.unroll_err);
+    bool loops = o.unroll == UNROLL_LOOPS || (o.unroll == UNROLL_AUTO && m.unroll_err);
+    if (!loops && o.unroll == UNROLL_AUTO && emit != EM_IR) {
+        Schedules probe;
+        Options q = o;
+        q.print_after = NULL;
+        schedule(&q, &g, &m, &probe);
+        loops = probe.s.n > UNROLL_BUDGET;
+        schedules_free(&probe);
+    }
+    if (loops) {
+        if (o.run || is_llvm(emit))
+            error_at(m.file, (Loc){0, 0}, "the loop schedule (--unroll=%s) has no LLVM backend yet: build the C "
+                                          "(-o NAME.c, or -o trainer)",
+                     o.unroll == UNROLL_LOOPS ? "loops" : "auto, above the unroll budget");
+        o.loops = &g;
+    }
+    if (o.loops && emit != EM_IR) {
+        Schedule sc = {.m = &m};
+        EmitOptions eo = emit_options(&o, &m);
+        if (emit == EM_IR_SCALAR || emit == EM_KERNELS) {
+            if (!o.output || strcmp(o.output, "-") == 0) {
+                loops_print(stdout, &g, &m, o.vector_width, &eo);
+            } else {
+                Output f;
+                output_open(&f, o.output);
+                loops_print(f.f, &g, &m, o.vector_width, &eo);
+                output_close(&f);
+                output_commit(&f, 0644);
+            }
+        } else if (emit == EM_EXE) {
+            build_exe(&o, &sc, out);
+        } else {
+            write_c(&o, &sc, out);
+        }
+        graph_free(&g);
+        model_free(&m);
+        return 0;
+    }
 
     if (o.run) {
         Schedules sc;

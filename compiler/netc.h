@@ -43,6 +43,12 @@ enum {
     LIMIT_DEPTH = 16,         /* YAML nesting depth */
     LIMIT_FILE = 1 << 20,     /* bytes of YAML input */
     LIMIT_LANES = 16,         /* lanes in one vector (--vector-width) */
+    /* the loop schedule's (loops.c): above the unrolled limits, up to these */
+    LIMIT_LOOP_PARAMS = 1 << 24,   /* parameter scalars */
+    LIMIT_LOOP_FEATURES = 1 << 16, /* input features, and outputs of one layer */
+    LIMIT_LOOP_BATCH = 1 << 16,    /* samples per optimizer step */
+    LIMIT_LOOP_ACTS = 1 << 30,     /* batch x the widest layer: every index fits an int */
+    LIMIT_LOOP_STACK = 4 << 20,    /* bytes of scratch a loop kernel puts on the stack */
 };
 
 /* A position in the YAML input, 1-based; line 0 means "no position". */
@@ -149,6 +155,8 @@ typedef struct Model {
     State *states;             /* filled by model_params() */
     int nstates;
     uint64_t hash;             /* FNV-1a of the input bytes, for the banner */
+    const char *unroll_err;    /* the first limit of full unrolling it breaks, or NULL */
+    Loc unroll_loc;            /* where (--unroll=full reports it; auto takes loops) */
 } Model;
 
 /* ---- the IR ---- */
@@ -570,10 +578,24 @@ typedef struct EmitOptions {
     bool inline_header;   /* put the header text in the C (for -o -) */
     const char *header;   /* file name the C includes, when not inlined */
     const char *argv;     /* the flags, for the banner */
+    long loop_stack;      /* > 0: the loop schedule (loops.c), its kernels' stack bytes */
 } EmitOptions;
 void emit_header(FILE *out, const Model *m, const EmitOptions *o);
 /* Renders the schedule's kernel programs as C. */
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o);
+
+/* The loop schedule's C: banner, header, init and the runtime descriptor as
+ * emit_c, the kernels from loops.c. */
+void emit_c_loops(FILE *out, const Model *m, const Graph *g, int width, const EmitOptions *o);
+
+/* ---- loops.c ---- */
+/* Requires: the simplified tensor graph of a model.  Guarantees: the
+ * kernels as loops over tiles of samples (NAME_forward .. NAME_train), the
+ * same bits as the unrolled schedule; an error line if one sample's buffers
+ * pass LIMIT_LOOP_STACK. */
+void emit_loops(FILE *out, const Graph *g, const Model *m, int width, const EmitOptions *o);
+long loops_stack(const Graph *g, const Model *m, int width, const EmitOptions *o); /* bytes, at most */
+void loops_print(FILE *out, const Graph *g, const Model *m, int width, const EmitOptions *o);
 
 /* ---- emit_llvm.c (the only user of the LLVM C API) ---- */
 typedef enum LlvmKind { LLVM_IR, LLVM_BC, LLVM_ASM, LLVM_OBJ } LlvmKind;

@@ -321,6 +321,30 @@ static int expect_int(Parser *p, const YNode *n, const char *what, int lo, int h
     return (int)v;
 }
 
+/* The first limit of full unrolling the model breaks (--unroll=full reports
+ * it; --unroll=auto takes loops): kept, not failed. */
+static void unroll_limit(Parser *p, Loc at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void unroll_limit(Parser *p, Loc at, const char *fmt, ...) {
+    if (p->m->unroll_err)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    p->m->unroll_err = intern(msg);
+    p->m->unroll_loc = at;
+}
+
+/* An integer in [lo, hi] (the loop schedule's limit) that full unrolling
+ * takes only up to unrolled. */
+static int expect_size(Parser *p, const YNode *n, const char *what, int hi, int unrolled) {
+    int v = expect_int(p, n, what, 1, hi);
+    if (v > unrolled)
+        unroll_limit(p, n->loc, "%s must be between 1 and %d, got %s", what, unrolled, quote(n->text, n->len));
+    return v;
+}
+
 static double expect_number(Parser *p, const YNode *n, const char *what) {
     double v;
     if (!scalar_number(n, &v))
@@ -555,7 +579,7 @@ static int64_t check_layers(Parser *p, const YNode *seq) {
                  "give this layer a name", i + 1, quote(l->name, strlen(l->name)), other,
                  j + 1, m->layers[j].loc.line);
         }
-        l->out = expect_int(p, val[L_LINEAR], "'linear'", 1, LIMIT_FEATURES);
+        l->out = expect_size(p, val[L_LINEAR], "'linear'", LIMIT_LOOP_FEATURES, LIMIT_FEATURES);
         l->act = val[L_ACT] ? (Act)expect_choice(p, val[L_ACT], "activation", act_name)
                             : ACT_IDENTITY;
         if (l->act == ACT_SOFTMAX && i + 1 != seq->n)
@@ -571,9 +595,12 @@ static int64_t check_layers(Parser *p, const YNode *seq) {
         l->trainable = val[L_TRAIN] ? expect_bool(p, val[L_TRAIN], "'trainable'") : true;
         any_trainable |= l->trainable;
         params += (int64_t)l->out * in + (l->bias ? l->out : 0);
-        if (params > LIMIT_PARAMS)
+        if (params > LIMIT_LOOP_PARAMS)
             fail(p, l->loc, "layer %s brings the model to %lld parameters; the limit is %d",
-                 quote(l->name, strlen(l->name)), (long long)params, LIMIT_PARAMS);
+                 quote(l->name, strlen(l->name)), (long long)params, LIMIT_LOOP_PARAMS);
+        if (params > LIMIT_PARAMS)
+            unroll_limit(p, l->loc, "layer %s brings the model to %lld parameters; the limit is %d",
+                         quote(l->name, strlen(l->name)), (long long)params, LIMIT_PARAMS);
         in = l->out;
     }
     if (!any_trainable)
@@ -711,13 +738,22 @@ static void check_model(Parser *p) {
         if (i != T_BATCH)
             require(p, root, "model", top_keys[i], val[i]);
     expect_model_name(p, val[T_NAME], m->name);
-    m->input = expect_int(p, val[T_INPUT], "'input'", 1, LIMIT_FEATURES);
-    m->batch = val[T_BATCH] ? expect_int(p, val[T_BATCH], "'batch'", 1, LIMIT_BATCH) : 1;
+    m->input = expect_size(p, val[T_INPUT], "'input'", LIMIT_LOOP_FEATURES, LIMIT_FEATURES);
+    m->batch = val[T_BATCH] ? expect_size(p, val[T_BATCH], "'batch'", LIMIT_LOOP_BATCH, LIMIT_BATCH) : 1;
     int64_t params = check_layers(p, val[T_LAYERS]);
     if (params * m->batch > LIMIT_UNROLL) /* batch 1 never gets here: PARAMS < UNROLL */
+        unroll_limit(p, val[T_BATCH] ? val[T_BATCH]->loc : root->loc,
+                     "batch %d times %lld parameters is %lld unrolled scalars; the limit is %d", m->batch,
+                     (long long)params, (long long)(params * m->batch), LIMIT_UNROLL);
+    /* each activation tensor (batch x features) stays below 2^30 scalars, so
+     * every index of the loop schedule fits an int */
+    int widest = m->input;
+    for (int i = 0; i < m->nlayers; i++)
+        widest = m->layers[i].out > widest ? m->layers[i].out : widest;
+    if ((int64_t)widest * m->batch > LIMIT_LOOP_ACTS)
         fail(p, val[T_BATCH] ? val[T_BATCH]->loc : root->loc,
-             "batch %d times %lld parameters is %lld unrolled scalars; the limit is %d",
-             m->batch, (long long)params, (long long)(params * m->batch), LIMIT_UNROLL);
+             "batch %d times %d features is %lld activations in one tensor; the limit is %d", m->batch, widest,
+             (long long)widest * m->batch, LIMIT_LOOP_ACTS);
     check_loss(p, val[T_LOSS]);
     check_optimizer(p, val[T_OPT]);
 }
@@ -734,6 +770,8 @@ void parse_model(const char *path, const char *buf, size_t len, Model *m) {
     m->nstates = 0;
     m->loss_sum = false;
     m->opt = (Optimizer){0};
+    m->unroll_err = NULL;
+    m->unroll_loc = (Loc){0, 0};
     /* A UTF-8 byte-order mark is skipped here, so libyaml's columns on line 1
      * do not count it. */
     if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)

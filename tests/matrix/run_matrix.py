@@ -30,7 +30,7 @@ def run_one(args, name):
     fixture = os.path.join(args.matrix, name + '.txt')
     exe = os.path.join(d, 'harness')
     stages = [
-        ('netc', [args.netc, yaml, '-o', os.path.join(d, 'm.c')]),
+        ('netc', [args.netc] + shlex.split(args.netc_flags) + [yaml, '-o', os.path.join(d, 'm.c')]),
         ('cc', shlex.split(args.cc) + ['-DNETC_RUNTIME', '-I' + d, '-I' + args.rtinc, os.path.join(d, 'm.c'),
                                         args.harness, '-lm', '-o', exe]),
         ('harness', [exe, fixture]),
@@ -50,6 +50,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--netc', required=True)
     ap.add_argument('--cc', required=True)
+    ap.add_argument('--netc-flags', default='', help='more netc options (--unroll=loops)')
     ap.add_argument('--rtinc', required=True)
     ap.add_argument('--harness', required=True)
     ap.add_argument('--matrix', required=True)

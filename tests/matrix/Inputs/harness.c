@@ -62,7 +62,7 @@
 #define FLOOR 1e-2
 #define MEAN_TOL 1e-6
 
-enum { MAX_KEY = 96, MAX_LINE = 65536 };
+enum { MAX_KEY = 96, MAX_LINE = 1 << 22 }; /* a line of the loop models (tests/pytorch/matrix-loops) is up to 2 MB */
 
 typedef struct Entry {
     char key[MAX_KEY];
