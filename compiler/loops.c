@@ -25,6 +25,7 @@
  * rounded and added separately, so the loops compute the same bits as the
  * unrolled schedule.
  */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include "netc.h"
 
 #include <math.h>
@@ -43,6 +44,7 @@ typedef struct Loops {
     const char *N, *R; /* model name, "float" or "double" */
     int W;             /* lanes per vector */
     int MR, NR;        /* micro-kernel: rows, vectors */
+    bool shape[9][5];  /* the micro-kernels the kernels call, by rows and vectors */
     bool text;         /* print the readable schedule, not C */
     Kernel k;
     Cls *cls;
@@ -53,6 +55,7 @@ typedef struct Loops {
     int *gslot;        /* RED node stored in the gradient of this parameter, or -1 */
     bool *gtrans;      /* ... as its transpose (a weight's gradient) */
     int T;             /* samples per tile */
+    int rem;           /* samples in the last tile when fewer than T, else 0 */
     long stack;        /* bytes of this kernel's buffers */
 } Loops;
 
@@ -213,6 +216,7 @@ static void plan(Loops *L, Kernel k) {
     if (T > L->MR && T < B)
         T -= T % L->MR;
     L->T = (int)T;
+    L->rem = B % L->T;
     L->stack = esize * (per * T + PANEL + L->W);
     if (L->stack > LIMIT_LOOP_STACK)
         error_at(L->m->file, L->m->layers[0].loc,
@@ -442,6 +446,7 @@ static void micro(Loops *L, int depth, int mr, int nr, int aid, bool atr, const 
                   bool acc) {
     const Node *A = &L->g->node[aid];
     int cols = cols_of(A);
+    L->shape[mr][nr] = true;
     ind(L, depth);
     fprintf(L->out, "%s_mk%dx%d(kc, ", L->N, mr, nr);
     if (A->op == OP_INPUT || A->op == OP_TARGET) /* rows of x or t */
@@ -456,12 +461,30 @@ static void micro(Loops *L, int depth, int mr, int nr, int aid, bool atr, const 
             acc ? "1" : "q0");
 }
 
+/* The blocks of rows i0.. of mr rows: full blocks of NR vectors, then single vectors. */
+static void blocks(Loops *L, int depth, int mr, int aid, bool atr, const char *cptr, int ldc, int n, bool acc) {
+    const int W = L->W, step = L->NR * W;
+    FILE *out = L->out;
+    ind(L, depth);
+    fputs("int jv = 0;\n", out);
+    ind(L, depth);
+    fprintf(out, "for (; jv + %d <= nc; jv += %d)\n", step, step);
+    micro(L, depth + 1, mr, L->NR, aid, atr, cptr, ldc, n, acc);
+    if (L->NR > 1) {
+        ind(L, depth);
+        fprintf(out, "for (; jv < nc; jv += %d)\n", W);
+        micro(L, depth + 1, mr, 1, aid, atr, cptr, ldc, n, acc);
+    }
+}
+
 /* C[M x n] (+)= A[M x Q] . B[Q x n]: A(i, q) is node aid (transposed: at
  * (q, i)), B(q, j) node bid (at (j, q)), C row-major from cptr with rows ldc
- * apart.  M and Q are C expressions (the tile's rows), at most mmax and
- * qmax.  acc: C holds a partial sum to continue (else it starts at -0). */
-static void gemm(Loops *L, int depth, const char *cptr, int ldc, const char *M, int n, int aid, bool atr,
-                 const char *Q, int qmax, int bid, bool btr, bool acc) {
+ * apart.  M and Q are C expressions: M is m1 or m2 (the tile's rows, 0: no
+ * second value), Q at most qmax.  acc: C holds a partial sum to continue
+ * (else it starts at -0).  The rows that remain after the full blocks of MR
+ * get a micro-kernel of exactly that many rows. */
+static void gemm(Loops *L, int depth, const char *cptr, int ldc, const char *M, int m1, int m2, int n, int aid,
+                 bool atr, const char *Q, int qmax, int bid, bool btr, bool acc) {
     const int W = L->W, step = L->NR * W;
     int np = (n + W - 1) / W * W;
     int nc = np, kc = qmax;
@@ -483,10 +506,15 @@ static void gemm(Loops *L, int depth, const char *cptr, int ldc, const char *M, 
     fprintf(out, "for (int q0 = 0; q0 < %s; q0 += %d) {\n", Q, kc);
     ind(L, depth + 2);
     fprintf(out, "const int kc = %s - q0 < %d ? %s - q0 : %d;\n", Q, kc, Q, kc);
+    /* the panel: B's rows q0.., padded to whole vectors; read along B's memory */
+    const Node *b = &L->g->node[bid];
+    bool along_q = (b->op == OP_TRANSPOSE) != btr;
     ind(L, depth + 2);
-    fputs("for (int q = 0; q < kc; q++) /* the panel: B's rows q0.., padded to whole vectors */\n", out);
+    fprintf(out, "for (int %s = 0; %s < %s; %s++) /* the panel of B, padded to whole vectors */\n",
+            along_q ? "j" : "q", along_q ? "j" : "q", along_q ? "nc" : "kc", along_q ? "j" : "q");
     ind(L, depth + 3);
-    fputs("for (int j = 0; j < nc; j++)\n", out);
+    fprintf(out, "for (int %s = 0; %s < %s; %s++)\n", along_q ? "q" : "j", along_q ? "q" : "j",
+            along_q ? "kc" : "nc", along_q ? "q" : "j");
     ind(L, depth + 4);
     fprintf(out, "pk[q * nc + j] = j0 + j < %d ? ", n);
     if (btr)
@@ -498,29 +526,20 @@ static void gemm(Loops *L, int depth, const char *cptr, int ldc, const char *M, 
     fprintf(out, "int i0 = 0;\n");
     ind(L, depth + 2);
     fprintf(out, "for (; i0 + %d <= %s; i0 += %d) {\n", L->MR, M, L->MR);
-    ind(L, depth + 3);
-    fputs("int jv = 0;\n", out);
-    ind(L, depth + 3);
-    fprintf(out, "for (; jv + %d <= nc; jv += %d) {\n", step, step);
-    micro(L, depth + 4, L->MR, L->NR, aid, atr, cptr, ldc, n, acc);
-    ind(L, depth + 3);
+    blocks(L, depth + 3, L->MR, aid, atr, cptr, ldc, n, acc);
+    ind(L, depth + 2);
     fputs("}\n", out);
-    if (L->NR > 1) {
-        ind(L, depth + 3);
-        fprintf(out, "for (; jv < nc; jv += %d) {\n", W);
-        micro(L, depth + 4, L->MR, 1, aid, atr, cptr, ldc, n, acc);
-        ind(L, depth + 3);
+    int r1 = m1 % L->MR, r2 = m2 % L->MR;
+    for (int k = 0; k < 2; k++) {
+        int r = k ? r2 : r1;
+        if (!r || (k && r2 == r1))
+            continue;
+        ind(L, depth + 2);
+        fprintf(out, "if (%s - i0 == %d) {\n", M, r);
+        blocks(L, depth + 3, r, aid, atr, cptr, ldc, n, acc);
+        ind(L, depth + 2);
         fputs("}\n", out);
     }
-    ind(L, depth + 2);
-    fputs("}\n", out);
-    ind(L, depth + 2);
-    fprintf(out, "for (; i0 < %s; i0++)\n", M);
-    ind(L, depth + 3);
-    fprintf(out, "for (int jv = 0; jv < nc; jv += %d) {\n", W);
-    micro(L, depth + 4, 1, 1, aid, atr, cptr, ldc, n, acc);
-    ind(L, depth + 3);
-    fputs("}\n", out);
     ind(L, depth + 1);
     fputs("}\n", out);
     ind(L, depth);
@@ -538,8 +557,8 @@ static void row_node(Loops *L, int id) {
     fprintf(out, "        /* %s = %s%s */\n", label(L, id), op_name[n->op], shape(n));
     if (n->op == OP_MATMUL) {
         const Node *A = &g->node[n->arg[0]];
-        gemm(L, 2, b, C, "nv", C, n->arg[0], false, F("%d", A->type.dim[1]), A->type.dim[1], n->arg[1],
-             false, false);
+        gemm(L, 2, b, C, "nv", L->T, L->rem, C, n->arg[0], false, F("%d", A->type.dim[1]), A->type.dim[1],
+             n->arg[1], false, false);
         return;
     }
     if (n->op == OP_SOFTMAX || n->op == OP_LOGSOFTMAX) {
@@ -590,9 +609,9 @@ static void reduce(Loops *L, int id) {
         const Param *p = &L->m->params[L->gslot[id]];
         const char *gp = F("&%s->%s[0]%s", grad_ptr(L), p->cname, p->cols ? "[0]" : "");
         if (L->gtrans[id]) /* dW[n][k] += sum_r b[r][n] a[r][k] */
-            gemm(L, 2, gp, K, F("%d", Nn), K, bt, true, "nv", L->T, at, false, true);
+            gemm(L, 2, gp, K, F("%d", Nn), Nn, 0, K, bt, true, "nv", L->T, at, false, true);
         else /* G[k][n] += sum_r a[r][k] b[r][n] */
-            gemm(L, 2, gp, Nn, F("%d", K), Nn, at, true, "nv", L->T, bt, false, true);
+            gemm(L, 2, gp, Nn, F("%d", K), K, 0, Nn, at, true, "nv", L->T, bt, false, true);
         return;
     }
     case OP_SUMROWS: {
@@ -826,8 +845,8 @@ static void loops_init(Loops *L, FILE *out, const Graph *g, const Model *m, int 
     L->N = m->name;
     L->R = o->fp64 ? "double" : "float";
     L->W = width < 2 ? 1 : width;
-    L->MR = L->W >= 16 ? 6 : 4;
-    L->NR = L->W >= 16 ? 4 : 3;
+    L->MR = L->W >= 16 ? 8 : 4; /* 24 or 12 accumulators: AVX-512 has 32 registers, AVX 16 */
+    L->NR = 3;
     L->cls = xcalloc((size_t)g->n, sizeof(Cls));
     L->need = xcalloc((size_t)g->n, sizeof(bool));
     L->uses = xcalloc((size_t)g->n, sizeof(int));
@@ -881,8 +900,9 @@ void emit_loops(FILE *out, const Graph *g, const Model *m, int width, const Emit
             "            (v) = *(const %s_vecu *)(p);                                      \\\n"
             "        else {                                                                \\\n"
             "            (v) = (%s_vec){0};                                                \\\n"
-            "            for (int l_ = 0; l_ < (n); l_++)                                  \\\n"
-            "                (v)[l_] = (p)[l_];                                            \\\n"
+            "            for (int l_ = 0; l_ < %d; l_++) /* not a memcpy of n */           \\\n"
+            "                if (l_ < (n))                                                 \\\n"
+            "                    (v)[l_] = (p)[l_];                                        \\\n"
             "        }                                                                     \\\n"
             "    } while (0)\n"
             "#define %s_STORE(p, v, n)                                                        \\\n"
@@ -890,20 +910,33 @@ void emit_loops(FILE *out, const Graph *g, const Model *m, int width, const Emit
             "        if ((n) >= %d)                                                        \\\n"
             "            *(%s_vecu *)(p) = (v);                                            \\\n"
             "        else                                                                  \\\n"
-            "            for (int l_ = 0; l_ < (n); l_++)                                  \\\n"
-            "                (p)[l_] = (v)[l_];                                            \\\n"
+            "            for (int l_ = 0; l_ < %d; l_++)                                   \\\n"
+            "                if (l_ < (n))                                                 \\\n"
+            "                    (p)[l_] = (v)[l_];                                        \\\n"
             "    } while (0)\n\n",
-            W, R, N, bytes, R, N, bytes, o->fp64 ? 8 : 4, R, N, R, R, W, N, N, W, N, N, N, W, N);
-    micro_def(&L, L.MR, L.NR);
-    if (L.NR > 1)
-        micro_def(&L, L.MR, 1);
-    micro_def(&L, 1, 1);
-    fprintf(out, "void %s_forward(const %s_params *p, const %s *x, %s *y)\n", N, N, R, R);
+            W, R, N, bytes, R, N, bytes, o->fp64 ? 8 : 4, R, N, R, R, W, N, N, W, N, N, W, N, W, N, W);
+    /* the kernels first into memory: the micro-kernels they call are defined before them */
+    char *body = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&body, &len);
+    if (!mem)
+        die("loops: open_memstream failed");
+    L.out = mem;
+    fprintf(mem, "void %s_forward(const %s_params *p, const %s *x, %s *y)\n", N, N, R, R);
     kernel(&L, K_FORWARD);
-    fprintf(out, "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g)\n", R, N, N, R, R, N);
+    fprintf(mem, "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g)\n", R, N, N, R, R, N);
     kernel(&L, K_GRAD);
-    fprintf(out, "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t)\n", R, N, N, N, R, R);
+    fprintf(mem, "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t)\n", R, N, N, N, R, R);
     kernel(&L, K_STEP);
+    if (fclose(mem) != 0)
+        die("loops: the kernels' buffer failed");
+    L.out = out;
+    for (int mr = 8; mr >= 1; mr--)
+        for (int nr = 4; nr >= 1; nr--)
+            if (L.shape[mr][nr])
+                micro_def(&L, mr, nr);
+    fwrite(body, 1, len, out);
+    free(body);
     fprintf(out,
             "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n)\n{\n"
             "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n"
