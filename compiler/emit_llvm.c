@@ -32,7 +32,7 @@
 
 /* The descriptor built below mirrors netrt.h field for field; a field added
  * there must be added here (and this check updated). */
-_Static_assert(offsetof(netrt_model, hash) + sizeof(uint64_t) == sizeof(netrt_model),
+_Static_assert(offsetof(netrt_model, apply) + sizeof(void (*)(void)) == sizeof(netrt_model),
                "netrt_model gained a field: update model_type() and descriptor() in emit_llvm.c");
 
 typedef struct L {
@@ -98,7 +98,9 @@ static LLVMValueRef state_addr(L *l, int slot, int k) {
 
 /* Where a carried leaf lives in memory. */
 static LLVMValueRef leaf_addr(L *l, Op op, int slot, int k) {
-    return op == OP_PARAM ? param_addr(l, l->p, slot, k) : state_addr(l, slot, k);
+    return op == OP_PARAM      ? param_addr(l, l->p, slot, k)
+           : op == OP_GRADIENT ? param_addr(l, l->g, slot, k)
+                               : state_addr(l, slot, k);
 }
 
 static LLVMValueRef elem_addr(L *l, LLVMValueRef base, int k) {
@@ -283,6 +285,8 @@ static LLVMValueRef build(L *l, int id, const char *name) {
         return load(l, l->real, param_addr(l, l->p, n->slot, n->index), name);
     case OP_STATE:
         return load(l, l->real, state_addr(l, n->slot, n->index), name);
+    case OP_GRADIENT:
+        return load(l, l->real, param_addr(l, l->g, n->slot, n->index), name);
     case OP_HYPER:
         return hyper(l, (Hyper)n->slot, name);
     case OP_CONST:
@@ -609,7 +613,7 @@ static void render(L *l, const KProg *kp, Loop *lp) {
             unreachable();
         }
     }
-    if (l->pl->k == K_FORWARD)
+    if (l->pl->k == K_FORWARD || l->pl->k == K_APPLY)
         LLVMBuildRetVoid(l->b);
     free(l->val);
     free(l->slot);
@@ -649,6 +653,17 @@ static void kernel_step(L *l, const KProg *kp) {
     LLVMValueRef fn = function(l, format("%s_step", l->m->name), l->real, args, names, attrs, 4);
     l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1);
     l->x = LLVMGetParam(fn, 2), l->t = LLVMGetParam(fn, 3);
+    render(l, kp, NULL);
+}
+
+/* NAME_apply(p, o, g): NAME_step's update from the given gradient. */
+static void kernel_apply(L *l, const KProg *kp) {
+    LLVMTypeRef args[] = {ptr(l->params), ptr(l->optim), ptr(l->params)};
+    static const char *const names[] = {"p", "o", "g"};
+    static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly"};
+    LLVMValueRef fn = function(l, format("%s_apply", l->m->name), LLVMVoidTypeInContext(l->ctx), args, names,
+                               attrs, 3);
+    l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1), l->g = LLVMGetParam(fn, 2);
     render(l, kp, NULL);
 }
 
@@ -765,7 +780,8 @@ static void model_type(L *l) {
     LLVMStructSetBody(l->tensor, t, 4, 0);
     LLVMTypeRef vp = l->i8p, fp = l->realp, f = l->real, v = LLVMVoidTypeInContext(l->ctx);
     LLVMTypeRef init[] = {vp, l->i64}, fwd[] = {vp, fp, fp}, grad[] = {vp, fp, fp, vp},
-                step[] = {vp, vp, fp, fp}, train[] = {vp, vp, fp, fp, l->isz}, lr[] = {vp, f};
+                step[] = {vp, vp, fp, fp}, train[] = {vp, vp, fp, fp, l->isz}, lr[] = {vp, f},
+                apply[] = {vp, vp, vp};
     LLVMTypeRef fields[] = {
         l->i8p, l->i8p, l->i8p,                                /* name, source, version */
         l->isz, l->isz, l->isz, l->isz, l->isz, l->isz, l->isz, /* n_in .. n_tensors */
@@ -775,6 +791,7 @@ static void model_type(L *l) {
         ptr(LLVMFunctionType(f, grad, 4, 0)), ptr(LLVMFunctionType(f, step, 4, 0)),
         ptr(LLVMFunctionType(f, train, 5, 0)), ptr(LLVMFunctionType(v, lr, 2, 0)),
         l->i64,                                                /* hash */
+        ptr(LLVMFunctionType(v, apply, 3, 0)),                 /* apply */
     };
     l->model = LLVMStructCreateNamed(l->ctx, "netrt_model");
     LLVMStructSetBody(l->model, fields, sizeof fields / sizeof *fields, 0);
@@ -791,7 +808,7 @@ static void check_model_layout(L *l) {
         offsetof(netrt_model, tensors), offsetof(netrt_model, lr), offsetof(netrt_model, n_state),
         offsetof(netrt_model, state), offsetof(netrt_model, init), offsetof(netrt_model, forward),
         offsetof(netrt_model, grad), offsetof(netrt_model, step), offsetof(netrt_model, train),
-        offsetof(netrt_model, set_lr), offsetof(netrt_model, hash)};
+        offsetof(netrt_model, set_lr), offsetof(netrt_model, hash), offsetof(netrt_model, apply)};
     if (LLVMCountStructElementTypes(l->model) != sizeof off / sizeof *off ||
         LLVMABISizeOfType(l->td, l->model) != sizeof(netrt_model))
         die("emit_llvm: the netrt_model type does not match netrt.h");
@@ -860,11 +877,12 @@ static void descriptor(L *l, bool with_main, bool host) {
         size_const(l, (unsigned)m->nstates), tensor_table(l, "state", true),
         wrapper(l, "init_v", "init"), wrapper(l, "forward_v", "forward"), wrapper(l, "grad_v", "grad"),
         wrapper(l, "step_v", "step"), wrapper(l, "train_v", "train"), set_lr_wrapper(l),
-        LLVMConstInt(l->i64, m->hash, 0),
+        LLVMConstInt(l->i64, m->hash, 0), wrapper(l, "apply_v", "apply"),
     };
-    enum { FIRST_FN = 14, LAST_FN = 19 };
-    for (unsigned i = FIRST_FN; i <= LAST_FN; i++)
-        fields[i] = LLVMConstBitCast(fields[i], LLVMStructGetTypeAtIndex(l->model, i));
+    enum { FIRST_FN = 14, LAST_FN = 19, APPLY_FN = 21 };
+    for (unsigned i = FIRST_FN; i <= APPLY_FN; i++)
+        if (i <= LAST_FN || i == APPLY_FN)
+            fields[i] = LLVMConstBitCast(fields[i], LLVMStructGetTypeAtIndex(l->model, i));
     LLVMValueRef model = LLVMAddGlobal(l->mod, l->model, format("%s_model", m->name));
     LLVMSetInitializer(model, LLVMConstNamedStruct(l->model, fields, sizeof fields / sizeof *fields));
     LLVMSetGlobalConstant(model, 1);
@@ -942,6 +960,8 @@ static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool
     kernel_grad(l, &l->sc->k[K_GRAD]);
     kernel_step(l, &l->sc->k[K_STEP]);
     kernel_train(l, &l->sc->k[K_TRAIN]);
+    if (l->sc->apply)
+        kernel_apply(l, &l->sc->k[K_APPLY]);
     if (desc)
         descriptor(l, with_main, host);
     LLVMDisposeBuilder(l->b);

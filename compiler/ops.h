@@ -52,6 +52,7 @@ X(STATE,     "state",     0, LEAF,    1, 0, 1, LEAF,   NULL,     10, NULL,   LEA
 X(HYPER,     "hyper",     0, LEAF,    1, 0, 1, LEAF,   NULL,     10, NULL,   LEAF,      NULL)        /* a per-step scalar the kernel computes: Hyper `slot` */
 X(CARRY,     "carry",     0, LEAF,    1, 0, 1, LEAF,   NULL,     10, NULL,   LEAF,      NULL)        /* NAME_train's carried first-layer pre-activation (carry.c); scalar: element `index` */
 X(NEXT,      "next",      0, LEAF,    1, 0, 1, LEAF,   NULL,     10, NULL,   LEAF,      NULL)        /* the next batch's inputs x'[B,IN] (carry.c); scalar form: x'[index] */
+X(GRADIENT,  "gradient",  0, LEAF,    1, 0, 1, LEAF,   NULL,     10, NULL,   LEAF,      NULL)        /* NAME_apply's given gradient of parameter `slot` (apply.c); scalar: element `index` */
 /* elementwise, operands of the node's shape */
 X(ADD,       "add",       2, ELEM,    3, 1, 0, INFIX,  " + ",     5, NULL,   INSTR,     "fadd")      /* a + b */
 X(SUB,       "sub",       2, ELEM,    3, 1, 0, INFIX,  " - ",     5, NULL,   INSTR,     "fsub")      /* a - b */
