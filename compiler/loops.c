@@ -125,6 +125,7 @@ static bool kernel_root(Kernel k, RootKind r) {
     case K_FORWARD: return r == ROOT_OUTPUT;
     case K_GRAD: return r == ROOT_LOSS || r == ROOT_GRAD;
     case K_STEP: case K_TRAIN: return r == ROOT_LOSS || r == ROOT_UPDATE || r == ROOT_STATE;
+    case K_APPLY: return r == ROOT_UPDATE || r == ROOT_STATE;
     }
     return false;
 }
@@ -266,7 +267,7 @@ static void member(Loops *L, const char *ptr, const char *cname, const Param *p,
 }
 
 /* The gradient storage of parameter slot: g or o->grad. */
-static const char *grad_ptr(const Loops *L) { return L->k == K_GRAD ? "g" : "(&o->grad)"; }
+static const char *grad_ptr(const Loops *L) { return L->k == K_GRAD || L->k == K_APPLY ? "g" : "(&o->grad)"; }
 
 static void expr(Loops *L, int id, const char *r, const char *c);
 
@@ -750,6 +751,14 @@ static void kernel(Loops *L, Kernel k) {
     FILE *out = L->out;
     const char *R = L->R;
     int B = k == K_FORWARD ? 1 : L->m->batch;
+    if (k == K_APPLY) { /* the updates alone, from the gradient g */
+        fputs("{\n", out);
+        hypers(L);
+        for (int s = 0; s < L->m->nparams; s++)
+            update_loop(L, s);
+        fputs("    o->steps += 1;\n}\n\n", out);
+        return;
+    }
     fprintf(out, "{\n    /* tiles of %d sample%s; %ld bytes of buffers on the stack */\n", L->T, L->T == 1 ? "" : "s",
             L->stack);
     if (k != K_FORWARD)
@@ -944,6 +953,11 @@ void emit_loops(FILE *out, const Graph *g, const Model *m, int width, const Emit
             "        total += %s_step(p, o, x + s * %s_BATCH * %s_IN, t + s * %s_BATCH * %s_TARGETS);\n"
             "    return steps ? (%s)(total / (double)steps) : 0;\n}\n\n",
             R, N, N, N, R, R, N, N, N, N, N, N, R);
+    fprintf(out, "/* %s_apply: the update alone, from the gradient g: %s_grad then %s_apply is %s_step. */\n", N, N,
+            N, N);
+    fprintf(out, "void %s_apply(%s_params *p, %s_optim *o, const %s_params *g)\n", N, N, N, N);
+    L.shape[0][0] = false;
+    kernel(&L, K_APPLY);
     loops_free(&L);
 }
 
