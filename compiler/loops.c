@@ -756,7 +756,13 @@ static void kernel(Loops *L, Kernel k) {
         hypers(L);
         for (int s = 0; s < L->m->nparams; s++)
             update_loop(L, s);
-        fputs("    o->steps += 1;\n}\n\n", out);
+        /* o->grad holds the last step's gradient (the trainable parameters'), as after NAME_step */
+        fputs("    o->steps += 1;\n    if (&o->grad != g) {\n", out);
+        for (int s = 0; s < L->m->nparams; s++)
+            if (L->m->params[s].trainable)
+                fprintf(out, "        __builtin_memcpy(o->grad.%s, g->%s, sizeof o->grad.%s);\n",
+                        L->m->params[s].cname, L->m->params[s].cname, L->m->params[s].cname);
+        fputs("    }\n}\n\n", out);
         return;
     }
     fprintf(out, "{\n    /* tiles of %d sample%s; %ld bytes of buffers on the stack */\n", L->T, L->T == 1 ? "" : "s",
