@@ -202,14 +202,14 @@ static void plan(Loops *L, Kernel k) {
                 L->mat[x] = true;
         }
     }
-    /* the tile: buffers of about 256 KiB, at least one sample */
+    /* the tile: buffers of about 1 MiB (a weight gradient is read and written once a tile), at least one sample */
     long per = 0;
     for (int i = 0; i < g->n; i++)
         if (L->mat[i])
             per += cols_of(&g->node[i]);
     int B = k == K_FORWARD ? 1 : L->m->batch;
     long esize = L->o->fp64 ? 8 : 4;
-    long T = per ? (256L * 1024 / esize) / per : B;
+    long T = per ? (1024L * 1024 / esize) / per : B;
     if (T < 1)
         T = 1;
     if (T > B)
