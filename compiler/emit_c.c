@@ -629,6 +629,13 @@ static void banner(FILE *out, const Model *m, const EmitOptions *o, const char *
             " * flags:  %s\n */\n",
             what, m->name, NETC_VERSION, c_comment(m->file), (unsigned long long)m->hash,
             o->argv && *o->argv ? o->argv : "(none)");
+    if (o->cost) /* the banner's last line is the header's first */
+        fprintf(out,
+                "/* memory: parameters %s B, optimizer state %s B, scratch %s B (estimated stack)\n"
+                " * FLOPs per step: %s = forward %s + backward %s + update %s\n */\n",
+                commas(o->cost->params_bytes), commas(o->cost->optim_bytes), commas(o->cost->scratch_bytes),
+                commas(o->cost->flops_step), commas(o->cost->flops[0]), commas(o->cost->flops[1]),
+                commas(o->cost->flops[2]));
 }
 
 static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
@@ -662,6 +669,20 @@ static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
             fprintf(out, "    %s %s[%d];\n", R, st->cname, p->rows);
     }
     fprintf(out, "} %s_optim;\n\n", N);
+    if (o->cost) {
+        const Cost *c = o->cost;
+        fprintf(out,
+                "/* What one step needs (netc --report): memory in bytes, and floating-point operations. */\n"
+                "#define %s_PARAMS_BYTES %ld /* sizeof(%s_params) */\n"
+                "#define %s_OPTIM_BYTES %ld /* sizeof(%s_optim) */\n"
+                "#define %s_SCRATCH_BYTES %ld /* stack of one kernel call, estimated for -O1 and up */\n"
+                "#define %s_FLOPS_FORWARD %ld /* %s_step's forward pass and loss */\n"
+                "#define %s_FLOPS_BACKWARD %ld /* its gradient */\n"
+                "#define %s_FLOPS_UPDATE %ld /* its optimizer update */\n"
+                "#define %s_FLOPS_PER_STEP %ld /* their sum, for %s_BATCH samples */\n\n",
+                N, c->params_bytes, N, N, c->optim_bytes, N, N, c->scratch_bytes, N, c->flops[0], N, N,
+                c->flops[1], N, c->flops[2], N, c->flops_step, N);
+    }
     fprintf(out,
             "/* torch.nn.Linear's default distribution, U(-1/sqrt(in), 1/sqrt(in)); same seed, same weights. */\n"
             "void %s_init(%s_params *p, uint64_t seed);\n"

@@ -943,6 +943,21 @@ char *emit_llvm(const Schedule *sc, const LlvmOptions *o, size_t *len) {
     }
     if (o->kind == LLVM_OBJ && llvm_riscv_abi)
         llvm_mark_float_abi(out, *len);
+    if (o->sizes) { /* the object's code sizes: this output's, or one compiled for them */
+        char *triple = LLVMGetTargetMachineTriple(tm), *cpu = LLVMGetTargetMachineCPU(tm);
+        const char *target = intern(format("%s%s%s", triple, *cpu ? ", " : "", cpu));
+        LLVMDisposeMessage(triple);
+        LLVMDisposeMessage(cpu);
+        if (o->kind == LLVM_OBJ) {
+            llvm_object_sizes(out, *len, target, o->sizes);
+        } else {
+            LLVMMemoryBufferRef obj;
+            if (LLVMTargetMachineEmitToMemoryBuffer(tm, l.mod, LLVMObjectFile, &err, &obj))
+                die("emit_llvm: code generation failed: %s", err);
+            llvm_object_sizes(LLVMGetBufferStart(obj), LLVMGetBufferSize(obj), target, o->sizes);
+            LLVMDisposeMemoryBuffer(obj);
+        }
+    }
     LLVMDisposeModule(l.mod);
     LLVMDisposeTargetData(l.td);
     LLVMContextDispose(ctx);

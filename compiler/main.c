@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_KERNELS, EM_EXE, EM_LLVM, EM_BC, EM_ASM, EM_OBJ } EmitKind;
+typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_KERNELS, EM_EXE, EM_LLVM, EM_BC, EM_ASM, EM_OBJ, EM_DOT } EmitKind;
 
 typedef struct Options {
     const char *input;
@@ -41,6 +41,10 @@ typedef struct Options {
     bool reassociate;        /* --reassociate: shorter chains, other rounding */
     bool fma;                /* --fma: with --reassociate, batch sums as fused multiply-adds */
     const char *label;       /* which graph --print-after shows: "" or " (NAME_train)" */
+    bool report;             /* --report: the cost report on standard output */
+    long max_ram, max_flash; /* --max-ram, --max-flash in bytes; -1: none */
+    const char *max_ram_arg, *max_flash_arg;
+    Cost cost;               /* the schedule's (report.c) */
 } Options;
 
 static const char *const passes[] = {"lower", "grad", "optim", "simplify", "carry", "scalarize",
@@ -59,9 +63,17 @@ static void usage(FILE *out) {
           "                     trainer executable (default: MODEL.c)\n"
           "  --emit=KIND        c (default), exe (trainer executable), ir (tensor IR after\n"
           "                     simplification), ir-scalar (the unrolled schedule),\n"
-          "                     kernels (the kernel programs both backends print); with\n"
-          "                     LLVM: llvm (.ll), bc (bitcode), asm (.s), obj (.o); the\n"
-          "                     suffix of -o picks the kind when --emit is not given\n"
+          "                     kernels (the kernel programs both backends print), dot\n"
+          "                     (the IR as a Graphviz graph); with LLVM: llvm (.ll), bc\n"
+          "                     (bitcode), asm (.s), obj (.o); the suffix of -o picks the\n"
+          "                     kind when --emit is not given\n"
+          "  --report           print what training costs: parameters, optimizer state,\n"
+          "                     scratch, FLOPs per layer, the schedule, and with an LLVM\n"
+          "                     kind or --target the code size of each kernel; writes\n"
+          "                     the output too only when -o is given\n"
+          "  --max-ram=SIZE     fail (exit 1) if parameters, optimizer state and scratch\n"
+          "                     exceed SIZE (bytes, or 256K, 1M)\n"
+          "  --max-flash=SIZE   fail if the LLVM object's code exceeds SIZE\n"
           "  --target=TRIPLE    LLVM outputs: target triple (default: the host)\n"
           "  --cpu=NAME         LLVM outputs: CPU (default: the host's without --target,\n"
           "                     else generic; 'help' lists them)\n"
@@ -105,6 +117,7 @@ static _Noreturn void usage_error(const char *fmt, const char *arg) {
 static void parse_args(int argc, char **argv, Options *o) {
     memset(o, 0, sizeof *o);
     o->llvm.opt = 2;
+    o->max_ram = o->max_flash = -1;
     int first = 1;
     if (argc > 1 && strcmp(argv[1], "run") == 0) {
         o->run = true;
@@ -135,6 +148,7 @@ static void parse_args(int argc, char **argv, Options *o) {
                       : strcmp(k, "bc") == 0        ? EM_BC
                       : strcmp(k, "asm") == 0       ? EM_ASM
                       : strcmp(k, "obj") == 0       ? EM_OBJ
+                      : strcmp(k, "dot") == 0       ? EM_DOT
                                                     : (usage_error("unknown --emit kind '%s'", k), EM_C);
         } else if (strncmp(a, "--target=", 9) == 0 && a[9]) {
             o->llvm.triple = a + 9;
@@ -156,6 +170,17 @@ static void parse_args(int argc, char **argv, Options *o) {
             o->llvm_flags = true;
         } else if (strcmp(a, "--fp64") == 0) {
             o->fp64 = true;
+        } else if (strcmp(a, "--report") == 0) {
+            o->report = true;
+        } else if (strncmp(a, "--max-ram=", 10) == 0 || strncmp(a, "--max-flash=", 12) == 0) {
+            bool ram = a[6] == 'r';
+            long v = parse_size(strchr(a, '=') + 1);
+            if (v < 0)
+                usage_error(ram ? "--max-ram takes a size in bytes (65536, 256K, 1M), not '%s'"
+                                : "--max-flash takes a size in bytes (65536, 256K, 1M), not '%s'",
+                            strchr(a, '=') + 1);
+            *(ram ? &o->max_ram : &o->max_flash) = v;
+            *(ram ? &o->max_ram_arg : &o->max_flash_arg) = a;
         } else if (strcmp(a, "--reassociate") == 0) {
             o->reassociate = true;
         } else if (strcmp(a, "--fma") == 0) {
@@ -243,7 +268,7 @@ static const char *base_name(const char *path) {
 
 /* What emit_c and emit_header need to know of the options and schedules. */
 static EmitOptions emit_options(const Options *o) {
-    return (EmitOptions){.fp64 = o->fp64, .argv = o->flags};
+    return (EmitOptions){.fp64 = o->fp64, .argv = o->flags, .cost = &o->cost};
 }
 
 /* The header written beside output path: its suffix (if it has it) replaced by .h. */
@@ -300,7 +325,20 @@ static void write_llvm(const Options *o, const Schedule *sc, EmitKind kind, cons
     if (o->fp64 && (lo.trainer || lo.runtime))
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
     size_t len;
+    CodeSize cs;
+    if (o->report || o->max_flash >= 0)
+        lo.sizes = &cs;
     char *bytes = emit_llvm(sc, &lo, &len); /* exits on a bad target: nothing written yet */
+    if (lo.sizes) {
+        budget_flash(m, &cs, o->max_flash, o->max_flash_arg);
+        if (o->report)
+            report_print(stdout, sc, &o->cost, &cs, o->fp64);
+        free(cs.sym);
+    }
+    if (!out) { /* --report alone */
+        free(bytes);
+        return;
+    }
     Output f, h;
     if (output_direct(out)) {
         output_open(&f, out);
@@ -404,6 +442,10 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
 static void after(const Options *o, const Graph *g, const Model *m, const char *pass) {
     ir_verify(g, pass);
     if (o->print_after && (strcmp(o->print_after, "all") == 0 || strcmp(o->print_after, pass) == 0)) {
+        if (o->emit == EM_DOT) { /* one graph per pass, each a complete dot file */
+            dot_print(stderr, g, m, format("IR after %s%s", pass, o->label ? o->label : ""));
+            return;
+        }
         fprintf(stderr, "; ---- IR after %s%s ----\n", pass, o->label ? o->label : "");
         ir_print(stderr, g, m);
     }
@@ -467,12 +509,18 @@ static void schedules_free(Schedules *sc) {
 
 static void print_ir(const Options *o, const Graph *g, const Model *m) {
     if (!o->output || strcmp(o->output, "-") == 0) {
-        ir_print(stdout, g, m);
+        if (o->emit == EM_DOT)
+            dot_print(stdout, g, m, "IR");
+        else
+            ir_print(stdout, g, m);
         return;
     }
     Output f;
     output_open(&f, o->output);
-    ir_print(f.f, g, m);
+    if (o->emit == EM_DOT)
+        dot_print(f.f, g, m, "IR");
+    else
+        ir_print(f.f, g, m);
     output_close(&f);
     output_commit(&f, 0644);
 }
@@ -484,6 +532,8 @@ static const char *resolve_output(const Options *o, const Model *m, EmitKind *ki
     const char *out = o->output;
     if (emit == EM_DEFAULT && out)
         emit = llvm_kind_of(out);
+    if (emit == EM_DEFAULT && o->report && !out && o->llvm_flags)
+        emit = EM_OBJ; /* --report --target=...: the code size of an object */
     if (emit == EM_DEFAULT)
         emit = out && strcmp(out, "-") != 0 && !strchr(base_name(out), '.') ? EM_EXE : EM_C;
     if (o->run && (o->output || o->emit || o->fp64 || o->llvm.triple || o->llvm.trainer || o->llvm.runtime))
@@ -496,6 +546,17 @@ static const char *resolve_output(const Options *o, const Model *m, EmitKind *ki
         usage_error("%s", "--emit=exe writes an executable: give it a file name, not '-o -'");
     if (emit == EM_EXE && o->fp64 && !o->run)
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
+    if (o->run && (o->report || o->max_ram >= 0 || o->max_flash >= 0))
+        usage_error("%s", "--report, --max-ram and --max-flash are for compiling, not netc run");
+    if (o->max_flash >= 0 && !is_llvm(emit))
+        usage_error("%s", "--max-flash measures an LLVM object's code: add --emit=obj (or -o FILE.o, "
+                          "--emit=llvm|bc|asm) and the board's --target and --cpu");
+    if (o->report && out && strcmp(out, "-") == 0)
+        usage_error("%s", "--report prints on standard output: give -o a file name, not '-'");
+    if (o->report && !out) { /* the report alone: nothing written */
+        *kind = emit;
+        return NULL;
+    }
     const char *b = base_name(o->input), *dot = strrchr(b, '.');
     int stem = (int)(dot ? dot - b : (long)strlen(b));
     if (!out && emit == EM_EXE)
@@ -571,13 +632,21 @@ int main(int argc, char **argv) {
         model_free(&m);
         return status;
     }
-    if (emit == EM_IR) {
+    if ((emit == EM_IR || emit == EM_DOT) && !o.report && o.max_ram < 0) {
         print_ir(&o, &g, &m);
     } else {
         Schedules sc;
         schedule(&o, &g, &m, &sc);
         const Graph *s = &sc.s;
-        if (emit == EM_IR_SCALAR) {
+        cost_compute(&o.cost, &sc.ks, o.fp64);
+        budget_ram(&sc.ks, &o.cost, o.max_ram, o.max_ram_arg);
+        if (o.report && !is_llvm(emit))
+            report_print(stdout, &sc.ks, &o.cost, NULL, o.fp64);
+        if (o.report && !o.output && !is_llvm(emit)) {
+            /* --report alone */
+        } else if (emit == EM_IR || emit == EM_DOT) {
+            print_ir(&o, &g, &m);
+        } else if (emit == EM_IR_SCALAR) {
             print_ir(&o, s, &m);
         } else if (emit == EM_KERNELS) {
             print_kernels(&o, &sc.ks);

@@ -17,6 +17,9 @@
  *   emit_c.c   programs    -> C source and header
  *   emit_llvm.c programs   -> LLVM IR, bitcode, assembly, object, or a JIT run
  *                             (llvm_target.c: targets, passes, the JIT)
+ *   report.c   programs    -> memory, FLOPs and schedule (--report, the header's
+ *                             figures, --max-ram and --max-flash)
+ *   dot.c      IR          -> Graphviz (--emit=dot)
  * ir.c holds the graph itself (builder, hash-consing, printer, verifier) and
  * diag.c the diagnostics and allocation helpers every phase uses.
  *
@@ -565,8 +568,51 @@ void schedule_print(FILE *out, const Schedule *sc);
 extern const char *const kernel_name[4];
 
 /* ---- emit_c.c ---- */
+/* ---- report.c ---- */
+/* What one training step costs, from the kernel programs (report.c). */
+typedef struct Cost {
+    int real;            /* bytes of a float of the kernels: 4, or 8 (--fp64) */
+    long params_bytes;   /* sizeof(NAME_params) */
+    long optim_bytes;    /* sizeof(NAME_optim) */
+    long live_bytes[4];  /* per kernel: the peak bytes of its locals alive at once */
+    long local_bytes[4]; /* per kernel: the bytes of all its locals */
+    long scratch_bytes;  /* the stack a kernel call needs at most (an estimate: see report.c) */
+    int scratch_kernel;  /* the Kernel that needs it */
+    long flops[3];       /* NAME_step's floating-point operations, by Phase */
+    long flops_step;     /* their sum */
+} Cost;
+/* Requires: the kernel programs.  fp64: double kernels. */
+void cost_compute(Cost *c, const Schedule *sc, bool fp64);
+/* One function of an LLVM object, and the object's loaded bytes. */
+typedef struct CodeSym {
+    const char *name;
+    long size;
+} CodeSym;
+typedef struct CodeSize {
+    CodeSym *sym;        /* its functions, in the object's order */
+    int n;
+    long text, rodata, data; /* bytes of the code, constant and initialized data sections */
+    long flash;          /* their sum */
+    const char *target;  /* the triple and CPU, for the report */
+} CodeSize;
+/* The report of --report: per layer and in total. cs: code sizes, or NULL. */
+void report_print(FILE *out, const Schedule *sc, const Cost *c, const CodeSize *cs, bool fp64);
+/* --max-ram / --max-flash: an error line at the largest contributor if the
+ * model's training memory (code size) exceeds max bytes (a limit < 0: none). */
+void budget_ram(const Schedule *sc, const Cost *c, long max, const char *arg);
+void budget_flash(const Model *m, const CodeSize *cs, long max, const char *arg);
+/* "256K", "1M", "1.5M", "65536": bytes (K = 1024), or -1 if bad. */
+long parse_size(const char *s);
+/* 401408 -> "401,408" (a static buffer of 16 rotating slots). */
+const char *commas(long v);
+
+/* ---- dot.c ---- */
+/* The graph as Graphviz: a cluster per layer, colours by phase. */
+void dot_print(FILE *out, const Graph *g, const Model *m, const char *title);
+
 typedef struct EmitOptions {
     bool fp64;            /* emit double instead of float (gradient checks) */
+    const Cost *cost;     /* the header's and banner's figures, or NULL */
     bool inline_header;   /* put the header text in the C (for -o -) */
     const char *header;   /* file name the C includes, when not inlined */
     const char *argv;     /* the flags, for the banner */
@@ -586,6 +632,7 @@ typedef struct LlvmOptions {
     bool fp64;            /* double kernels, as EmitOptions.fp64 */
     bool runtime;         /* also NAME_model, the netrt descriptor, as -DNETC_RUNTIME */
     bool trainer;         /* also main(), the descriptor internal, as -DNETC_TRAINER */
+    CodeSize *sizes;      /* non-NULL: also compile an object and fill in its code sizes */
 } LlvmOptions;
 /* Requires: the schedule emit_c prints.  Guarantees: the same kernels,
  * computing the same values, as the requested output kind, in a malloc'd
