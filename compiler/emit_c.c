@@ -84,16 +84,9 @@ static int precedence(const Emit *e, int id) {
     const Node *n = &e->s->node[id];
     if (!e->inline_all && id != e->def && (e->pl->is_var[id] || plan_pack(e->pl, id) >= 0))
         return 10;
-    switch (n->op) {
-    case OP_CONST: return n->value < 0 || signbit(n->value) ? 8 : 10;
-    case OP_NEG: return 8;
-    case OP_MUL: case OP_DIV: return 6;
-    case OP_ADD: case OP_SUB: return 5;
-    case OP_GT: case OP_EQ: return 3;
-    case OP_SIGMOID: return 6;
-    case OP_SELECT: case OP_MAX: return 10; /* printed as calls */
-    default: return 10;
-    }
+    if (n->op == OP_CONST)
+        return n->value < 0 || signbit(n->value) ? 8 : 10;
+    return op_info[n->op].c_prec; /* ops.h */
 }
 
 static void expr(Emit *e, int id);
@@ -122,6 +115,9 @@ static void leaf(Emit *e, const Node *n) {
     case OP_NEXT: fprintf(e->out, "xn[%d]", n->index); return;
     case OP_PARAM:
         member_ref(e, "p", e->m->params[n->slot].cname, &e->m->params[n->slot], n->index);
+        return;
+    case OP_GRADIENT:
+        member_ref(e, "g", e->m->params[n->slot].cname, &e->m->params[n->slot], n->index);
         return;
     case OP_STATE: {
         const State *st = &e->m->states[n->slot];
@@ -170,13 +166,56 @@ static void call_n(Emit *e, const char *fn, const int *args, int n) {
     fputc(')', e->out);
 }
 
-/* The C library's fn on one operand: expf, ... (exp, ... with --fp64). */
-static void call(Emit *e, const char *fn, int a) { call_n(e, format("%s%s", fn, e->o->fp64 ? "" : "f"), &a, 1); }
-
 /* NAME_fn(args[0], ..., args[n-1]). */
 static void helper_call(Emit *e, const char *fn, const int *args, int n) {
     call_n(e, format("%s_%s", e->m->name, fn), args, n);
 }
+
+/* The ops that ops.h spells as CODE: helpers and formulas. */
+
+static void c_sigmoid(Emit *e, const Node *n) { /* 1 / (1 + e^-a) */
+    print_real(e, 1.0f);
+    fputs(" / (", e->out);
+    print_real(e, 1.0f);
+    fputs(" + ", e->out);
+    fprintf(e->out, "exp%s(-", e->o->fp64 ? "" : "f");
+    operand(e, n->arg[0], 9);
+    fputs("))", e->out);
+}
+
+static void c_max(Emit *e, const Node *n) { /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
+    int a = n->arg[0], b = n->arg[1];
+    if (e->pl->pk->npack) { /* b > a ? b : a, in vector registers */
+        helper_call(e, "sgt", (const int[]){b, a, b, a}, 4);
+        return;
+    }
+    fprintf(e->out, "%s_sel(", e->m->name);
+    operand(e, a, 4);
+    fputs(" < ", e->out);
+    operand(e, b, 4);
+    fputs(", ", e->out);
+    expr(e, b);
+    fputs(", ", e->out);
+    expr(e, a);
+    fputc(')', e->out);
+}
+
+static void c_select(Emit *e, const Node *n) { /* c ? a : b */
+    const Node *cn = &e->s->node[n->arg[0]];
+    if (e->pl->pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(e->pl, n->arg[0]) < 0) {
+        /* compare and select in vector registers (plan.c gives the compare no local) */
+        helper_call(e, cn->op == OP_GT ? "sgt" : "seq", (const int[]){cn->arg[0], cn->arg[1], n->arg[1], n->arg[2]},
+                    4);
+        return;
+    }
+    helper_call(e, "sel", n->arg, 3);
+}
+
+static void (*const c_code[OP_COUNT])(Emit *, const Node *) = {
+    [OP_SIGMOID] = c_sigmoid,
+    [OP_MAX] = c_max,
+    [OP_SELECT] = c_select,
+};
 
 static void expr(Emit *e, int id) {
     const Node *n = &e->s->node[id];
@@ -189,74 +228,36 @@ static void expr(Emit *e, int id) {
         fputs(e->pl->var[id], e->out);
         return;
     }
-    static const char *const sym[OP_COUNT] = {
-        [OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ", [OP_DIV] = " / ", [OP_GT] = " > ",
-        [OP_EQ] = " == "};
-    int a = n->arg[0], b = n->arg[1], c = n->arg[2], prec = precedence(e, id);
-    switch (n->op) {
-    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE: case OP_NEXT:
-        leaf(e, n);
+    const OpInfo *op = &op_info[n->op]; /* ops.h */
+    int prec = precedence(e, id);
+    switch (op->c_form) {
+    case C_LEAF:
+        if (n->op == OP_HYPER)
+            hyper_def(e, (Hyper)n->slot, e->pl->k == K_TRAIN ? "o->steps + s" : "o->steps");
+        else if (n->op == OP_CONST)
+            print_real(e, n->value);
+        else
+            leaf(e, n);
         return;
-    case OP_HYPER:
-        hyper_def(e, (Hyper)n->slot, e->pl->k == K_TRAIN ? "o->steps + s" : "o->steps");
+    case C_INFIX:
+        operand(e, n->arg[0], prec); /* left-associative: a left operand of the same */
+        fputs(op->c, e->out);        /* precedence needs no parentheses, a right one does */
+        operand(e, n->arg[1], prec + 1);
         return;
-    case OP_CONST:
-        print_real(e, n->value);
+    case C_PREFIX:
+        fputs(op->c, e->out);
+        operand(e, n->arg[0], prec + 1);
         return;
-    case OP_EXP: call(e, "exp", a); return;
-    case OP_LOG: call(e, "log", a); return;
-    case OP_TANH: call(e, "tanh", a); return;
-    case OP_ABS: call(e, "fabs", a); return;
-    case OP_SQRT: call(e, "sqrt", a); return;
-    case OP_SIGMOID: /* 1 / (1 + e^-a) */
-        print_real(e, 1.0f);
-        fputs(" / (", e->out);
-        print_real(e, 1.0f);
-        fputs(" + ", e->out);
-        fprintf(e->out, "exp%s(-", e->o->fp64 ? "" : "f");
-        operand(e, a, 9);
-        fputs("))", e->out);
+    case C_LIBM: /* expf, ... (exp, ... with --fp64) */
+        call_n(e, format("%s%s", op->c, e->o->fp64 ? "" : "f"), n->arg, op->arity);
         return;
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT: case OP_EQ:
-        operand(e, a, prec);       /* left-associative: a left operand of the same */
-        fputs(sym[n->op], e->out); /* precedence needs no parentheses, a right one does */
-        operand(e, b, prec + 1);
+    case C_CODE:
+        c_code[n->op](e, n);
         return;
-    case OP_NEG:
-        fputc('-', e->out);
-        operand(e, a, prec + 1);
-        return;
-    case OP_MAX: /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
-        if (e->pl->pk->npack) { /* b > a ? b : a, in vector registers */
-            helper_call(e, "sgt", (const int[]){b, a, b, a}, 4);
-            return;
-        }
-        fprintf(e->out, "%s_sel(", e->m->name);
-        operand(e, a, 4);
-        fputs(" < ", e->out);
-        operand(e, b, 4);
-        fputs(", ", e->out);
-        expr(e, b);
-        fputs(", ", e->out);
-        expr(e, a);
-        fputc(')', e->out);
-        return;
-    case OP_SELECT: {
-        const Node *cn = &e->s->node[a];
-        if (e->pl->pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(e->pl, a) < 0) {
-            /* compare and select in vector registers (plan.c gives the compare no local) */
-            helper_call(e, cn->op == OP_GT ? "sgt" : "seq", (const int[]){cn->arg[0], cn->arg[1], b, c}, 4);
-            return;
-        }
-        helper_call(e, "sel", (const int[]){a, b, c}, 3);
-        return;
+    case C_NONE:
+        break;
     }
-    case OP_FMA: /* one rounding, as every backend and target computes it */
-        call_n(e, e->o->fp64 ? "fma" : "fmaf", (const int[]){a, b, c}, 3);
-        return;
-    default:
-        die("emit_c: %s in a scalar graph", op_name[n->op]);
-    }
+    die("emit_c: %s in a scalar graph", op_name[n->op]);
 }
 
 /* ---- kernels ---- */
@@ -332,29 +333,23 @@ static void vector_statement(Emit *e, const KStmt *st, const char *indent) {
     const Node *n = &e->s->node[v->node[0]];
     const char *N = e->m->name;
     fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, n->type.dt == DT_BOOL), e->pl->pack_var[st->pack]);
-    switch (n->op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT: case OP_EQ: {
-        static const char *const sym[OP_COUNT] = {[OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ",
-                                                  [OP_DIV] = " / ", [OP_GT] = " > ", [OP_EQ] = " == "};
+    const OpInfo *op = &op_info[n->op]; /* ops.h: the scalar operator, or a helper lane by lane */
+    if (op->c_form == C_INFIX) {
         vector_operand(e, &st->op[0]);
-        fputs(sym[n->op], e->out);
+        fputs(op->c, e->out);
         vector_operand(e, &st->op[1]);
-        break;
-    }
-    case OP_NEG:
-        fputc('-', e->out);
+    } else if (op->c_form == C_PREFIX) {
+        fputs(op->c, e->out);
         vector_operand(e, &st->op[0]);
-        break;
-    case OP_MAX: case OP_SELECT: case OP_FMA: /* a < b ? b : a; c ? a : b; a * b + c: lane by lane */
-        fprintf(e->out, "%s_%s(", N, n->op == OP_MAX ? "vmax" : n->op == OP_FMA ? "vfma" : "vsel");
+    } else if (op->cvec) {
+        fprintf(e->out, "%s_%s(", N, op->cvec);
         for (int a = 0; a < st->nop; a++) {
             if (a)
                 fputs(", ", e->out);
             vector_operand(e, &st->op[a]);
         }
         fputc(')', e->out);
-        break;
-    default:
+    } else {
         die("emit_c: %s in a vector", op_name[n->op]);
     }
     fputs(";\n", e->out);
@@ -618,6 +613,15 @@ static void kernels(Emit *e, const Schedule *sc) {
             R, R);
     fprintf(e->out, "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n", N);
     render(e, &sc->k[K_TRAIN]);
+    if (!sc->apply)
+        return;
+    fprintf(e->out,
+            "/* %s_apply: the %s update alone, from the gradient g (%s_grad's, or\n"
+            " * the mean of several, as a data-parallel runtime sums them): %s_grad then\n"
+            " * %s_apply is %s_step, bit for bit.  Straight-line code. */\n",
+            N, opt_name[e->m->opt.kind], N, N, N, N);
+    fprintf(e->out, "void %s_apply(%s_params *p, %s_optim *o, const %s_params *g)\n{", N, N, N, N);
+    render(e, &sc->k[K_APPLY]);
 }
 
 /* ---- the files ---- */
@@ -693,9 +697,11 @@ static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
             "/* One optimizer step on one batch; returns the loss before the update. */\n"
             "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t);\n"
             "/* n samples in order, n/%s_BATCH steps; returns the mean loss. */\n"
-            "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n);\n",
+            "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n);\n"
+            "/* The optimizer step alone, from a gradient g: %s_grad then %s_apply is %s_step. */\n"
+            "void %s_apply(%s_params *p, %s_optim *o, const %s_params *g);\n",
             N, N, N, N, N, N, R, R, N, N, N, N, R, N, N, R, R, N, R, N, N, N, R, R, N, R, N, N, N, R,
-            R);
+            R, N, N, N, N, N, N, N);
     fprintf(out, "\n#ifdef NETRT_H /* netrt.h included first: the runtime's view (-DNETC_RUNTIME) */\n"
                  "extern const netrt_model %s_model;\n#endif\n", N);
 }
@@ -843,9 +849,10 @@ static void emit_trainer(Emit *e) {
             "static float grad_v(const void *p, const float *x, const float *t, void *g) { return %s_grad(p, x, t, g); }\n"
             "static float step_v(void *p, void *o, const float *x, const float *t) { return %s_step(p, o, x, t); }\n"
             "static float train_v(void *p, void *o, const float *x, const float *t, size_t n) { return %s_train(p, o, x, t, n); }\n"
-            "static void set_lr_v(void *o, float lr) { ((%s_optim *)o)->lr = lr; }\n\n"
+            "static void set_lr_v(void *o, float lr) { ((%s_optim *)o)->lr = lr; }\n"
+            "static void apply_v(void *p, void *o, const void *g) { %s_apply(p, o, g); }\n\n"
             "static const netrt_tensor %s_tensors[] = {\n",
-            N, N, N, N, N, N, N, N);
+            N, N, N, N, N, N, N, N, N);
     for (int i = 0; i < e->m->nparams; i++) {
         const Param *p = &e->m->params[i];
         fprintf(e->out, "    {\"%s\", offsetof(%s_params, %s) / sizeof(float), %d, %d},\n", p->name,
@@ -873,6 +880,7 @@ static void emit_trainer(Emit *e) {
     fprintf(e->out,
             "    .init = init_v, .forward = forward_v, .grad = grad_v, .step = step_v, .train = train_v,\n"
             "    .set_lr = set_lr_v, .hash = UINT64_C(0x%016llx), /* the source's fnv1a-64 */\n"
+            "    .apply = apply_v,\n"
             "};\n\n"
             "#ifdef NETC_TRAINER\n"
             "int main(int argc, char **argv) { return netrt_main(&%s_model, argc, argv); }\n"
@@ -882,6 +890,9 @@ static void emit_trainer(Emit *e) {
 }
 
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {
+    for (int op = 0; op < OP_COUNT; op++) /* every op ops.h spells as CODE has its function */
+        if (op_info[op].c_form == C_CODE && !c_code[op])
+            die("emit_c: no C for %s (ops.h says CODE)", op_name[op]);
     const Model *m = sc->m;
     Emit e = {.out = out, .m = m, .s = sc->s, .o = o, .real = o->fp64 ? "double" : "float", .def = -1};
     e.pl = &sc->k[K_FORWARD].pl;

@@ -8,6 +8,7 @@
  *   simplify.c IR          -> IR folded, deduplicated, dead code removed
  *   carry.c    tensor IR   -> NAME_train's own IR, first-layer z carried
  *                             (--reassociate, plain SGD, batch 1)
+ *   apply.c    tensor IR   -> NAME_apply's own IR: the update from a given gradient
  *   scalar.c   tensor IR   -> scalar IR: the fully unrolled schedule
  *   reassoc.c  scalar IR   -> shorter chains, other rounding (--reassociate)
  *   vector.c   scalar IR   -> its SIMD packs
@@ -172,6 +173,26 @@ typedef enum OpKind {
     OPK_TENSOR, /* a shape op: tensors only, typed and scalarized by code */
 } OpKind;
 
+/* How emit_c.c spells an op (ops.h's C column). */
+typedef enum CForm {
+    C_LEAF,   /* the model's memory, a constant or a per-step scalar */
+    C_INFIX,  /* a c b */
+    C_PREFIX, /* c a */
+    C_LIBM,   /* the C library's c(a, ...): cf in single precision */
+    C_CODE,   /* a function of emit_c.c */
+    C_NONE,   /* a shape op: never in a scalar graph */
+} CForm;
+
+/* How emit_llvm.c builds an op (ops.h's LL column). */
+typedef enum LlForm {
+    LL_LEAF,      /* a load, a constant or a per-step scalar */
+    LL_INSTR,     /* the instruction ll */
+    LL_INTRINSIC, /* a call of the intrinsic ll, overloaded on the operand type */
+    LL_LIBM,      /* a call of the C library's ll, with the C's suffix */
+    LL_CODE,      /* a function of emit_llvm.c */
+    LL_NONE,      /* a shape op: never in a scalar graph */
+} LlForm;
+
 /* One row of ops.h. */
 typedef struct OpInfo {
     const char *name; /* the printer's spelling */
@@ -179,6 +200,13 @@ typedef struct OpInfo {
     OpKind kind;
     int latency;      /* cycles, reassoc.c's estimate */
     bool lanes;       /* vector.c may pack it into SIMD lanes */
+    bool exact;       /* --reassociate copies it unchanged (reassoc.c) */
+    CForm c_form;
+    const char *c;    /* C spelling: operator or libm function */
+    int c_prec;       /* C precedence of that spelling */
+    const char *cvec; /* vector helper NAME_cvec, NULL: the scalar operator */
+    LlForm ll_form;
+    const char *ll;   /* LLVM instruction, intrinsic or libm function */
 } OpInfo;
 extern const OpInfo op_info[OP_COUNT];
 
@@ -362,6 +390,13 @@ void simplify(Graph *g, bool latency);
  * leaves t untouched otherwise. */
 bool carry_build(const Graph *g, const Model *m, Graph *t);
 
+/* ---- apply.c ---- */
+/* Requires: the simplified tensor graph g of a model.  Guarantees: a is the
+ * graph of NAME_apply: g's ROOT_UPDATE and ROOT_STATE roots, in g's order,
+ * computed by the same operations with each parameter's gradient a
+ * GRADIENT leaf (the kernel's argument g). */
+void apply_build(const Graph *g, const Model *m, Graph *a);
+
 /* ---- reassoc.c ---- */
 /* Requires: a scalar graph.  Guarantees: the same roots computed with sums
  * as latency-ordered trees and data-only factors multiplied first, or, in
@@ -399,7 +434,7 @@ void vector_pack(const Graph *s, const Model *m, int width, bool samples, Packin
 void packing_free(Packing *pk);
 
 /* ---- plan.c ---- */
-typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN } Kernel;
+typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN, K_APPLY } Kernel;
 
 /* One kernel's plan over the scalar graph, shared by both backends. */
 typedef struct Plan {
@@ -553,19 +588,23 @@ typedef struct Schedule {
     const Model *m;
     const Graph *s, *train;   /* train: NAME_train's graph (== s unless carry.c built one) */
     const Packing *pk, *train_pk;
-    KProg k[4];               /* by Kernel */
+    KProg k[5];               /* by Kernel */
+    const Graph *apply;       /* NAME_apply's graph (apply.c), or NULL: not built */
+    const Packing *apply_pk;
 } Schedule;
 /* Requires: the schedules after packing.  Guarantees: the four kernels'
  * programs, verified (kprog_verify); train == NULL: NAME_train uses s. */
 void schedule_build(Schedule *sc, const Model *m, const Graph *s, const Packing *pk, const Graph *train,
                     const Packing *train_pk);
+/* Adds NAME_apply's program, over its own graph a and packing (apply.c). */
+void schedule_apply(Schedule *sc, const Graph *a, const Packing *pk);
 void schedule_free(Schedule *sc);
 /* Dies (internal error) unless: every operand is defined before its use and
  * in scope, every lane of a pack computes its scalar node, every root the
  * kernel writes is stored exactly once. */
 void kprog_verify(const KProg *kp, Kernel k);
 void schedule_print(FILE *out, const Schedule *sc);
-extern const char *const kernel_name[4];
+extern const char *const kernel_name[5];
 
 /* ---- emit_c.c ---- */
 /* ---- report.c ---- */

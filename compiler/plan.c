@@ -165,7 +165,8 @@ static void name_var(Plan *p, int id) {
 }
 
 bool plan_leaf_op(Op op) {
-    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET || op == OP_CARRY;
+    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET || op == OP_CARRY ||
+           op == OP_GRADIENT;
 }
 
 int plan_pack(const Plan *p, int id) {
@@ -214,6 +215,7 @@ bool plan_has_root(const Plan *p, const Root *r) {
     case K_TRAIN:
         return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE ||
                r->kind == ROOT_CARRY;
+    case K_APPLY: return r->kind == ROOT_UPDATE || r->kind == ROOT_STATE;
     }
     return false;
 }
