@@ -44,7 +44,7 @@ typedef struct Options {
 } Options;
 
 static const char *const passes[] = {"lower", "grad", "optim", "simplify", "carry", "scalarize",
-                                     "simplify-scalar", "reassociate"};
+                                     "simplify-scalar", "reassociate", "plan"};
 
 static void usage(FILE *out) {
     fputs("usage: netc [options] MODEL.yaml\n"
@@ -84,7 +84,7 @@ static void usage(FILE *out) {
           "                     elsewhere\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
           "                     simplify, carry, scalarize, simplify-scalar, reassociate,\n"
-          "                     or all\n"
+          "                     plan (the kernel programs, as --emit=kernels), or all\n"
           "  --help             this text\n"
           "  --version          netc's version\n"
           "\n"
@@ -437,6 +437,14 @@ typedef struct Schedules {
     Schedule ks; /* the kernel programs (kprog.c) */
 } Schedules;
 
+/* The kernel programs (kprog.c verifies them as it builds them). */
+static void after_plan(const Options *o, const Schedule *ks) {
+    if (o->print_after && (strcmp(o->print_after, "all") == 0 || strcmp(o->print_after, "plan") == 0)) {
+        fputs("; ---- kernel programs after plan ----\n", stderr);
+        schedule_print(stderr, ks);
+    }
+}
+
 static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) {
     schedule_one(o, g, m, &sc->s, &sc->pk);
 
@@ -444,6 +452,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     sc->train = o->reassociate && carry_build(g, m, &t);
     if (!sc->train) {
         schedule_build(&sc->ks, m, &sc->s, &sc->pk, NULL, NULL);
+        after_plan(o, &sc->ks);
         return;
     }
     o->label = intern(format(" (%s_train)", m->name));
@@ -453,6 +462,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     graph_free(&t);
     o->label = NULL;
     schedule_build(&sc->ks, m, &sc->s, &sc->pk, &sc->ts, &sc->tpk);
+    after_plan(o, &sc->ks);
 }
 
 static void schedules_free(Schedules *sc) {

@@ -133,6 +133,65 @@ typedef enum Hyper {
 } Hyper;
 extern const char *const hyper_name[HY_COUNT];
 
+/* ---- abi.c: what both backends compute outside the kernels' IR, as data ---- */
+
+/* A hyperparameter's formula: nodes in double, operands before their users,
+ * the value last; the backends cast it to the kernel's precision (HX_FIRST
+ * is a bool and stays one). */
+typedef enum HxOp {
+    HX_LR,    /* the step's learning rate: o->lr, or the compiled one when 0 */
+    HX_FIRST, /* the step counter is 0 */
+    HX_STEP1, /* the step counter + 1, as a double */
+    HX_ONE,   /* 1.0 */
+    HX_CONST, /* c: a hyperparameter of the model (beta1, weight_decay, ...) */
+    HX_SUB, HX_MUL, HX_DIV, /* a op b */
+    HX_POW,   /* pow(a, b) */
+    HX_SQRT,  /* sqrt(a) */
+} HxOp;
+typedef struct Hx {
+    HxOp op;
+    int a, b; /* operands: earlier nodes, or -1 */
+    double c; /* HX_CONST, HX_ONE */
+} Hx;
+enum { HYPER_MAX_NODES = 8 };
+typedef struct HyperFormula {
+    int n;
+    Hx e[HYPER_MAX_NODES];
+} HyperFormula;
+HyperFormula hyper_formula(const Optimizer *o, Hyper h);
+
+/* NAME_init's stream: splitmix64, s += init_increment, then for each round
+ * z = (z ^ z >> shift) * mul (the last round has mul 0: no multiply); a
+ * weight is U(-bound, bound) from the top INIT_BITS bits of z:
+ * u = (z >> (64 - INIT_BITS)) * 2^-INIT_BITS, w = (2u - 1) * bound, drawn
+ * element by element in declaration order. */
+typedef struct MixRound {
+    int shift;
+    uint64_t mul;
+} MixRound;
+enum { INIT_ROUNDS = 3, INIT_BITS = 24 };
+extern const uint64_t init_increment;
+extern const MixRound init_mix[INIT_ROUNDS];
+double init_bound(const Param *p); /* 1/sqrt(fan_in), rounded to float */
+
+/* The runtime descriptor's contents (netrt_model of runtime/netrt.h): sizes
+ * and the tensor tables (a state tensor has its parameter's shape).  A table
+ * with no rows is written as one zero row: C has no empty arrays. */
+typedef struct DescTensor {
+    const char *name;  /* state_dict name */
+    const char *cname; /* member of NAME_params or NAME_optim */
+    int rows, cols;
+} DescTensor;
+typedef struct Descriptor {
+    size_t n_in, n_out, n_target, batch;
+    float lr;
+    uint64_t hash;
+    int ntensors, nstates;
+    DescTensor *tensors, *states;
+} Descriptor;
+struct Model;
+Descriptor model_descriptor(const struct Model *m);
+
 typedef struct Model {
     const char *file;          /* the YAML path, as given */
     char name[LIMIT_NAME + 1]; /* prefixes every generated symbol */
@@ -571,9 +630,18 @@ typedef struct EmitOptions {
     const char *header;   /* file name the C includes, when not inlined */
     const char *argv;     /* the flags, for the banner */
 } EmitOptions;
-void emit_header(FILE *out, const Model *m, const EmitOptions *o);
-/* Renders the schedule's kernel programs as C. */
+/* Renders the schedule's kernel programs as C, with what emit_c_api.c prints around them. */
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o);
+
+/* ---- emit_c_api.c: the C around the kernels ---- */
+void emit_header(FILE *out, const Model *m, const EmitOptions *o); /* the API header, both backends */
+void emit_header_body(FILE *out, const Model *m, const EmitOptions *o);
+void emit_banner(FILE *out, const Model *m, const EmitOptions *o, const char *what);
+void emit_init(FILE *out, const Model *m, const EmitOptions *o);   /* NAME_init */
+void emit_trainer(FILE *out, const Model *m); /* NAME_model and main, #ifdef NETC_TRAINER / NETC_RUNTIME */
+void c_real(FILE *out, double v, bool fp64);  /* the shortest literal that reads back as v */
+const char *c_string(const char *s);         /* s as the body of a C string literal */
+const char *c_comment(const char *s);        /* s made safe inside a C comment */
 
 /* ---- emit_llvm.c (the only user of the LLVM C API) ---- */
 typedef enum LlvmKind { LLVM_IR, LLVM_BC, LLVM_ASM, LLVM_OBJ } LlvmKind;
