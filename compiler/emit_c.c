@@ -211,19 +211,7 @@ static void expr(Emit *e, int id) {
         operand(e, a, prec + 1);
         return;
     case OP_MAX: /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
-        if (e->pl->pk->npack) { /* b > a ? b : a, in vector registers */
-            helper_call(e, "sgt", (const int[]){b, a, b, a}, 4);
-            return;
-        }
-        fprintf(e->out, "%s_sel(", e->m->name);
-        operand(e, a, 4);
-        fputs(" < ", e->out);
-        operand(e, b, 4);
-        fputs(", ", e->out);
-        expr(e, b);
-        fputs(", ", e->out);
-        expr(e, a);
-        fputc(')', e->out);
+        helper_call(e, "max", (const int[]){a, b}, 2);
         return;
     case OP_SELECT: {
         const Node *cn = &e->s->node[a];
@@ -383,7 +371,10 @@ static void note(Emit *e, const KStmt *st, const char *indent) {
         fprintf(e->out, "%s%s/* ---- %s ---- */\n", e->lines ? "\n" : "", indent, phase_title[n->phase]);
         e->lines = 1;
     }
-    if (n->layer >= 0) {
+    if (n->layer >= 0 && n->phase == PH_UPDATE) { /* loc: the optimizer's line */
+        fprintf(e->out, "%s/* %s: %s step on its parameters  (%s:%d:%d) */\n", indent, e->m->layers[n->layer].name,
+                opt_name[e->m->opt.kind], c_comment(e->m->file), n->loc.line, n->loc.col);
+    } else if (n->layer >= 0) {
         const Layer *L = &e->m->layers[n->layer];
         int in = n->layer ? e->m->layers[n->layer - 1].out : e->m->input;
         fprintf(e->out, "%s/* %s: linear %d -> %d%s, %s%s  (%s:%d:%d) */\n", indent, L->name, in, L->out,
@@ -696,6 +687,11 @@ static void emit_select(Emit *e) {
             "    x.u = (x.u & m) | (y.u & ~m);\n"
             "    return x.f;\n}\n\n",
             R, N, R, R, R, U, U, U, U);
+    fprintf(e->out,
+            "/* max(a, b) as a < b ? b : a: a NaN in a comes through, as in torch.relu%s. */\n"
+            "static inline __attribute__((unused)) %s %s_max(%s a, %s b) { return %s; }\n\n",
+            e->pl->pk->npack ? "; in vector registers" : "", R, N, R, R,
+            e->pl->pk->npack ? format("%s_sgt(b, a, b, a)", N) : format("%s_sel(a < b, b, a)", N));
 }
 
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {

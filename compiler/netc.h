@@ -267,6 +267,11 @@ typedef struct Node {
     Phase phase;      /* which section the node was built for */
     Loc loc;          /* YAML position of what produced the node */
     const char *name; /* human name ("hidden.z", "d_hidden.z"), or NULL */
+    /* Scalar graphs: the element of a named tensor this node is (name is
+     * ebase with its indices): row erow (-1 for a vector, or one sample's
+     * row) and column ecol of an erows x ecols tensor. */
+    const char *ebase;
+    int erow, ecol, erows, ecols;
 } Node;
 
 typedef enum RootKind {
@@ -374,6 +379,10 @@ double ir_round(const Graph *g, double v);
 int ir_splat(Graph *g, int a, Type t);
 int ir_leaf(Graph *g, Op op, Type t, int slot, int index);
 int ir_named(Graph *g, int id, const char *name);
+/* ir_named for element k of tensor `base` of type t, in a scalar graph. */
+int ir_named_element(Graph *g, int id, const char *base, Type t, int k);
+/* ir_named with from's name, and its element's place: a pass copying a graph. */
+int ir_copy_name(Graph *g, int id, const Node *from);
 void ir_root(Graph *g, RootKind kind, int slot, int index, int node);
 bool ir_is_const(const Graph *g, int id, double v);
 void ir_print(FILE *out, const Graph *g, const Model *m);
@@ -466,7 +475,6 @@ typedef struct Plan {
     int *uses;          /* uses by live nodes and roots */
     bool *is_var;       /* node is held in a named local */
     const char **var;   /* the local's name */
-    int ntmp;           /* unnamed locals so far: tmp1, tmp2, ... */
     const char **taken; /* hash set of the kernel's local names */
     int ntaken_cap;     /* its size, a power of two */
     int *leaf_of;       /* scalar leaf of each parameter element, then each state element */
@@ -482,6 +490,16 @@ bool plan_leaf_op(Op op);             /* a leaf that packs load from memory */
 int plan_operand_pack(const Plan *p, const Pack *v, int a); /* operand a of v as a live pack, or -1 */
 void plan_kernel(Plan *p, Kernel k);
 void plan_free(Plan *p);
+/* The temporaries of a file, numbered in reading order across its kernels:
+ * per node and per pack of one graph, its number or 0. */
+typedef struct TempNames {
+    int n;
+    int *node, *pack;
+} TempNames;
+/* Names the kernel's temporaries (locals and vectors plan_kernel left
+ * unnamed) in the order their definitions are read: order lists node ids,
+ * and packs as -1 - pack. */
+void plan_name_temps(Plan *p, TempNames *t, const int *order, int n);
 bool plan_has_root(const Plan *p, const Root *r);
 bool plan_carried(Op op);              /* NAME_train keeps it in a local across the loop */
 Op plan_root_leaf(RootKind k);         /* the carried leaf a root updates, or OP_COUNT */
@@ -610,6 +628,7 @@ typedef struct Schedule {
     const Graph *s, *train;   /* train: NAME_train's graph (== s unless carry.c built one) */
     const Packing *pk, *train_pk;
     KProg k[4];               /* by Kernel */
+    TempNames temps[2];       /* the temporaries' numbers: of s, and of train's own graph */
 } Schedule;
 /* Requires: the schedules after packing.  Guarantees: the four kernels'
  * programs, verified (kprog_verify); train == NULL: NAME_train uses s. */

@@ -42,6 +42,26 @@ typedef struct Memo {
     bool latency; /* simplify()'s option: rewrites for latency alone */
 } Memo;
 
+/* Names e's copy `out` computed from z: at the top, e's own name (the
+ * gradient it replaces: d_out.a_0); below, e's tensor name with "_z"
+ * (loss.diff_0 -> loss.diff_z_0, its counterpart from z). */
+static void name_copy(Graph *g, int out, int e, int level) {
+    const Node *n = &g->node[e];
+    Node *o = &g->node[out];
+    if (o->name || !n->name)
+        return;
+    if (level == 0) {
+        ir_copy_name(g, out, n);
+        return;
+    }
+    if (!n->ebase)
+        return; /* a temporary */
+    o->ebase = intern(format("%s_z", n->ebase));
+    o->erow = n->erow, o->ecol = n->ecol, o->erows = n->erows, o->ecols = n->ecols;
+    o->name = n->erow < 0 ? intern(format("%s_%d", o->ebase, n->ecol))
+                          : intern(format("%s_%d_%d", o->ebase, n->erow, n->ecol));
+}
+
 /* e with node relu replaced by z, at most 8 levels deep and not past other
  * selects and maxima (whose own gradients are rewritten on their own). */
 static int subst(Graph *g, int e, int relu, int z, int level, Memo *m) {
@@ -61,8 +81,10 @@ static int subst(Graph *g, int e, int relu, int z, int level, Memo *m) {
                 changed |= s != n.arg[a];
                 n.arg[a] = s;
             }
-        if (changed)
+        if (changed) {
             out = ir_node(g, n);
+            name_copy(g, out, e, level);
+        }
     }
     m->val[e] = out;
     m->at[e] = m->stamp;
@@ -192,8 +214,7 @@ static bool simplify_once(Graph *g, bool latency) {
                 n.arg[a] = map[n.arg[a]];
         out.at = (Origin){.layer = n.layer, .phase = n.phase, .loc = n.loc};
         map[i] = fold(&out, n, &memo);
-        if (n.name)
-            ir_named(&out, map[i], n.name);
+        ir_copy_name(&out, map[i], &n);
     }
     for (int r = 0; r < g->nroot; r++) {
         Root root = g->root[r];
