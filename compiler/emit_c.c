@@ -74,6 +74,9 @@ static void leaf(Emit *e, const Node *n) {
     case OP_PARAM:
         member_ref(e, "p", e->m->params[n->slot].cname, &e->m->params[n->slot], n->index);
         return;
+    case OP_GRADIENT:
+        member_ref(e, "g", e->m->params[n->slot].cname, &e->m->params[n->slot], n->index);
+        return;
     case OP_STATE: {
         const State *st = &e->m->states[n->slot];
         member_ref(e, "o", st->cname, &e->m->params[st->param], n->index);
@@ -178,7 +181,7 @@ static void expr(Emit *e, int id) {
         [OP_EQ] = " == "};
     int a = n->arg[0], b = n->arg[1], c = n->arg[2], prec = precedence(e, id);
     switch (n->op) {
-    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE: case OP_NEXT:
+    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE: case OP_NEXT: case OP_GRADIENT:
         leaf(e, n);
         return;
     case OP_HYPER:
@@ -593,6 +596,15 @@ static void kernels(Emit *e, const Schedule *sc) {
             R, R);
     fprintf(e->out, "    const size_t steps = n / %s_BATCH;\n    double total = 0.0;\n", N);
     render(e, &sc->k[K_TRAIN]);
+    if (!sc->apply)
+        return;
+    fprintf(e->out,
+            "/* %s_apply: the %s update alone, from the gradient g (%s_grad's, or\n"
+            " * the mean of several, as a data-parallel runtime sums them): %s_grad then\n"
+            " * %s_apply is %s_step, bit for bit.  Straight-line code. */\n",
+            N, opt_name[e->m->opt.kind], N, N, N, N);
+    fprintf(e->out, "void %s_apply(%s_params *p, %s_optim *o, const %s_params *g)\n{", N, N, N, N);
+    render(e, &sc->k[K_APPLY]);
 }
 
 /* ---- the files ---- */

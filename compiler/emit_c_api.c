@@ -113,9 +113,11 @@ void emit_header_body(FILE *out, const Model *m, const EmitOptions *o) {
             "/* One optimizer step on one batch; returns the loss before the update. */\n"
             "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t);\n"
             "/* n samples in order, n/%s_BATCH steps; returns the mean loss. */\n"
-            "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n);\n",
+            "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n);\n"
+            "/* The optimizer step alone, from a gradient g: %s_grad then %s_apply is %s_step. */\n"
+            "void %s_apply(%s_params *p, %s_optim *o, const %s_params *g);\n",
             N, N, N, N, N, N, R, R, N, N, N, N, R, N, N, R, R, N, R, N, N, N, R, R, N, R, N, N, N, R,
-            R);
+            R, N, N, N, N, N, N, N);
     fprintf(out, "\n#ifdef NETRT_H /* netrt.h included first: the runtime's view (-DNETC_RUNTIME) */\n"
                  "extern const netrt_model %s_model;\n#endif\n", N);
 }
@@ -177,9 +179,10 @@ void emit_trainer(FILE *out, const Model *m) {
             "static float grad_v(const void *p, const float *x, const float *t, void *g) { return %s_grad(p, x, t, g); }\n"
             "static float step_v(void *p, void *o, const float *x, const float *t) { return %s_step(p, o, x, t); }\n"
             "static float train_v(void *p, void *o, const float *x, const float *t, size_t n) { return %s_train(p, o, x, t, n); }\n"
-            "static void set_lr_v(void *o, float lr) { ((%s_optim *)o)->lr = lr; }\n\n"
+            "static void set_lr_v(void *o, float lr) { ((%s_optim *)o)->lr = lr; }\n"
+            "static void apply_v(void *p, void *o, const void *g) { %s_apply(p, o, g); }\n\n"
             "static const netrt_tensor %s_tensors[] = {\n",
-            N, N, N, N, N, N, N, N);
+            N, N, N, N, N, N, N, N, N);
     Descriptor d = model_descriptor(m);
     for (int i = 0; i < d.ntensors + d.nstates; i++) {
         bool st = i >= d.ntensors;
@@ -205,6 +208,7 @@ void emit_trainer(FILE *out, const Model *m) {
     fprintf(out,
             "    .init = init_v, .forward = forward_v, .grad = grad_v, .step = step_v, .train = train_v,\n"
             "    .set_lr = set_lr_v, .hash = UINT64_C(0x%016llx), /* the source's fnv1a-64 */\n"
+            "    .apply = apply_v,\n"
             "};\n\n"
             "#ifdef NETC_TRAINER\n"
             "int main(int argc, char **argv) { return netrt_main(&%s_model, argc, argv); }\n"

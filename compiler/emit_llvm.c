@@ -52,7 +52,9 @@ static LLVMValueRef state_addr(L *l, int slot, int k) {
 
 /* Where a carried leaf lives in memory. */
 static LLVMValueRef leaf_addr(L *l, Op op, int slot, int k) {
-    return op == OP_PARAM ? param_addr(l, l->p, slot, k) : state_addr(l, slot, k);
+    return op == OP_PARAM      ? param_addr(l, l->p, slot, k)
+           : op == OP_GRADIENT ? param_addr(l, l->g, slot, k)
+                               : state_addr(l, slot, k);
 }
 
 static LLVMValueRef elem_addr(L *l, LLVMValueRef base, int k) {
@@ -168,6 +170,8 @@ static LLVMValueRef build(L *l, int id, const char *name) {
         return load(l, l->real, param_addr(l, l->p, n->slot, n->index), name);
     case OP_STATE:
         return load(l, l->real, state_addr(l, n->slot, n->index), name);
+    case OP_GRADIENT:
+        return load(l, l->real, param_addr(l, l->g, n->slot, n->index), name);
     case OP_HYPER:
         return hyper(l, (Hyper)n->slot, name);
     case OP_CONST:
@@ -514,7 +518,7 @@ static void render(L *l, const KProg *kp, Loop *lp) {
             unreachable();
         }
     }
-    if (l->pl->k == K_FORWARD)
+    if (l->pl->k == K_FORWARD || l->pl->k == K_APPLY)
         LLVMBuildRetVoid(l->b);
     free(l->val);
     free(l->slot);
@@ -557,6 +561,17 @@ static void kernel_step(L *l, const KProg *kp) {
     render(l, kp, NULL);
 }
 
+/* NAME_apply(p, o, g): NAME_step's update from the given gradient. */
+static void kernel_apply(L *l, const KProg *kp) {
+    LLVMTypeRef args[] = {ptr(l->params), ptr(l->optim), ptr(l->params)};
+    static const char *const names[] = {"p", "o", "g"};
+    static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly"};
+    LLVMValueRef fn = ll_function(l, format("%s_apply", l->m->name), LLVMVoidTypeInContext(l->ctx), args, names,
+                                  attrs, 3);
+    l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1), l->g = LLVMGetParam(fn, 2);
+    render(l, kp, NULL);
+}
+
 /* One loop over the steps; the parameters live in allocas across it, which
  * the pass pipeline's SROA/mem2reg turns into registers (phis) from -O1. */
 static void kernel_train(L *l, const KProg *kp) {
@@ -578,4 +593,6 @@ void ll_kernels(L *l) {
     kernel_grad(l, &l->sc->k[K_GRAD]);
     kernel_step(l, &l->sc->k[K_STEP]);
     kernel_train(l, &l->sc->k[K_TRAIN]);
+    if (l->sc->apply)
+        kernel_apply(l, &l->sc->k[K_APPLY]);
 }

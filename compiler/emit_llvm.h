@@ -13,7 +13,7 @@
 
 /* The descriptor built below mirrors netrt.h field for field; a field added
  * there must be added here (and this check updated). */
-_Static_assert(offsetof(netrt_model, hash) + sizeof(uint64_t) == sizeof(netrt_model),
+_Static_assert(offsetof(netrt_model, apply) + sizeof(void (*)(void)) == sizeof(netrt_model),
                "netrt_model gained a field: update model_type() and descriptor() in emit_llvm_module.c");
 
 typedef struct L {

@@ -117,7 +117,8 @@ static void model_type(L *l) {
     LLVMStructSetBody(l->tensor, t, 4, 0);
     LLVMTypeRef vp = l->i8p, fp = l->realp, f = l->real, v = LLVMVoidTypeInContext(l->ctx);
     LLVMTypeRef init[] = {vp, l->i64}, fwd[] = {vp, fp, fp}, grad[] = {vp, fp, fp, vp},
-                step[] = {vp, vp, fp, fp}, train[] = {vp, vp, fp, fp, l->isz}, lr[] = {vp, f};
+                step[] = {vp, vp, fp, fp}, train[] = {vp, vp, fp, fp, l->isz}, lr[] = {vp, f},
+                apply[] = {vp, vp, vp};
     LLVMTypeRef fields[] = {
         l->i8p, l->i8p, l->i8p,                                /* name, source, version */
         l->isz, l->isz, l->isz, l->isz, l->isz, l->isz, l->isz, /* n_in .. n_tensors */
@@ -127,6 +128,7 @@ static void model_type(L *l) {
         ptr(LLVMFunctionType(f, grad, 4, 0)), ptr(LLVMFunctionType(f, step, 4, 0)),
         ptr(LLVMFunctionType(f, train, 5, 0)), ptr(LLVMFunctionType(v, lr, 2, 0)),
         l->i64,                                                /* hash */
+        ptr(LLVMFunctionType(v, apply, 3, 0)),                 /* apply */
     };
     l->model = LLVMStructCreateNamed(l->ctx, "netrt_model");
     LLVMStructSetBody(l->model, fields, sizeof fields / sizeof *fields, 0);
@@ -143,7 +145,7 @@ static void check_model_layout(L *l) {
         offsetof(netrt_model, tensors), offsetof(netrt_model, lr), offsetof(netrt_model, n_state),
         offsetof(netrt_model, state), offsetof(netrt_model, init), offsetof(netrt_model, forward),
         offsetof(netrt_model, grad), offsetof(netrt_model, step), offsetof(netrt_model, train),
-        offsetof(netrt_model, set_lr), offsetof(netrt_model, hash)};
+        offsetof(netrt_model, set_lr), offsetof(netrt_model, hash), offsetof(netrt_model, apply)};
     if (LLVMCountStructElementTypes(l->model) != sizeof off / sizeof *off ||
         LLVMABISizeOfType(l->td, l->model) != sizeof(netrt_model))
         die("emit_llvm: the netrt_model type does not match netrt.h");
@@ -210,11 +212,12 @@ static void descriptor(L *l, bool with_main, bool host) {
         size_const(l, (unsigned)d.nstates), tensor_table(l, "state", d.states, d.nstates, true),
         wrapper(l, "init_v", "init"), wrapper(l, "forward_v", "forward"), wrapper(l, "grad_v", "grad"),
         wrapper(l, "step_v", "step"), wrapper(l, "train_v", "train"), set_lr_wrapper(l),
-        LLVMConstInt(l->i64, d.hash, 0),
+        LLVMConstInt(l->i64, d.hash, 0), wrapper(l, "apply_v", "apply"),
     };
-    enum { FIRST_FN = 14, LAST_FN = 19 };
-    for (unsigned i = FIRST_FN; i <= LAST_FN; i++)
-        fields[i] = LLVMConstBitCast(fields[i], LLVMStructGetTypeAtIndex(l->model, i));
+    enum { FIRST_FN = 14, LAST_FN = 19, APPLY_FN = 21 };
+    for (unsigned i = FIRST_FN; i <= APPLY_FN; i++)
+        if (i <= LAST_FN || i == APPLY_FN)
+            fields[i] = LLVMConstBitCast(fields[i], LLVMStructGetTypeAtIndex(l->model, i));
     LLVMValueRef model = LLVMAddGlobal(l->mod, l->model, format("%s_model", m->name));
     LLVMSetInitializer(model, LLVMConstNamedStruct(l->model, fields, sizeof fields / sizeof *fields));
     LLVMSetGlobalConstant(model, 1);

@@ -49,7 +49,7 @@ static void rule(Grad *d, int y, int dy) {
     int a = n.arg[0], b = n.arg[1], c = n.arg[2];
     switch (n.op) {
     case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_CONST: case OP_STATE: case OP_HYPER:
-    case OP_CARRY: case OP_NEXT:
+    case OP_CARRY: case OP_NEXT: case OP_GRADIENT:
         return;                                                     /* leaves */
     case OP_ADD:                                                    /* d(a+b) = da + db */
         accumulate(d, a, dy);

@@ -296,6 +296,11 @@ void ir_print(FILE *out, const Graph *g, const Model *m) {
             if (g->scalar)
                 fprintf(out, "[%d]", n->index);
             break;
+        case OP_GRADIENT:
+            fprintf(out, " d %s", m->params[n->slot].name);
+            if (g->scalar)
+                fprintf(out, "[%d]", n->index);
+            break;
         case OP_STATE:
             fprintf(out, " %s", m->states[n->slot].name);
             if (g->scalar)

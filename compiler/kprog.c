@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const kernel_name[4] = {"forward", "grad", "step", "train"};
+const char *const kernel_name[5] = {"forward", "grad", "step", "train", "apply"};
 
 const char *const ks_name[KS_COUNT] = {
     [KS_BODY] = "body",         [KS_NOTE] = "note",           [KS_CHUNK] = "chunk",
@@ -337,7 +337,7 @@ static void build(KProg *kp, const Model *m, const Graph *s, const Packing *pk, 
         return;
     }
     body(&b);
-    if (k == K_STEP)
+    if (k == K_STEP || k == K_APPLY)
         add(kp, KS_STEPS)->count = 1;
     stores(&b);
 }
@@ -393,15 +393,25 @@ void schedule_build(Schedule *sc, const Model *m, const Graph *s, const Packing 
     }
 }
 
+void schedule_apply(Schedule *sc, const Graph *a, const Packing *pk) {
+    sc->apply = a, sc->apply_pk = pk;
+    sc->temps[2].node = xcalloc((size_t)a->n, sizeof(int));
+    sc->temps[2].pack = xcalloc((size_t)pk->npack + 1, sizeof(int));
+    build(&sc->k[K_APPLY], sc->m, a, pk, K_APPLY);
+    name_temps(&sc->k[K_APPLY], &sc->temps[2]);
+    break_hook(&sc->k[K_APPLY], K_APPLY);
+    kprog_verify(&sc->k[K_APPLY], K_APPLY);
+}
+
 void schedule_free(Schedule *sc) {
-    for (int k = K_FORWARD; k <= K_TRAIN; k++) {
+    for (int k = K_FORWARD; k <= (sc->apply ? K_APPLY : K_TRAIN); k++) {
         KProg *kp = &sc->k[k];
         for (int i = 0; i < kp->n; i++)
             free(kp->st[i].shuf);
         free(kp->st);
         plan_free(&kp->pl);
     }
-    for (int g = 0; g < 2; g++) {
+    for (int g = 0; g < 3; g++) {
         free(sc->temps[g].node);
         free(sc->temps[g].pack);
     }
@@ -712,6 +722,7 @@ static const char *leaf_text(const Plan *pl, const Node *n) {
     case OP_INPUT: return format("x[%d]", n->index);
     case OP_TARGET: return format("t[%d]", n->index);
     case OP_NEXT: return format("xn[%d]", n->index);
+    case OP_GRADIENT: return format("g.%s[%d]", pl->m->params[n->slot].name, n->index);
     case OP_CARRY: return format("carry[%d]", n->index);
     case OP_PARAM: return format("%s[%d]", pl->m->params[n->slot].name, n->index);
     case OP_STATE: return format("%s[%d]", pl->m->states[n->slot].name, n->index);
@@ -839,7 +850,7 @@ static void print_prog(FILE *out, const Model *m, const KProg *kp, Kernel k) {
 }
 
 void schedule_print(FILE *out, const Schedule *sc) {
-    for (int k = K_FORWARD; k <= K_TRAIN; k++) {
+    for (int k = K_FORWARD; k <= (sc->apply ? K_APPLY : K_TRAIN); k++) {
         if (k)
             fputc('\n', out);
         print_prog(out, sc->m, &sc->k[k], (Kernel)k);

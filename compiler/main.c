@@ -431,11 +431,26 @@ static void schedule_one(const Options *o, const Graph *g, const Model *m, Graph
 /* The schedules: s and pk for every kernel; with --reassociate, when the
  * model qualifies, NAME_train gets its own from carry.c (o->train). */
 typedef struct Schedules {
-    Graph s, ts;
-    Packing pk, tpk;
+    Graph s, ts, as; /* as, apk: NAME_apply's (apply.c) */
+    Packing pk, tpk, apk;
     bool train;
     Schedule ks; /* the kernel programs (kprog.c) */
 } Schedules;
+
+/* NAME_apply's schedule: the update alone, as torch computes it (never
+ * reassociated), verified but not printed by --print-after. */
+static void schedule_apply_graph(const Options *o, const Graph *g, const Model *m, Schedules *sc) {
+    Options plain = *o;
+    plain.reassociate = plain.fma = false;
+    plain.print_after = NULL;
+    Graph a;
+    apply_build(g, m, &a);
+    after(&plain, &a, m, "apply");
+    simplify(&a, true);
+    schedule_one(&plain, &a, m, &sc->as, &sc->apk);
+    graph_free(&a);
+    schedule_apply(&sc->ks, &sc->as, &sc->apk);
+}
 
 /* The kernel programs (kprog.c verifies them as it builds them). */
 static void after_plan(const Options *o, const Schedule *ks) {
@@ -452,6 +467,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     sc->train = o->reassociate && carry_build(g, m, &t);
     if (!sc->train) {
         schedule_build(&sc->ks, m, &sc->s, &sc->pk, NULL, NULL);
+        schedule_apply_graph(o, g, m, sc);
         after_plan(o, &sc->ks);
         return;
     }
@@ -462,6 +478,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     graph_free(&t);
     o->label = NULL;
     schedule_build(&sc->ks, m, &sc->s, &sc->pk, &sc->ts, &sc->tpk);
+    schedule_apply_graph(o, g, m, sc);
     after_plan(o, &sc->ks);
 }
 
@@ -469,6 +486,8 @@ static void schedules_free(Schedules *sc) {
     schedule_free(&sc->ks);
     graph_free(&sc->s);
     packing_free(&sc->pk);
+    graph_free(&sc->as);
+    packing_free(&sc->apk);
     if (sc->train) {
         graph_free(&sc->ts);
         packing_free(&sc->tpk);

@@ -8,6 +8,7 @@
  *   simplify.c IR          -> IR folded, deduplicated, dead code removed
  *   carry.c    tensor IR   -> NAME_train's own IR, first-layer z carried
  *                             (--reassociate, plain SGD, batch 1)
+ *   apply.c    tensor IR   -> NAME_apply's own IR: the update from a given gradient
  *   scalar.c   tensor IR   -> scalar IR: the fully unrolled schedule
  *   reassoc.c  scalar IR   -> shorter chains, other rounding (--reassociate)
  *   vector.c   scalar IR   -> its SIMD packs
@@ -427,6 +428,13 @@ void simplify(Graph *g, bool latency);
  * leaves t untouched otherwise. */
 bool carry_build(const Graph *g, const Model *m, Graph *t);
 
+/* ---- apply.c ---- */
+/* Requires: the simplified tensor graph g of a model.  Guarantees: a is the
+ * graph of NAME_apply: g's ROOT_UPDATE and ROOT_STATE roots, in g's order,
+ * computed by the same operations with each parameter's gradient a
+ * GRADIENT leaf (the kernel's argument g). */
+void apply_build(const Graph *g, const Model *m, Graph *a);
+
 /* ---- reassoc.c ---- */
 /* Requires: a scalar graph.  Guarantees: the same roots computed with sums
  * as latency-ordered trees and data-only factors multiplied first, or, in
@@ -464,7 +472,7 @@ void vector_pack(const Graph *s, const Model *m, int width, bool samples, Packin
 void packing_free(Packing *pk);
 
 /* ---- plan.c ---- */
-typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN } Kernel;
+typedef enum Kernel { K_FORWARD, K_GRAD, K_STEP, K_TRAIN, K_APPLY } Kernel;
 
 /* One kernel's plan over the scalar graph, shared by both backends. */
 typedef struct Plan {
@@ -627,20 +635,24 @@ typedef struct Schedule {
     const Model *m;
     const Graph *s, *train;   /* train: NAME_train's graph (== s unless carry.c built one) */
     const Packing *pk, *train_pk;
-    KProg k[4];               /* by Kernel */
-    TempNames temps[2];       /* the temporaries' numbers: of s, and of train's own graph */
+    KProg k[5];               /* by Kernel */
+    const Graph *apply;       /* NAME_apply's graph (apply.c), or NULL: not built */
+    const Packing *apply_pk;
+    TempNames temps[3];       /* the temporaries' numbers: of s, of train's own graph, of apply's */
 } Schedule;
 /* Requires: the schedules after packing.  Guarantees: the four kernels'
  * programs, verified (kprog_verify); train == NULL: NAME_train uses s. */
 void schedule_build(Schedule *sc, const Model *m, const Graph *s, const Packing *pk, const Graph *train,
                     const Packing *train_pk);
+/* Adds NAME_apply's program, over its own graph a and packing (apply.c). */
+void schedule_apply(Schedule *sc, const Graph *a, const Packing *pk);
 void schedule_free(Schedule *sc);
 /* Dies (internal error) unless: every operand is defined before its use and
  * in scope, every lane of a pack computes its scalar node, every root the
  * kernel writes is stored exactly once. */
 void kprog_verify(const KProg *kp, Kernel k);
 void schedule_print(FILE *out, const Schedule *sc);
-extern const char *const kernel_name[4];
+extern const char *const kernel_name[5];
 
 /* ---- emit_c.c ---- */
 typedef struct EmitOptions {

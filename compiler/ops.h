@@ -28,6 +28,7 @@ X(STATE,     "state",     0, LEAF,    1, 0) /* optimizer state tensor `slot`; sc
 X(HYPER,     "hyper",     0, LEAF,    1, 0) /* a per-step scalar the kernel computes: Hyper `slot` */
 X(CARRY,     "carry",     0, LEAF,    1, 0) /* NAME_train's carried first-layer pre-activation (carry.c); scalar: element `index` */
 X(NEXT,      "next",      0, LEAF,    1, 0) /* the next batch's inputs x'[B,IN] (carry.c); scalar form: x'[index] */
+X(GRADIENT,  "gradient",  0, LEAF,    1, 0) /* NAME_apply's given gradient of parameter `slot` (apply.c); scalar: element `index` */
 /* elementwise, operands of the node's shape */
 X(ADD,       "add",       2, ELEM,    3, 1) /* a + b */
 X(SUB,       "sub",       2, ELEM,    3, 1) /* a - b */

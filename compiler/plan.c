@@ -231,7 +231,8 @@ void plan_name_temps(Plan *p, TempNames *t, const int *order, int n) {
 }
 
 bool plan_leaf_op(Op op) {
-    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET || op == OP_CARRY;
+    return op == OP_PARAM || op == OP_STATE || op == OP_INPUT || op == OP_TARGET || op == OP_CARRY ||
+           op == OP_GRADIENT;
 }
 
 int plan_pack(const Plan *p, int id) {
@@ -280,6 +281,7 @@ bool plan_has_root(const Plan *p, const Root *r) {
     case K_TRAIN:
         return r->kind == ROOT_LOSS || r->kind == ROOT_UPDATE || r->kind == ROOT_STATE ||
                r->kind == ROOT_CARRY;
+    case K_APPLY: return r->kind == ROOT_UPDATE || r->kind == ROOT_STATE;
     }
     return false;
 }

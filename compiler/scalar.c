@@ -31,6 +31,7 @@ void scalarize(const Graph *t, Graph *s) {
         } else {
             switch (n->op) { /* leaves and shape ops */
             case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE: case OP_CARRY: case OP_NEXT:
+            case OP_GRADIENT:
                 for (int k = 0; k < numel; k++)
                     e[k] = ir_leaf(s, n->op, scalar, n->slot, k);
                 break;

@@ -51,6 +51,10 @@ typedef struct netrt_model {
     /* FNV-1a 64 of the YAML source (the generated files' banner shows it);
      * 0: unknown.  With name, what says which model a checkpoint is of. */
     uint64_t hash;
+    /* The optimizer step alone, from the gradient g (a params struct):
+     * grad then apply is step, bit for bit.  NULL in descriptors from
+     * before it existed; the MPI trainer (mpi.c) needs it. */
+    void (*apply)(void *p, void *o, const void *g);
 } netrt_model;
 
 /* The trainer's main: parses argv (--data, --epochs, --seed, --load,
