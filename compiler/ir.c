@@ -249,7 +249,7 @@ int ir_named_element(Graph *g, int id, const char *base, Type t, int k) {
     n->ecols = row ? type_numel(t) : t.dim[1];
     n->erow = row ? -1 : k / t.dim[1];
     n->ecol = row ? k : k % t.dim[1];
-    n->name = row ? intern(format("%s_%d", base, k)) : intern(format("%s_%d_%d", base, n->erow, n->ecol));
+    n->name = name_element(base, n->erow, n->ecol);
     return id;
 }
 

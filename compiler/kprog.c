@@ -131,7 +131,7 @@ static void leaf_vectors(Build *b) {
                 if (fresh[c]) {
                     KStmt *st = add(b->kp, KS_CHUNK);
                     st->chunk = slot[c], st->t = t, st->at = b->chunks.at[slot[c]];
-                    st->name = plan_fresh(b->pl, intern(format("ld_%s_%d", t ? "t" : "x", st->at)));
+                    st->name = plan_fresh(b->pl, name_chunk(t, st->at));
                     if (slot[c] + 1 > b->kp->nchunk)
                         b->kp->nchunk = slot[c] + 1;
                 }

@@ -134,6 +134,21 @@ typedef enum Hyper {
 } Hyper;
 extern const char *const hyper_name[HY_COUNT];
 
+/* ---- names.c: every name template of the generated code ---- */
+const char *name_of(const char *layer, const char *what); /* hidden.z */
+const char *name_adjoint(const char *of);                 /* d_hidden.z */
+const char *name_updated(const char *of);                 /* new_hidden.weight */
+const char *name_next_z(const char *layer);               /* next_hidden.z */
+const char *name_from_z(const char *base);                /* loss.diff_z */
+const char *name_element(const char *base, int row, int col); /* hidden.z_2 (row -1), hidden.weight_1_3 */
+const char *name_temp(int n);                             /* tmp7 */
+const char *name_chunk(bool targets, int at);             /* ld_x_8 */
+const char *name_c_ident(const char *name);               /* hidden.z_2 -> hidden_z_2 */
+/* A vector of consecutive elements of tensor base: down a column (col, rows
+ * row..last) or along a row (row, or -1 for a vector; cols col..last); whole:
+ * all of that column or row. */
+const char *name_vector(const char *base, bool down, int row, int col, int last, bool whole);
+
 /* ---- abi.c: what both backends compute outside the kernels' IR, as data ---- */
 
 /* A hyperparameter's formula: nodes in double, operands before their users,

@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A node name ("d_hidden.weight_2_4") as a C identifier. */
-static const char *c_ident(const char *name) {
-    char buf[256];
-    size_t i = 0;
-    for (; name[i] && i + 1 < sizeof buf; i++)
-        buf[i] = name[i] == '.' ? '_' : name[i];
-    buf[i] = 0;
-    return intern(buf);
-}
-
 static uint64_t str_hash(const char *s) {
     uint64_t h = 1469598103934665603u;
     for (; *s; s++)
@@ -158,7 +148,7 @@ const char *plan_fresh(Plan *p, const char *base) {
     return name;
 }
 
-/* ---- names: every local's name is made here ----
+/* ---- names: every local's name is chosen here (the templates are in names.c) ----
  *
  * A named node's local is its name as a C identifier (hidden_z_0,
  * d_hidden_weight_2_4); a vector's says which elements it holds
@@ -172,7 +162,7 @@ const char *plan_fresh(Plan *p, const char *base) {
  * plan_name_temps (NULL). */
 static void name_var(Plan *p, int id) {
     const char *name = p->s->node[id].name;
-    p->var[id] = name ? plan_fresh(p, c_ident(name)) : NULL;
+    p->var[id] = name ? plan_fresh(p, name_c_ident(name)) : NULL;
 }
 
 /* The elements pack v holds, if its lanes are consecutive elements of one
@@ -189,20 +179,12 @@ static const char *vector_name(const Plan *p, const Pack *v) {
         down &= n->ecol == n0->ecol && n->erow == n0->erow + k;
         across &= n->erow == n0->erow && n->ecol == n0->ecol + k;
     }
-    const char *base = c_ident(n0->ebase);
     const Node *nl = &p->s->node[v->node[v->lanes - 1]];
-    if (down) {
-        bool whole = n0->erow == 0 && v->lanes == n0->erows;
-        return whole ? format("%s_col%d", base, n0->ecol)
-                     : format("%s_col%d_rows%dto%d", base, n0->ecol, n0->erow, nl->erow);
-    }
+    if (down)
+        return name_vector(n0->ebase, true, n0->erow, n0->ecol, nl->erow, n0->erow == 0 && v->lanes == n0->erows);
     if (!across)
         return NULL;
-    bool whole = n0->ecol == 0 && v->lanes == n0->ecols;
-    if (n0->erow < 0)
-        return whole ? base : format("%s_%dto%d", base, n0->ecol, nl->ecol);
-    return whole ? format("%s_row%d", base, n0->erow)
-                 : format("%s_row%d_cols%dto%d", base, n0->erow, n0->ecol, nl->ecol);
+    return name_vector(n0->ebase, false, n0->erow, n0->ecol, nl->ecol, n0->ecol == 0 && v->lanes == n0->ecols);
 }
 
 /* A temporary's number: the one it has in an earlier kernel of the file,
@@ -217,17 +199,17 @@ void plan_name_temps(Plan *p, TempNames *t, const int *order, int n) {
     for (int i = 0; i < n; i++) {
         int id = order[i];
         if (id >= 0 && p->is_var[id] && !p->var[id])
-            p->var[id] = plan_fresh(p, intern(format("tmp%d", temp_number(t, t->node, id))));
+            p->var[id] = plan_fresh(p, name_temp(temp_number(t, t->node, id)));
         int v = id < 0 ? -1 - id : -1;
         if (v >= 0 && p->pack_live[v] && !p->pack_var[v])
-            p->pack_var[v] = plan_fresh(p, intern(format("tmp%d", temp_number(t, t->pack, v))));
+            p->pack_var[v] = plan_fresh(p, name_temp(temp_number(t, t->pack, v)));
     }
     for (int id = 0; id < p->s->n; id++) /* defined nowhere in the program: never printed, but named */
         if (p->is_var[id] && !p->var[id])
-            p->var[id] = plan_fresh(p, intern(format("tmp%d", temp_number(t, t->node, id))));
+            p->var[id] = plan_fresh(p, name_temp(temp_number(t, t->node, id)));
     for (int v = 0; v < p->pk->npack; v++)
         if (p->pack_live[v] && !p->pack_var[v])
-            p->pack_var[v] = plan_fresh(p, intern(format("tmp%d", temp_number(t, t->pack, v))));
+            p->pack_var[v] = plan_fresh(p, name_temp(temp_number(t, t->pack, v)));
 }
 
 bool plan_leaf_op(Op op) {
@@ -391,7 +373,7 @@ void plan_kernel(Plan *p, Kernel k) {
     for (int v = 0; v < p->pk->npack; v++)
         if (p->pack_live[v]) {
             const char *name = vector_name(p, &p->pk->pack[v]);
-            p->pack_var[v] = name ? plan_fresh(p, intern(name)) : NULL;
+            p->pack_var[v] = name ? plan_fresh(p, name) : NULL;
         }
 }
 

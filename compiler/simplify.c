@@ -56,10 +56,9 @@ static void name_copy(Graph *g, int out, int e, int level) {
     }
     if (!n->ebase)
         return; /* a temporary */
-    o->ebase = intern(format("%s_z", n->ebase));
+    o->ebase = name_from_z(n->ebase);
     o->erow = n->erow, o->ecol = n->ecol, o->erows = n->erows, o->ecols = n->ecols;
-    o->name = n->erow < 0 ? intern(format("%s_%d", o->ebase, n->ecol))
-                          : intern(format("%s_%d_%d", o->ebase, n->erow, n->ecol));
+    o->name = name_element(o->ebase, n->erow, n->ecol);
 }
 
 /* e with node relu replaced by z, at most 8 levels deep and not past other
