@@ -41,6 +41,7 @@ typedef struct Options {
     bool reassociate;        /* --reassociate: shorter chains, other rounding */
     bool fma;                /* --fma: with --reassociate, batch sums as fused multiply-adds */
     const char *label;       /* which graph --print-after shows: "" or " (NAME_train)" */
+    bool mpi;                /* --mpi: the trainer links libnetrt_mpi.a, built with mpicc */
 } Options;
 
 static const char *const passes[] = {"lower", "grad", "optim", "simplify", "carry", "scalarize",
@@ -69,6 +70,8 @@ static void usage(FILE *out) {
           "  -O0 .. -O3         LLVM outputs: optimization level (default -O2)\n"
           "  --runtime          LLVM outputs: also define NAME_model for libnetrt\n"
           "  --trainer          LLVM outputs: also main(), the trainer (link libnetrt)\n"
+          "  --mpi              trainer executables: data-parallel under mpirun (links\n"
+          "                     libnetrt_mpi.a with $MPICC, default mpicc, over $CC)\n"
           "  --fp64             emit double instead of float (for gradient checks)\n"
           "  --vector-width=N   SIMD lanes in the kernels (C and LLVM): 1 (scalar), 2, 4\n"
           "                     (default, any x86-64), 8 (AVX), 16 (AVX-512)\n"
@@ -156,6 +159,8 @@ static void parse_args(int argc, char **argv, Options *o) {
             o->llvm_flags = true;
         } else if (strcmp(a, "--fp64") == 0) {
             o->fp64 = true;
+        } else if (strcmp(a, "--mpi") == 0) {
+            o->mpi = true;
         } else if (strcmp(a, "--reassociate") == 0) {
             o->reassociate = true;
         } else if (strcmp(a, "--fma") == 0) {
@@ -333,14 +338,16 @@ static const char *runtime_path(const char *what) {
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
-            const char *installed = strcmp(what, "lib") == 0
-                                        ? format("%s/../lib/netc/libnetrt.a", exe)
-                                        : format("%s/../include/netc", exe);
+            const char *installed = strcmp(what, "lib") == 0   ? format("%s/../lib/netc/libnetrt.a", exe)
+                                    : strcmp(what, "mpi") == 0 ? format("%s/../lib/netc/libnetrt_mpi.a", exe)
+                                                               : format("%s/../include/netc", exe);
             if (access(installed, R_OK) == 0)
                 return installed;
         }
     }
-    return strcmp(what, "lib") == 0 ? NETC_BUILD_RUNTIME_LIB : NETC_BUILD_RUNTIME_INCLUDE;
+    return strcmp(what, "lib") == 0   ? NETC_BUILD_RUNTIME_LIB
+           : strcmp(what, "mpi") == 0 ? NETC_BUILD_RUNTIME_MPI_LIB
+                                      : NETC_BUILD_RUNTIME_INCLUDE;
 }
 
 /* Builds the trainer in a private temporary folder, then copies it into
@@ -366,13 +373,43 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
     output_close(&h);
     output_close(&c);
 
-    /* $CC may carry flags ("gcc -m64"): split it on blanks. */
+    /* --mpi: main() calls netrt_mpi_main; the model's C defines NAME_model
+     * (-DNETC_RUNTIME), and mpicc compiles both with $CC underneath. */
+    char *msrc = NULL;
+    const char *mpilib = NULL;
+    if (o->mpi) {
+        mpilib = runtime_path("mpi");
+        if (!*mpilib || access(mpilib, R_OK) != 0)
+            error_at(out, (Loc){0, 0}, "--mpi needs libnetrt_mpi.a, which this netc was built without (CMake "
+                                       "found no MPI: install libopenmpi-dev and rebuild)");
+        msrc = output_temp_file("mpi_main.c");
+        Output mc = {.path = msrc, .slot = -1};
+        if (!(mc.f = fopen(msrc, "w")))
+            error_at(output_tempdir(), (Loc){0, 0}, "cannot write in the temporary folder: %s", strerror(errno));
+        fprintf(mc.f,
+                "#include \"netrt.h\"\n\nextern const netrt_model %s_model;\n\n"
+                "int main(int argc, char **argv) { return netrt_mpi_main(&%s_model, argc, argv); }\n",
+                m->name, m->name);
+        output_close(&mc);
+    }
+
+    /* $CC may carry flags ("gcc -m64"): split it on blanks.  With --mpi the
+     * driver is $MPICC (default mpicc), and $CC's compiler runs under it
+     * (OMPI_CC for Open MPI, MPICH_CC for MPICH). */
     const char *cc = getenv("CC");
     char *ccbuf = xstrdup(cc && *cc ? cc : "cc");
     char *args[64];
     int n = 0;
     for (char *tok = strtok(ccbuf, " \t"); tok && n < 40; tok = strtok(NULL, " \t"))
         args[n++] = tok;
+    if (o->mpi) {
+        const char *mpicc = getenv("MPICC");
+        if (n && !getenv("OMPI_CC"))
+            setenv("OMPI_CC", args[0], 1);
+        if (n && !getenv("MPICH_CC"))
+            setenv("MPICH_CC", args[0], 1);
+        args[0] = (char *)(mpicc && *mpicc ? mpicc : "mpicc");
+    }
     char *extra = xstrdup(NETC_BUILD_CFLAGS);
     for (char *tok = strtok(extra, " \t"); tok && n < 48; tok = strtok(NULL, " \t"))
         args[n++] = tok;
@@ -380,6 +417,11 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
     char *lib = xstrdup(runtime_path("lib"));
     char *fixed[] = {"-std=c11", "-O2", "-ffp-contract=off", "-DNETC_TRAINER", inc, csrc, lib,
                      "-lm", "-o", bin, NULL};
+    if (o->mpi) { /* the model's descriptor and the MPI main, the MPI library first */
+        fixed[3] = "-DNETC_RUNTIME";
+        args[n++] = msrc;
+        args[n++] = (char *)mpilib;
+    }
     for (int i = 0; fixed[i]; i++)
         args[n++] = fixed[i];
     args[n] = NULL;
@@ -397,6 +439,7 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
     free(csrc);
     free(hsrc);
     free(bin);
+    free(msrc);
 }
 
 /* ---- the pipeline ---- */
@@ -523,6 +566,8 @@ static const char *resolve_output(const Options *o, const Model *m, EmitKind *ki
                           "(--emit=llvm|bc|asm|obj, or -o FILE.ll|.bc|.s|.o) and netc run");
     if (emit == EM_EXE && out && strcmp(out, "-") == 0)
         usage_error("%s", "--emit=exe writes an executable: give it a file name, not '-o -'");
+    if (o->mpi && (emit != EM_EXE || o->run))
+        usage_error("%s", "--mpi builds a trainer executable: -o NAME without a suffix, or --emit=exe");
     if (emit == EM_EXE && o->fp64 && !o->run)
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
     const char *b = base_name(o->input), *dot = strrchr(b, '.');

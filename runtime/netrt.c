@@ -10,6 +10,11 @@
  * Exit status: 0 success, 1 bad data or a failed run, 2 bad usage.  SIGXFSZ
  * is ignored, so a write past `ulimit -f` fails (EFBIG) and is reported.
  *
+ * Under mpirun with the MPI library (mpi/mpi.c: netrt_mpi_main), every rank runs
+ * this with a netrt_par: every rank reads the data, rank 0 alone checks and
+ * writes the outputs and loads the checkpoint, which it then broadcasts
+ * with the weights, and the ranks agree on success after each phase.
+ *
  * Output, on stdout: a heading, then `epoch %3u  loss %.6g` lines (see
  * train.c).  Errors are one line on stderr: `trainer: error: ...`, or
  * `FILE:LINE:COL: error: ...` / `FILE: error: ...` for data and checkpoints.
@@ -319,7 +324,7 @@ static int check_classes(const netrt_model *m, const char *path, const netrt_dat
     return 0;
 }
 
-static int run_data(const netrt_model *m, options *o) {
+static int run_data(const netrt_model *m, options *o, netrt_par *par) {
     netrt_data d = {0}, val = {0};
     state s = {0};
     train_run r = {0};
@@ -328,11 +333,11 @@ static int run_data(const netrt_model *m, options *o) {
     uint64_t epochs = o->epochs ? o->epochs : DEFAULT_EPOCHS_DATA;
     uint64_t init_seed = o->init_seed_given ? o->init_seed : o->seed;
     char err[1024];
-    int status = 1;
-    if (netrt_check_files(o->data, o->val, o->load, o->save, o->log))
-        return 1;
+    int status = 1, agreed = 0, root = !par || par->rank == 0; /* root: checks, loads, writes */
+    if (root && netrt_check_files(o->data, o->val, o->load, o->save, o->log))
+        goto done;
     if (netrt_data_read(o->data, m->n_in, m->n_target, &d))
-        return 1;
+        goto done;
     if (o->val && netrt_data_read(o->val, m->n_in, m->n_target, &val))
         goto done;
     if (check_classes(m, o->data, &d) || (o->val && check_classes(m, o->val, &val)))
@@ -346,7 +351,7 @@ static int run_data(const netrt_model *m, options *o) {
         goto done;
     if (netrt_state_new(m, &s))
         goto done;
-    if (o->load) {
+    if (o->load && root) {
         if (netrt_load_with(m, s.p, s.o, &meta, o->load, o->force ? NETRT_LOAD_ANY_MODEL : 0, err,
                             sizeof err)) {
             fflush(stdout);
@@ -362,16 +367,16 @@ static int run_data(const netrt_model *m, options *o) {
         }
         if (m->optim_size >= sizeof r.steps0)
             memcpy(&r.steps0, s.o, sizeof r.steps0);
-    } else {
+    } else if (!o->load) {
         m->init(s.p, init_seed);
-        if (netrt_zero_gradient(m, &s, &d))
+        if (root && netrt_zero_gradient(m, &s, &d))
             fprintf(stderr,
                     "trainer: warning: the weights from seed %llu give a zero gradient "
                     "on every sample (a dead network), so training cannot change them; try "
                     "another --%s\n",
                     (unsigned long long)init_seed, o->init_seed_given ? "init-seed" : "seed");
     }
-    if (o->log) {
+    if (o->log && root) {
         if (!(log = fopen(o->log, "a"))) {
             fflush(stdout);
             fprintf(stderr, "%s: error: cannot open the log: %s\n", o->log, strerror(errno));
@@ -379,6 +384,11 @@ static int run_data(const netrt_model *m, options *o) {
         }
         if (ftell(log) == 0)
             fputs("epoch,step,train_loss,val_loss\n", log);
+    }
+    if (par) { /* every rank set up: now rank 0's state to all */
+        agreed = 1;
+        if (par->agree(par, 0) || par->sync(par, m, &s, &meta, &r.steps0, &o->seed, &d, &val))
+            goto done;
     }
     if (!o->quiet) {
         printf("%s: training on %s: %zu samples, batch %zu, %llu epochs, seed %llu", m->name, o->data, d.n,
@@ -393,9 +403,14 @@ static int run_data(const netrt_model *m, options *o) {
         if (val.n)
             printf("validation: %zu samples from %s\n", val.n,
                    o->val ? o->val : "the end of the data (--val-split)");
-        if (d.n % m->batch)
-            printf("(each epoch leaves out its last %zu shuffled sample%s: a batch needs %zu)\n",
-                   d.n % m->batch, d.n % m->batch == 1 ? "" : "s", m->batch);
+        if (par)
+            printf("data parallel: %d ranks, global batch %zu (%zu per rank)\n", par->size,
+                   m->batch * (size_t)par->size, m->batch);
+        if (d.n % (m->batch * (par ? (size_t)par->size : 1))) {
+            size_t rows = m->batch * (par ? (size_t)par->size : 1);
+            printf("(each epoch leaves out its last %zu shuffled sample%s: a batch needs %zu)\n", d.n % rows,
+                   d.n % rows == 1 ? "" : "s", rows);
+        }
     }
     r.d = &d;
     r.val = val.n ? &val : NULL;
@@ -404,12 +419,15 @@ static int run_data(const netrt_model *m, options *o) {
     r.seed = o->seed;
     r.quiet = o->quiet;
     r.log = log;
-    r.save = o->save;
+    r.save = root ? o->save : NULL;
     r.save_every = o->save_every;
     r.lr = o->lr;
-    if (netrt_train(m, &s, &r) == 0)
+    r.par = par;
+    if (netrt_train(m, &s, &r) == 0 && (!par || par->same(par, m, &s, o->quiet) == 0))
         status = 0;
 done:
+    if (par && !agreed) /* failed in the setup: tell the others, who wait to agree on it */
+        par->agree(par, 1);
     if (log) {
         int bad = ferror(log), e = r.log_errno;
         errno = 0;
@@ -427,6 +445,10 @@ done:
 }
 
 int netrt_main(const netrt_model *desc, int argc, char **argv) {
+    return netrt_main_par(desc, argc, argv, NULL);
+}
+
+int netrt_main_par(const netrt_model *desc, int argc, char **argv, netrt_par *par) {
     options o;
     int status, r;
     /* Descriptors from before n_target existed leave it 0: targets are
@@ -437,15 +459,22 @@ int netrt_main(const netrt_model *desc, int argc, char **argv) {
         copy.n_target = copy.n_out;
     if (check_model(m))
         return 1;
+    if (par && !m->apply) {
+        netrt_fail("the model's descriptor has no apply kernel (an older netc compiled it): rebuild it");
+        return 1;
+    }
     /* Under a file-size limit (ulimit -f), a write past it raises SIGXFSZ,
      * whose default kills the process silently, leaving a temporary file;
      * ignored, the write fails with EFBIG and is reported like any other
      * (the old checkpoint intact, the temporary removed). */
     signal(SIGXFSZ, SIG_IGN);
-    if ((r = parse_args(m, argc, argv, &o)) < 0)
+    r = parse_args(m, argc, argv, &o);
+    if (par && par->agree(par, r < 0))
+        return r < 0 ? 2 : 1;
+    if (r < 0)
         return 2;
     status = r > 0 ? 0
-        : o.data   ? run_data(m, &o)
+        : o.data   ? run_data(m, &o, par)
                    : netrt_demo(m, o.epochs ? o.epochs : DEFAULT_EPOCHS_DEMO, o.seed, o.quiet);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         netrt_fail("cannot write the output");

@@ -53,13 +53,19 @@ typedef struct netrt_model {
     uint64_t hash;
     /* The optimizer step alone, from the gradient g (a params struct):
      * grad then apply is step, bit for bit.  NULL in descriptors from
-     * before it existed; the MPI trainer (mpi.c) needs it. */
+     * before it existed; the MPI trainer (mpi/mpi.c) needs it. */
     void (*apply)(void *p, void *o, const void *g);
 } netrt_model;
 
 /* The trainer's main: parses argv (--data, --epochs, --seed, --load,
  * --save, ... --help), trains, prints; returns the process exit status. */
 int netrt_main(const netrt_model *m, int argc, char **argv);
+
+/* netrt_main on every rank of an MPI job (libnetrt_mpi.a, built where CMake
+ * finds MPI; `netc model.yaml -o trainer --mpi` links it): data-parallel
+ * training, global batch = ranks x batch, gradients summed in rank order,
+ * rank 0 alone printing and writing (runtime/README.md, "MPI"). */
+int netrt_mpi_main(const netrt_model *m, int argc, char **argv);
 
 /* ---- checkpoints (safetensors files; README "Checkpoints") ----
  *

@@ -13,6 +13,15 @@
  * the validation loss, a --log row, the epoch line, the progress line on a
  * terminal, and every save_every epochs a checkpoint.
  *
+ * Data parallel (r->par, mpi/mpi.c): a global step is `size` batches, one per
+ * rank; every rank shuffles all samples alike, copies its own batches, and
+ * computes their gradient (NAME_grad) with the loss behind it in one buffer;
+ * the buffers are summed in rank order, divided by size (the mean of the
+ * ranks' means, as DistributedDataParallel averages), and applied by every
+ * rank (NAME_apply), so all ranks hold the same bits.  Losses over a data
+ * set share its batches round robin and sum them per batch, so they are the
+ * one-process values bit for bit.
+ *
  * Output: `epoch %3u  loss %.6g` (and `  val %.6g`), epoch epoch0 being the
  * loss before training: all epochs up to epoch0 + 10, then every `every`-th,
  * a power of ten keeping about 20 lines, and always the last; with quiet only
@@ -108,6 +117,16 @@ int netrt_zero_gradient(const netrt_model *m, state *s, const netrt_data *d) {
     return 1;
 }
 
+/* The loss over a data set, and one step: alone, or data parallel (mpi.c). */
+static double mean_loss(const netrt_model *m, state *s, netrt_par *par, const float *x, const float *t,
+                        size_t n) {
+    return par ? par->mean_loss(par, m, s, x, t, n) : netrt_mean_loss(m, s, x, t, n);
+}
+
+static float one_step(const netrt_model *m, state *s, netrt_par *par, const float *x, const float *t) {
+    return par ? par->step(par, m, s, x, t) : m->step(s->p, s->o, x, t);
+}
+
 static int digits(uint64_t v) {
     int d = 1;
     while (v >= 10) {
@@ -189,13 +208,14 @@ static void log_row(FILE *log, int *err, uint64_t e, uint64_t step, double loss,
  * first step whose loss, or whose updated weights, are not finite; reports
  * it.  `base` is the number of steps before the epoch. */
 static void report_divergence(const netrt_model *m, state *s, const void *p0, const void *o0, const float *xs,
-                              const float *ts, size_t steps, uint64_t e, uint64_t base, const char *save) {
-    size_t k;
+                              const float *ts, size_t steps, uint64_t e, uint64_t base, const char *save,
+                              netrt_par *par) {
+    size_t k, rows = m->batch * (par ? (size_t)par->size : 1);
     const char *what = "the loss is not finite";
     memcpy(s->p, p0, m->params_size);
     memcpy(s->o, o0, m->optim_size);
     for (k = 0; k < steps; k++) {
-        float loss = m->step(s->p, s->o, xs + k * m->batch * m->n_in, ts + k * m->batch * m->n_target);
+        float loss = one_step(m, s, par, xs + k * rows * m->n_in, ts + k * rows * m->n_target);
         if (!isfinite(loss))
             break;
         if (!finite_params(m, s->p)) {
@@ -228,7 +248,9 @@ static double lr_at(const lr_plan *pl, double lr0, uint64_t e, uint64_t last) {
 
 int netrt_train(const netrt_model *m, state *s, train_run *r) {
     const netrt_data *d = r->d;
-    size_t n = d->n, used = n - n % m->batch, per_epoch = used / m->batch, i;
+    netrt_par *par = r->par;
+    size_t rows = m->batch * (par ? (size_t)par->size : 1); /* a global step's samples */
+    size_t n = d->n, used = n - n % rows, per_epoch = used / rows, i;
     float *xs = malloc(n * m->n_in * sizeof(float));
     float *ts = malloc(n * m->n_target * sizeof(float));
     size_t *perm = malloc(n * sizeof(size_t));
@@ -240,16 +262,19 @@ int netrt_train(const netrt_model *m, state *s, train_run *r) {
     if (!xs || !ts || !perm || !p0 || !o0) {
         netrt_fail("out of memory");
         status = -1;
+    }
+    if (par ? par->agree(par, status != 0) : status) {
+        status = -1;
         goto done;
     }
-    pg.on = !r->quiet && isatty(STDOUT_FILENO);
+    pg.on = !r->quiet && isatty(STDOUT_FILENO) && !par; /* mpirun gives rank 0 a terminal even when piped */
     if (pg.on)
         pg.start = pg.drawn = now();
     while (every * 20 < r->epochs)
         every *= 10;
-    r->first = r->last = netrt_mean_loss(m, s, d->x, d->t, n);
+    r->first = r->last = mean_loss(m, s, par, d->x, d->t, n);
     if (val)
-        vloss = netrt_mean_loss(m, s, r->val->x, r->val->t, r->val->n);
+        vloss = mean_loss(m, s, par, r->val->x, r->val->t, r->val->n);
     if (!r->quiet)
         print_epoch(&pg, r->epoch0, last, r->first, val);
     log_row(r->log, &r->log_errno, r->epoch0, r->steps0, r->first, val);
@@ -264,6 +289,8 @@ int netrt_train(const netrt_model *m, state *s, train_run *r) {
             perm[j] = tmp;
         }
         for (i = 0; i < used; i++) {
+            if (par && i / m->batch % (size_t)par->size != (size_t)par->rank)
+                continue; /* another rank's batch */
             memcpy(xs + i * m->n_in, d->x + perm[i] * m->n_in, m->n_in * sizeof(float));
             memcpy(ts + i * m->n_target, d->t + perm[i] * m->n_target, m->n_target * sizeof(float));
         }
@@ -275,17 +302,24 @@ int netrt_train(const netrt_model *m, state *s, train_run *r) {
          * epoch's rate is set, so the replay steps as the epoch did. */
         memcpy(p0, s->p, m->params_size);
         memcpy(o0, s->o, m->optim_size);
-        r->last = m->train(s->p, s->o, xs, ts, used);
+        if (par) {
+            double total = 0;
+            for (i = 0; i < per_epoch; i++)
+                total += par->step(par, m, s, xs + i * rows * m->n_in, ts + i * rows * m->n_target);
+            r->last = per_epoch ? (float)(total / (double)per_epoch) : 0; /* as NAME_train returns it */
+        } else {
+            r->last = m->train(s->p, s->o, xs, ts, used);
+        }
         if (!isfinite(r->last) || !finite_params(m, s->p)) {
             if (!r->quiet || !isfinite(r->last))
                 print_epoch(&pg, e, last, r->last, NULL);
             report_divergence(m, s, p0, o0, xs, ts, per_epoch, e, base,
-                              r->save && access(r->save, F_OK) == 0 ? r->save : NULL);
+                              r->save && access(r->save, F_OK) == 0 ? r->save : NULL, par);
             status = -1;
             goto done;
         }
         if (val)
-            vloss = netrt_mean_loss(m, s, r->val->x, r->val->t, r->val->n);
+            vloss = mean_loss(m, s, par, r->val->x, r->val->t, r->val->n);
         log_row(r->log, &r->log_errno, e, base + per_epoch, r->last, val);
         if (e == last || (!r->quiet && (e - r->epoch0 <= 10 || e % every == 0)))
             print_epoch(&pg, e, last, r->last, val);
@@ -300,8 +334,14 @@ int netrt_train(const netrt_model *m, state *s, train_run *r) {
                 fflush(stdout);
                 fprintf(stderr, "%s\n", err);
                 status = -1;
-                goto done;
+                if (!par)
+                    goto done;
             }
+        }
+        /* rank 0 saves: the others learn whether it could */
+        if (par && (e == last || (r->save_every && e % r->save_every == 0)) && par->agree(par, status != 0)) {
+            status = -1;
+            goto done;
         }
         progress_draw(&pg, e - r->epoch0, r->epochs, e, last, used);
     }

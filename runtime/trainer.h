@@ -70,13 +70,46 @@ typedef struct train_run {
     uint64_t seed;         /* the shuffling seed */
     uint64_t steps0;       /* optimizer steps already done */
     int quiet;
-    FILE *log;           /* NULL, or the --log file (header already written) */
-    int log_errno;       /* out: why a write to log first failed; 0 if none did */
-    const char *save;    /* NULL, or the checkpoint path */
-    uint64_t save_every; /* 0: save only at the end */
-    lr_plan lr;          /* the learning rate of each epoch */
-    double first, last;  /* out: loss before training, and the last epoch's */
+    FILE *log;             /* NULL, or the --log file (header already written) */
+    int log_errno;         /* out: why a write to log first failed; 0 if none did */
+    const char *save;      /* NULL, or the checkpoint path */
+    uint64_t save_every;   /* 0: save only at the end */
+    lr_plan lr;            /* the learning rate of each epoch */
+    double first, last;    /* out: loss before training, and the last epoch's */
+    struct netrt_par *par; /* NULL, or the data-parallel job (global batch: batch x size) */
 } train_run;
+
+/* A data-parallel run's processes (mpi/mpi.c fills it in; NULL everywhere for
+ * the plain trainer, which never calls it).  Every rank runs the same
+ * program on the same data: each global step is `size` batches, rank r
+ * computes the gradient of the r-th, and the gradients are summed.  Every
+ * collective below must be called by all ranks in the same order. */
+typedef struct netrt_par {
+    int rank, size;
+    /* The job's status after a phase: 0 if every rank passed 0, else 1 on
+     * every rank (rank 0 prints the first failing rank's message, which the
+     * other ranks keep from their stderr). */
+    int (*agree)(struct netrt_par *par, int status);
+    /* One global step on the size batches at x and t (rank r's is the r-th):
+     * this rank's gradient, the ranks' summed in a fixed order and divided
+     * by their number, applied on every rank; returns the mean loss. */
+    float (*step)(struct netrt_par *par, const netrt_model *m, state *s, const float *x, const float *t);
+    /* netrt_mean_loss, its batches shared among the ranks: the same bits. */
+    double (*mean_loss)(struct netrt_par *par, const netrt_model *m, state *s, const float *x, const float *t,
+                        size_t n);
+    /* After the setup: rank 0's weights, optimizer state, metadata, step
+     * count and seed on every rank, and the same data everywhere.  Returns
+     * the agreed status. */
+    int (*sync)(struct netrt_par *par, const netrt_model *m, state *s, netrt_meta *meta, uint64_t *steps0,
+                uint64_t *seed, const netrt_data *d, const netrt_data *val);
+    /* After training: every rank holds rank 0's bits (printed unless quiet).
+     * Returns 0, or -1 agreed. */
+    int (*same)(struct netrt_par *par, const netrt_model *m, const state *s, int quiet);
+    void *impl;
+} netrt_par;
+
+/* netrt_main on the ranks of a data-parallel job (par != NULL), or alone. */
+int netrt_main_par(const netrt_model *m, int argc, char **argv, netrt_par *par);
 
 /* Trains; returns 0, or -1 after reporting (divergence, a failed save, out
  * of memory).  See train.c for what it prints. */

@@ -67,3 +67,17 @@ if os.geteuid() != 0:
 elif shutil.which('setpriv'):
     config.available_features.add('unprivileged')
     config.substitutions.append(('%unprivileged', 'setpriv --reuid=65534 --regid=65534 --clear-groups'))
+# MPI (tests/mpi): `netc --mpi` needs libnetrt_mpi.a, which CMake builds where
+# it finds MPI, and the tests need mpirun.  %mpirun runs the ranks on this
+# machine alone, quietly: shared memory only, no core binding, more ranks
+# than cores allowed, as root too.
+mpi_lib = os.path.join(os.path.dirname(config.netrt_lib), 'libnetrt_mpi.a')
+if os.path.exists(mpi_lib) and shutil.which('mpirun') and shutil.which('mpicc'):
+    config.available_features.add('mpi')
+    config.substitutions.append(('%mpirun', 'mpirun --oversubscribe' +
+                                 (' --allow-run-as-root' if os.geteuid() == 0 else '')))
+    config.environment.update({
+        'OMPI_MCA_btl': 'self,vader', 'OMPI_MCA_btl_vader_single_copy_mechanism': 'none',
+        'OMPI_MCA_plm': 'isolated', 'OMPI_MCA_rmaps_base_oversubscribe': '1',
+        'OMPI_MCA_hwloc_base_binding_policy': 'none', 'OMPI_MCA_btl_base_warn_component_unused': '0',
+    })
