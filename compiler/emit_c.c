@@ -35,16 +35,9 @@ static int precedence(const Emit *e, int id) {
     const Node *n = &e->s->node[id];
     if (!e->inline_all && id != e->def && (e->pl->is_var[id] || plan_pack(e->pl, id) >= 0))
         return 10;
-    switch (n->op) {
-    case OP_CONST: return n->value < 0 || signbit(n->value) ? 8 : 10;
-    case OP_NEG: return 8;
-    case OP_MUL: case OP_DIV: return 6;
-    case OP_ADD: case OP_SUB: return 5;
-    case OP_GT: case OP_EQ: return 3;
-    case OP_SIGMOID: return 6;
-    case OP_SELECT: case OP_MAX: return 10; /* printed as calls */
-    default: return 10;
-    }
+    if (n->op == OP_CONST)
+        return n->value < 0 || signbit(n->value) ? 8 : 10;
+    return op_info[n->op].c_prec; /* ops.h */
 }
 
 static void expr(Emit *e, int id);
@@ -157,13 +150,43 @@ static void call_n(Emit *e, const char *fn, const int *args, int n) {
     fputc(')', e->out);
 }
 
-/* The C library's fn on one operand: expf, ... (exp, ... with --fp64). */
-static void call(Emit *e, const char *fn, int a) { call_n(e, format("%s%s", fn, e->o->fp64 ? "" : "f"), &a, 1); }
-
 /* NAME_fn(args[0], ..., args[n-1]). */
 static void helper_call(Emit *e, const char *fn, const int *args, int n) {
     call_n(e, format("%s_%s", e->m->name, fn), args, n);
 }
+
+/* The ops that ops.h spells as CODE: helpers and formulas. */
+
+static void c_sigmoid(Emit *e, const Node *n) { /* 1 / (1 + e^-a) */
+    print_real(e, 1.0f);
+    fputs(" / (", e->out);
+    print_real(e, 1.0f);
+    fputs(" + ", e->out);
+    fprintf(e->out, "exp%s(-", e->o->fp64 ? "" : "f");
+    operand(e, n->arg[0], 9);
+    fputs("))", e->out);
+}
+
+static void c_max(Emit *e, const Node *n) { /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
+    helper_call(e, "max", (const int[]){n->arg[0], n->arg[1]}, 2);
+}
+
+static void c_select(Emit *e, const Node *n) { /* c ? a : b */
+    const Node *cn = &e->s->node[n->arg[0]];
+    if (e->pl->pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(e->pl, n->arg[0]) < 0) {
+        /* compare and select in vector registers (plan.c gives the compare no local) */
+        helper_call(e, cn->op == OP_GT ? "sgt" : "seq", (const int[]){cn->arg[0], cn->arg[1], n->arg[1], n->arg[2]},
+                    4);
+        return;
+    }
+    helper_call(e, "sel", n->arg, 3);
+}
+
+static void (*const c_code[OP_COUNT])(Emit *, const Node *) = {
+    [OP_SIGMOID] = c_sigmoid,
+    [OP_MAX] = c_max,
+    [OP_SELECT] = c_select,
+};
 
 static void expr(Emit *e, int id) {
     const Node *n = &e->s->node[id];
@@ -176,62 +199,36 @@ static void expr(Emit *e, int id) {
         fputs(e->pl->var[id], e->out);
         return;
     }
-    static const char *const sym[OP_COUNT] = {
-        [OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ", [OP_DIV] = " / ", [OP_GT] = " > ",
-        [OP_EQ] = " == "};
-    int a = n->arg[0], b = n->arg[1], c = n->arg[2], prec = precedence(e, id);
-    switch (n->op) {
-    case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_STATE: case OP_NEXT: case OP_GRADIENT:
-        leaf(e, n);
+    const OpInfo *op = &op_info[n->op]; /* ops.h */
+    int prec = precedence(e, id);
+    switch (op->c_form) {
+    case C_LEAF:
+        if (n->op == OP_HYPER)
+            hyper_def(e, (Hyper)n->slot, e->pl->k == K_TRAIN ? "o->steps + s" : "o->steps");
+        else if (n->op == OP_CONST)
+            print_real(e, n->value);
+        else
+            leaf(e, n);
         return;
-    case OP_HYPER:
-        hyper_def(e, (Hyper)n->slot, e->pl->k == K_TRAIN ? "o->steps + s" : "o->steps");
+    case C_INFIX:
+        operand(e, n->arg[0], prec); /* left-associative: a left operand of the same */
+        fputs(op->c, e->out);        /* precedence needs no parentheses, a right one does */
+        operand(e, n->arg[1], prec + 1);
         return;
-    case OP_CONST:
-        print_real(e, n->value);
+    case C_PREFIX:
+        fputs(op->c, e->out);
+        operand(e, n->arg[0], prec + 1);
         return;
-    case OP_EXP: call(e, "exp", a); return;
-    case OP_LOG: call(e, "log", a); return;
-    case OP_TANH: call(e, "tanh", a); return;
-    case OP_ABS: call(e, "fabs", a); return;
-    case OP_SQRT: call(e, "sqrt", a); return;
-    case OP_SIGMOID: /* 1 / (1 + e^-a) */
-        print_real(e, 1.0f);
-        fputs(" / (", e->out);
-        print_real(e, 1.0f);
-        fputs(" + ", e->out);
-        fprintf(e->out, "exp%s(-", e->o->fp64 ? "" : "f");
-        operand(e, a, 9);
-        fputs("))", e->out);
+    case C_LIBM: /* expf, ... (exp, ... with --fp64) */
+        call_n(e, format("%s%s", op->c, e->o->fp64 ? "" : "f"), n->arg, op->arity);
         return;
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT: case OP_EQ:
-        operand(e, a, prec);       /* left-associative: a left operand of the same */
-        fputs(sym[n->op], e->out); /* precedence needs no parentheses, a right one does */
-        operand(e, b, prec + 1);
+    case C_CODE:
+        c_code[n->op](e, n);
         return;
-    case OP_NEG:
-        fputc('-', e->out);
-        operand(e, a, prec + 1);
-        return;
-    case OP_MAX: /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
-        helper_call(e, "max", (const int[]){a, b}, 2);
-        return;
-    case OP_SELECT: {
-        const Node *cn = &e->s->node[a];
-        if (e->pl->pk->npack && (cn->op == OP_GT || cn->op == OP_EQ) && plan_pack(e->pl, a) < 0) {
-            /* compare and select in vector registers (plan.c gives the compare no local) */
-            helper_call(e, cn->op == OP_GT ? "sgt" : "seq", (const int[]){cn->arg[0], cn->arg[1], b, c}, 4);
-            return;
-        }
-        helper_call(e, "sel", (const int[]){a, b, c}, 3);
-        return;
+    case C_NONE:
+        break;
     }
-    case OP_FMA: /* one rounding, as every backend and target computes it */
-        call_n(e, e->o->fp64 ? "fma" : "fmaf", (const int[]){a, b, c}, 3);
-        return;
-    default:
-        die("emit_c: %s in a scalar graph", op_name[n->op]);
-    }
+    die("emit_c: %s in a scalar graph", op_name[n->op]);
 }
 
 /* ---- kernels ---- */
@@ -307,29 +304,23 @@ static void vector_statement(Emit *e, const KStmt *st, const char *indent) {
     const Node *n = &e->s->node[v->node[0]];
     const char *N = e->m->name;
     fprintf(e->out, "%sconst %s %s = ", indent, vtype(e, n->type.dt == DT_BOOL), e->pl->pack_var[st->pack]);
-    switch (n->op) {
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT: case OP_EQ: {
-        static const char *const sym[OP_COUNT] = {[OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ",
-                                                  [OP_DIV] = " / ", [OP_GT] = " > ", [OP_EQ] = " == "};
+    const OpInfo *op = &op_info[n->op]; /* ops.h: the scalar operator, or a helper lane by lane */
+    if (op->c_form == C_INFIX) {
         vector_operand(e, &st->op[0]);
-        fputs(sym[n->op], e->out);
+        fputs(op->c, e->out);
         vector_operand(e, &st->op[1]);
-        break;
-    }
-    case OP_NEG:
-        fputc('-', e->out);
+    } else if (op->c_form == C_PREFIX) {
+        fputs(op->c, e->out);
         vector_operand(e, &st->op[0]);
-        break;
-    case OP_MAX: case OP_SELECT: case OP_FMA: /* a < b ? b : a; c ? a : b; a * b + c: lane by lane */
-        fprintf(e->out, "%s_%s(", N, n->op == OP_MAX ? "vmax" : n->op == OP_FMA ? "vfma" : "vsel");
+    } else if (op->cvec) {
+        fprintf(e->out, "%s_%s(", N, op->cvec);
         for (int a = 0; a < st->nop; a++) {
             if (a)
                 fputs(", ", e->out);
             vector_operand(e, &st->op[a]);
         }
         fputc(')', e->out);
-        break;
-    default:
+    } else {
         die("emit_c: %s in a vector", op_name[n->op]);
     }
     fputs(";\n", e->out);
@@ -707,6 +698,9 @@ static void emit_select(Emit *e) {
 }
 
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {
+    for (int op = 0; op < OP_COUNT; op++) /* every op ops.h spells as CODE has its function */
+        if (op_info[op].c_form == C_CODE && !c_code[op])
+            die("emit_c: no C for %s (ops.h says CODE)", op_name[op]);
     const Model *m = sc->m;
     Emit e = {.out = out, .m = m, .s = sc->s, .o = o, .real = o->fp64 ? "double" : "float", .def = -1};
     e.pl = &sc->k[K_FORWARD].pl;

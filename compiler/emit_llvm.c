@@ -80,16 +80,28 @@ static LLVMValueRef intrinsic(L *l, const char *name, LLVMTypeRef ty, LLVMValueR
     return LLVMBuildCall2(l->b, ft, fn, v, b ? 2 : 1, "");
 }
 
-/* tanh has no LLVM intrinsic: the C library's tanhf/tanh, as the C calls. */
-static LLVMValueRef libm_tanh(L *l, LLVMValueRef a, const char *name) {
-    const char *fname = l->o->fp64 ? "tanh" : "tanhf";
-    LLVMTypeRef ft = LLVMFunctionType(l->real, &l->real, 1, 0);
+/* A call of the intrinsic `name` (ops.h's "llvm.exp"), overloaded on the
+ * type of its operands: llvm.exp.f32, llvm.fma.v4f32. */
+static LLVMValueRef call_intrinsic(L *l, const char *name, LLVMValueRef *v, int n, const char *vname) {
+    LLVMTypeRef ty = LLVMTypeOf(v[0]), args[3] = {ty, ty, ty};
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    if (!id)
+        die("emit_llvm: no intrinsic %s", name);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(l->mod, id, &ty, 1);
+    return LLVMBuildCall2(l->b, LLVMFunctionType(ty, args, (unsigned)n, 0), fn, v, (unsigned)n, vname);
+}
+
+/* A call of the C library's `name` (ops.h's "tanh": tanhf, or tanh with
+ * --fp64), as the C calls it: for the functions LLVM has no intrinsic for. */
+static LLVMValueRef call_libm(L *l, const char *name, LLVMValueRef *v, int n, const char *vname) {
+    const char *fname = l->o->fp64 ? name : format("%sf", name);
+    LLVMTypeRef args[3] = {l->real, l->real, l->real}, ft = LLVMFunctionType(l->real, args, (unsigned)n, 0);
     LLVMValueRef fn = LLVMGetNamedFunction(l->mod, fname);
     if (!fn) {
         fn = LLVMAddFunction(l->mod, fname, ft);
         ll_add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
     }
-    return LLVMBuildCall2(l->b, ft, fn, &a, 1, name);
+    return LLVMBuildCall2(l->b, ft, fn, v, (unsigned)n, vname);
 }
 
 /* The optimizer's step counter for this step: o->steps (+ s in NAME_train). */
@@ -130,34 +142,87 @@ static LLVMValueRef hyper(L *l, Hyper h, const char *name) {
     return l->o->fp64 ? v[f.n - 1] : LLVMBuildFPTrunc(l->b, v[f.n - 1], l->real, name);
 }
 
-/* Builds node id here, as the C evaluates an expression where it appears. */
-/* The instruction of an arithmetic op on operand values: scalars, or vectors
- * lane by lane (the same builders serve both). */
-static LLVMValueRef arith(L *l, Op op, LLVMValueRef *v, const char *name) {
-    switch (op) {
-    case OP_NEG: return LLVMBuildFNeg(l->b, v[0], name);
-    case OP_ADD: return LLVMBuildFAdd(l->b, v[0], v[1], name);
-    case OP_SUB: return LLVMBuildFSub(l->b, v[0], v[1], name);
-    case OP_MUL: return LLVMBuildFMul(l->b, v[0], v[1], name);
-    case OP_DIV: return LLVMBuildFDiv(l->b, v[0], v[1], name);
-    case OP_GT: return LLVMBuildFCmp(l->b, LLVMRealOGT, v[0], v[1], name);
-    case OP_EQ: return LLVMBuildFCmp(l->b, LLVMRealOEQ, v[0], v[1], name);
-    case OP_MAX: /* a < b ? b : a: an ordered compare, so a NaN in a comes through */
-        return LLVMBuildSelect(l->b, LLVMBuildFCmp(l->b, LLVMRealOLT, v[0], v[1], ""), v[1], v[0], name);
-    case OP_SELECT: return LLVMBuildSelect(l->b, v[0], v[1], v[2], name);
-    case OP_FMA: { /* llvm.fma: one rounding, lane by lane */
-        LLVMTypeRef ty = LLVMTypeOf(v[0]), args[3] = {ty, ty, ty};
-        unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
-        LLVMValueRef fn = LLVMGetIntrinsicDeclaration(l->mod, id, &ty, 1);
-        return LLVMBuildCall2(l->b, LLVMFunctionType(ty, args, 3, 0), fn, v, 3, name);
-    }
-    default: die("emit_llvm: %s is not arithmetic", op_name[op]);
+/* The ops that ops.h builds as CODE. */
+
+static LLVMValueRef ll_max(L *l, LLVMValueRef *v, const char *name) {
+    /* a < b ? b : a: an ordered compare, so a NaN in a comes through */
+    return LLVMBuildSelect(l->b, LLVMBuildFCmp(l->b, LLVMRealOLT, v[0], v[1], ""), v[1], v[0], name);
+}
+
+static LLVMValueRef ll_sigmoid(L *l, LLVMValueRef *v, const char *name) { /* 1 / (1 + e^-a) */
+    LLVMValueRef neg = LLVMBuildFNeg(l->b, v[0], "");
+    LLVMValueRef e = call_intrinsic(l, "llvm.exp", &neg, 1, "");
+    LLVMValueRef one = ll_real_const(l, 1.0f);
+    return LLVMBuildFDiv(l->b, one, LLVMBuildFAdd(l->b, one, e, ""), name);
+}
+
+static LLVMValueRef (*const ll_code[OP_COUNT])(L *, LLVMValueRef *, const char *) = {
+    [OP_MAX] = ll_max,
+    [OP_SIGMOID] = ll_sigmoid,
+};
+
+/* An instruction of ops.h's LL column, by the name the IR prints. */
+typedef struct Instr {
+    const char *ll;
+    int kind; /* 0: binary (opcode), 1: fneg, 2: fcmp (pred), 3: select */
+    LLVMOpcode opcode;
+    LLVMRealPredicate pred;
+} Instr;
+
+static const Instr instrs[] = {
+    {"fadd", 0, LLVMFAdd, 0},          {"fsub", 0, LLVMFSub, 0},          {"fmul", 0, LLVMFMul, 0},
+    {"fdiv", 0, LLVMFDiv, 0},          {"fneg", 1, 0, 0},                 {"fcmp ogt", 2, 0, LLVMRealOGT},
+    {"fcmp oeq", 2, 0, LLVMRealOEQ},   {"fcmp olt", 2, 0, LLVMRealOLT},   {"select", 3, 0, 0},
+};
+
+static const Instr *instr_of(Op op) {
+    for (size_t i = 0; i < sizeof instrs / sizeof *instrs; i++)
+        if (!strcmp(instrs[i].ll, op_info[op].ll))
+            return &instrs[i];
+    die("emit_llvm: ops.h spells %s as the instruction '%s', which emit_llvm.c does not know", op_name[op],
+        op_info[op].ll);
+}
+
+/* Every op ops.h builds as CODE has its function, every instruction is known. */
+static void check_ops(void) {
+    for (Op op = 0; op < OP_COUNT; op++) {
+        if (op_info[op].ll_form == LL_CODE && !ll_code[op])
+            die("emit_llvm: no LLVM for %s (ops.h says CODE)", op_name[op]);
+        if (op_info[op].ll_form == LL_INSTR)
+            instr_of(op);
     }
 }
 
+/* The instruction of an op on operand values: scalars, or vectors lane by
+ * lane (the same builders serve both). */
+static LLVMValueRef arith(L *l, Op op, LLVMValueRef *v, const char *name) {
+    const OpInfo *info = &op_info[op]; /* ops.h */
+    switch (info->ll_form) {
+    case LL_INSTR: {
+        const Instr *in = instr_of(op);
+        switch (in->kind) {
+        case 0: return LLVMBuildBinOp(l->b, in->opcode, v[0], v[1], name);
+        case 1: return LLVMBuildFNeg(l->b, v[0], name);
+        case 2: return LLVMBuildFCmp(l->b, in->pred, v[0], v[1], name);
+        default: return LLVMBuildSelect(l->b, v[0], v[1], v[2], name);
+        }
+    }
+    case LL_INTRINSIC:
+        return call_intrinsic(l, info->ll, v, info->arity, name);
+    case LL_LIBM:
+        return call_libm(l, info->ll, v, info->arity, name);
+    case LL_CODE:
+        return ll_code[op](l, v, name);
+    case LL_LEAF: case LL_NONE:
+        break;
+    }
+    die("emit_llvm: %s is not arithmetic", op_name[op]);
+}
+
+/* Builds node id here, as the C evaluates an expression where it appears. */
 static LLVMValueRef build(L *l, int id, const char *name) {
     const Node *n = &l->s->node[id];
-    switch (n->op) {
+    switch (n->op) { /* the leaves; every other op from its operands (ops.h) */
     case OP_INPUT:
         return load(l, l->real, elem_addr(l, l->x, n->index), name);
     case OP_NEXT:
@@ -176,34 +241,13 @@ static LLVMValueRef build(L *l, int id, const char *name) {
         return hyper(l, (Hyper)n->slot, name);
     case OP_CONST:
         return ll_real_const(l, n->value);
-    case OP_EXP: case OP_LOG: case OP_ABS: case OP_SQRT: {
-        static const char *const fn[OP_COUNT] = {[OP_EXP] = "exp", [OP_LOG] = "log", [OP_ABS] = "fabs",
-                                                 [OP_SQRT] = "sqrt"};
-        LLVMValueRef v = intrinsic(l, fn[n->op], l->real, value(l, n->arg[0]), NULL);
-        LLVMSetValueName2(v, name, strlen(name));
-        return v;
-    }
-    case OP_TANH:
-        return libm_tanh(l, value(l, n->arg[0]), name);
-    case OP_SIGMOID: { /* 1 / (1 + e^-a) */
-        LLVMValueRef e = intrinsic(l, "exp", l->real, LLVMBuildFNeg(l->b, value(l, n->arg[0]), ""), NULL);
-        LLVMValueRef one = ll_real_const(l, 1.0f);
-        return LLVMBuildFDiv(l->b, one, LLVMBuildFAdd(l->b, one, e, ""), name);
-    }
-    case OP_EQ: case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_NEG: case OP_MAX:
-    case OP_GT: case OP_SELECT: case OP_FMA: {
-        LLVMValueRef ops[3] = {NULL, NULL, NULL};
-        for (int a = 0; a < 3 && n->arg[a] >= 0; a++)
-            ops[a] = value(l, n->arg[a]);
-        return arith(l, n->op, ops, name);
-    }
-    case OP_MATMUL: case OP_TRANSPOSE: case OP_BCAST: case OP_SUMROWS: case OP_SUMALL:
-    case OP_SPLAT: case OP_ONEHOT: case OP_SOFTMAX: case OP_LOGSOFTMAX: case OP_BCE:
-        die("emit_llvm: %s in a scalar graph", op_name[n->op]);
-    case OP_COUNT:
+    default:
         break;
     }
-    die("emit_llvm: unknown op %d", (int)n->op);
+    LLVMValueRef ops[3] = {NULL, NULL, NULL};
+    for (int a = 0; a < op_info[n->op].arity; a++)
+        ops[a] = value(l, n->arg[a]);
+    return arith(l, n->op, ops, name);
 }
 
 /* ---- vectors: the packs emit_c prints as GCC vector types ---- */
@@ -589,6 +633,7 @@ static void kernel_train(L *l, const KProg *kp) {
 
 /* The kernels of the schedule, one function each. */
 void ll_kernels(L *l) {
+    check_ops();
     kernel_forward(l, &l->sc->k[K_FORWARD]);
     kernel_grad(l, &l->sc->k[K_GRAD]);
     kernel_step(l, &l->sc->k[K_STEP]);

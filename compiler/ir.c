@@ -14,7 +14,8 @@
 #include <string.h>
 
 const OpInfo op_info[OP_COUNT] = {
-#define X(e, s, n, kind, lat, lanes) {s, n, OPK_##kind, lat, lanes},
+#define X(e, s, n, kind, lat, lanes, exact, cf, c, prec, cvec, llf, ll) \
+    {s, n, OPK_##kind, lat, lanes, exact, C_##cf, c, prec, cvec, LL_##llf, ll},
 #include "ops.h"
 #undef X
 };

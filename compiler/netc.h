@@ -244,6 +244,26 @@ typedef enum OpKind {
     OPK_TENSOR, /* a shape op: tensors only, typed and scalarized by code */
 } OpKind;
 
+/* How emit_c.c spells an op (ops.h's C column). */
+typedef enum CForm {
+    C_LEAF,   /* the model's memory, a constant or a per-step scalar */
+    C_INFIX,  /* a c b */
+    C_PREFIX, /* c a */
+    C_LIBM,   /* the C library's c(a, ...): cf in single precision */
+    C_CODE,   /* a function of emit_c.c */
+    C_NONE,   /* a shape op: never in a scalar graph */
+} CForm;
+
+/* How emit_llvm.c builds an op (ops.h's LL column). */
+typedef enum LlForm {
+    LL_LEAF,      /* a load, a constant or a per-step scalar */
+    LL_INSTR,     /* the instruction ll */
+    LL_INTRINSIC, /* a call of the intrinsic ll, overloaded on the operand type */
+    LL_LIBM,      /* a call of the C library's ll, with the C's suffix */
+    LL_CODE,      /* a function of emit_llvm.c */
+    LL_NONE,      /* a shape op: never in a scalar graph */
+} LlForm;
+
 /* One row of ops.h. */
 typedef struct OpInfo {
     const char *name; /* the printer's spelling */
@@ -251,6 +271,13 @@ typedef struct OpInfo {
     OpKind kind;
     int latency;      /* cycles, reassoc.c's estimate */
     bool lanes;       /* vector.c may pack it into SIMD lanes */
+    bool exact;       /* --reassociate copies it unchanged (reassoc.c) */
+    CForm c_form;
+    const char *c;    /* C spelling: operator or libm function */
+    int c_prec;       /* C precedence of that spelling */
+    const char *cvec; /* vector helper NAME_cvec, NULL: the scalar operator */
+    LlForm ll_form;
+    const char *ll;   /* LLVM instruction, intrinsic or libm function */
 } OpInfo;
 extern const OpInfo op_info[OP_COUNT];
 

@@ -298,7 +298,9 @@ void reassociate(Graph *g, int batch, bool fma) {
             r.map[i] = -1;
             continue;
         }
-        if (n.op == OP_ADD) {
+        if (op_info[n.op].exact) { /* ops.h: not an op this pass rewrites */
+            id = build(&r, n);
+        } else if (n.op == OP_ADD) {
             int nt = 0;
             terms(&r, i, &t, &nt, &cap, true);
             id = tree(&r, t, nt);
@@ -307,8 +309,6 @@ void reassociate(Graph *g, int batch, bool fma) {
             /* a - h * b, the product used here only: fma(-h, b, a) */
         } else if (n.op == OP_MUL) {
             id = mul(&r, n.arg[0], n.arg[1]);
-        } else if (n.op == OP_SELECT) {
-            id = select3(&r, n.arg[0], n.arg[1], n.arg[2]);
         } else {
             id = build(&r, n);
         }
