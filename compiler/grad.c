@@ -92,6 +92,12 @@ static void rule(Grad *d, int y, int dy) {
     case OP_LOG:                                                    /* d log a = da / a */
         accumulate(d, a, ir_op(g, OP_DIV, dy, a, -1));
         return;
+    case OP_ERF: {                                  /* d erf a = 2/sqrt(pi) e^(-a^2) da */
+        int e = ir_op(g, OP_EXP, ir_op(g, OP_NEG, ir_op(g, OP_MUL, a, a, -1), -1, -1), -1, -1);
+        int c = ir_const(g, n.type, 1.12837916709551257390); /* M_2_SQRTPI */
+        accumulate(d, a, ir_op(g, OP_MUL, dy, ir_op(g, OP_MUL, c, e, -1), -1));
+        return;
+    }
     case OP_SQRT:                                                   /* d sqrt a = da / (2 sqrt a) */
         accumulate(d, a, ir_op(g, OP_DIV, dy, ir_op(g, OP_MUL, ir_const(g, n.type, 2.0f), y, -1), -1));
         return;

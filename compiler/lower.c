@@ -108,6 +108,11 @@ static int activation(Graph *g, const Layer *L, int z) {
                      binary(g, OP_MUL, z, cnst(g, z, L->slope)));
     case ACT_SOFTMAX:
         return unary(g, OP_SOFTMAX, z);
+    case ACT_GELU: { /* z * 0.5 * (1 + erf(z * M_SQRT1_2)), in torch's order (nn.GELU, approximate='none') */
+        int half = binary(g, OP_MUL, z, cnst(g, z, 0.5));
+        int erf = unary(g, OP_ERF, binary(g, OP_MUL, z, cnst(g, z, 0.70710678118654752440))); /* M_SQRT1_2 */
+        return binary(g, OP_MUL, half, binary(g, OP_ADD, cnst(g, z, 1.0), erf));
+    }
     }
     unreachable();
 }

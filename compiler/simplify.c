@@ -182,9 +182,9 @@ static int fold(Graph *g, Node n, Memo *m) {
             return ir_const(g, n.type, repeat_sum(g, x, type_numel(A->type)));
         break;
     case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_CONST: case OP_STATE: case OP_HYPER: case OP_CARRY:
-    case OP_NEXT: case OP_GRADIENT: case OP_GT: case OP_EQ: case OP_EXP: case OP_LOG: case OP_TANH:
-    case OP_SIGMOID: case OP_ABS: case OP_SQRT: case OP_FMA: case OP_MATMUL: case OP_ONEHOT: case OP_SOFTMAX:
-    case OP_LOGSOFTMAX: case OP_BCE:
+    case OP_NEXT: case OP_GRADIENT: case OP_GT: case OP_EQ: case OP_EXP: case OP_LOG: case OP_ERF:
+    case OP_TANH: case OP_SIGMOID: case OP_ABS: case OP_SQRT: case OP_FMA: case OP_MATMUL: case OP_ONEHOT:
+    case OP_SOFTMAX: case OP_LOGSOFTMAX: case OP_BCE:
         break; /* no fold: libm results are not computed at compile time (the C library's may differ) */
     case OP_COUNT:
         unreachable();
