@@ -49,7 +49,7 @@ typedef struct Options {
 } Options;
 
 static const char *const passes[] = {"lower", "grad", "optim", "simplify", "carry", "scalarize",
-                                     "simplify-scalar", "reassociate"};
+                                     "simplify-scalar", "reassociate", "plan"};
 
 static void usage(FILE *out) {
     fputs("usage: netc [options] MODEL.yaml\n"
@@ -99,7 +99,7 @@ static void usage(FILE *out) {
           "                     elsewhere\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
           "                     simplify, carry, scalarize, simplify-scalar, reassociate,\n"
-          "                     or all\n"
+          "                     plan (the kernel programs, as --emit=kernels), or all\n"
           "  --help             this text\n"
           "  --version          netc's version\n"
           "\n"
@@ -537,6 +537,14 @@ static void schedule_apply_graph(const Options *o, const Graph *g, const Model *
     schedule_apply(&sc->ks, &sc->as, &sc->apk);
 }
 
+/* The kernel programs (kprog.c verifies them as it builds them). */
+static void after_plan(const Options *o, const Schedule *ks) {
+    if (o->print_after && (strcmp(o->print_after, "all") == 0 || strcmp(o->print_after, "plan") == 0)) {
+        fputs("; ---- kernel programs after plan ----\n", stderr);
+        schedule_print(stderr, ks);
+    }
+}
+
 static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) {
     schedule_one(o, g, m, &sc->s, &sc->pk);
 
@@ -545,6 +553,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     if (!sc->train) {
         schedule_build(&sc->ks, m, &sc->s, &sc->pk, NULL, NULL);
         schedule_apply_graph(o, g, m, sc);
+        after_plan(o, &sc->ks);
         return;
     }
     o->label = intern(format(" (%s_train)", m->name));
@@ -555,6 +564,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     o->label = NULL;
     schedule_build(&sc->ks, m, &sc->s, &sc->pk, &sc->ts, &sc->tpk);
     schedule_apply_graph(o, g, m, sc);
+    after_plan(o, &sc->ks);
 }
 
 static void schedules_free(Schedules *sc) {

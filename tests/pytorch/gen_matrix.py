@@ -162,6 +162,10 @@ MODELS = [
          layers=[L('h', 3, 'tanh'), L('o', 3, 'softmax')],
          loss=('bce', 'mean'), opt=(SGD, dict(lr=0.5)),
          covers='softmax output, bce mean on probabilities, plain sgd, batch 1'),
+    dict(name='gelu_mse_adam_b8', input=4, batch=8,
+         layers=[L('h', 6, 'gelu'), L('o', 3, 'gelu')],
+         loss=('mse', 'mean'), opt=(ADAM, dict(lr=0.01)),
+         covers='gelu (the exact erf form) on the hidden and output layers, mse mean, adam, batch 8'),
     # Saturated bce (see SAT_BAND): predictions of exactly 0 or 1 in float32.
     dict(name='sat_sigmoid_bce_sgd_b8', input=3, batch=8,
          layers=[L('o', 1, 'sigmoid')],
@@ -250,6 +254,8 @@ class Net(nn.Module):
                 h = nn.functional.leaky_relu(z, l.get('negative_slope', 0.01))
             elif act == 'softmax':
                 h = nn.Softmax(dim=1)(z)
+            elif act == 'gelu':
+                h = nn.functional.gelu(z)  # approximate='none': the erf form
             else:
                 h = z
         return h
