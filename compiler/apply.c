@@ -38,7 +38,7 @@ static int copy(Copy *c, int id) {
     if (id == c->grad && n.op != OP_CONST) {
         c->a->at = (Origin){.layer = n.layer, .phase = PH_UPDATE, .loc = n.loc}; /* a constant gradient stays one: the same on every process */
         r = ir_named(c->a, ir_leaf(c->a, OP_GRADIENT, n.type, c->slot, -1),
-                     n.name ? n.name : intern(format("d_%s", c->m->params[c->slot].name)));
+                     n.name ? n.name : name_adjoint(c->m->params[c->slot].name));
     } else {
         if (n.op == OP_INPUT || n.op == OP_TARGET || n.op == OP_CARRY || n.op == OP_NEXT)
             die("apply: the update of %s reads the data besides its gradient", c->m->params[c->slot].name);

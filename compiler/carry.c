@@ -108,7 +108,7 @@ bool carry_build(const Graph *g, const Model *m, Graph *t) {
     int lr = ir_named(t, ir_leaf(t, OP_HYPER, type_f32(0, 1, 1), HY_LR, -1), hyper_name[HY_LR]);
     int c = ir_op(t, OP_MUL, ir_splat(t, lr, bb), k, -1);
     int next = ir_op(t, OP_SUB, pre, ir_op(t, OP_MATMUL, c, map[d], -1), -1);
-    ir_named(t, next, intern(format("next_%s.z", L->name)));
+    ir_named(t, next, name_next_z(L->name));
     if (!type_eq(t->node[next].type, zt))
         die("carry: the next pre-activation has the wrong type");
     ir_root(t, ROOT_CARRY, 0, -1, next);

@@ -1,4 +1,4 @@
-/* emit_c.c: the kernel programs printed as C11, and the API header.
+/* emit_c.c: the kernel programs printed as C11 (emit_c_api.c prints what is around them).
  *
  * The emitter renders each kernel's program (kprog.c) statement by
  * statement and decides nothing about the schedule.  What it decides is
@@ -27,58 +27,9 @@ typedef struct Emit {
     const char *chunk[64]; /* the locals of the body's whole-vector loads, by slot */
 } Emit;
 
-/* s as the body of a C string literal. */
-static const char *c_string(const char *s) {
-    char buf[1024];
-    size_t o = 0;
-    for (; *s && o + 5 < sizeof buf; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            o += (size_t)snprintf(buf + o, sizeof buf - o, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f || c == '?')
-            o += (size_t)snprintf(buf + o, sizeof buf - o, "\\%03o", c);
-        else
-            buf[o++] = (char)c;
-    }
-    buf[o] = 0;
-    return intern(buf);
-}
-
-/* s made safe inside a C comment: no comment terminator, no control characters. */
-static const char *c_comment(const char *s) {
-    char buf[1024];
-    size_t o = 0;
-    for (; *s && o + 3 < sizeof buf; s++) {
-        unsigned char c = (unsigned char)*s;
-        buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-        if (c == '*' && s[1] == '/')
-            buf[o++] = ' ';
-    }
-    buf[o] = 0;
-    return intern(buf);
-}
-
 /* ---- expressions ---- */
 
-static void print_real(Emit *e, double v) {
-    if (isnan(v)) {
-        fputs("NAN", e->out);
-        return;
-    }
-    if (isinf(v)) {
-        fputs(v < 0 ? "-INFINITY" : "INFINITY", e->out);
-        return;
-    }
-    char buf[32];
-    for (int prec = 1; prec <= 17; prec++) { /* the shortest text that reads back */
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (e->o->fp64 ? strtod(buf, NULL) == v : strtof(buf, NULL) == (float)v)
-            break;
-    }
-    if (!strpbrk(buf, ".eEn"))
-        strcat(buf, ".0");
-    fprintf(e->out, "%s%s", buf, e->o->fp64 ? "" : "f");
-}
+static void print_real(Emit *e, double v) { c_real(e->out, v, e->o->fp64); }
 
 static int precedence(const Emit *e, int id) {
     const Node *n = &e->s->node[id];
@@ -128,31 +79,64 @@ static void leaf(Emit *e, const Node *n) {
     }
 }
 
-/* The C of a per-step scalar; `step` is the index of this step, counting from 0. */
-static void hyper_def(Emit *e, Hyper h, const char *step) {
-    const char *N = e->m->name;
-    const Optimizer *o = &e->m->opt;
-    const char *lr = format("(o->lr != 0 ? (double)o->lr : %s_LR)", N);
-    switch (h) {
-    case HY_LR:
-        fprintf(e->out, "(%s)%s", e->real, lr);
+/* Node i of a hyperparameter formula (abi.c) as C, in double; `step` is the
+ * expression of the step counter.  Parenthesized where C's precedence needs it. */
+static int hx_prec(HxOp op) { return op == HX_SUB ? 1 : op == HX_MUL || op == HX_DIV ? 2 : 3; }
+
+static void hx_expr(Emit *e, const HyperFormula *f, int i, const char *step) {
+    const Hx *x = &f->e[i];
+    switch (x->op) {
+    case HX_LR:
+        fprintf(e->out, "(o->lr != 0 ? (double)o->lr : %s_LR)", e->m->name);
         return;
-    case HY_FIRST:
+    case HX_FIRST:
         fprintf(e->out, "%s == 0", step);
         return;
-    case HY_STEP_SIZE:
-        fprintf(e->out, "(%s)(%s / (1.0 - pow(%.17g, (double)(%s + 1))))", e->real, lr, o->beta1, step);
+    case HX_STEP1:
+        fprintf(e->out, "(double)(%s + 1)", step);
         return;
-    case HY_BC2_SQRT:
-        fprintf(e->out, "(%s)sqrt(1.0 - pow(%.17g, (double)(%s + 1)))", e->real, o->beta2, step);
+    case HX_ONE:
+        fputs("1.0", e->out);
         return;
-    case HY_DECAY:
-        fprintf(e->out, "(%s)(1.0 - %s * %.17g)", e->real, lr, o->weight_decay);
+    case HX_CONST:
+        fprintf(e->out, "%.17g", x->c);
         return;
-    case HY_COUNT:
-        break;
+    case HX_POW: case HX_SQRT:
+        fputs(x->op == HX_POW ? "pow(" : "sqrt(", e->out);
+        hx_expr(e, f, x->a, step);
+        if (x->op == HX_POW) {
+            fputs(", ", e->out);
+            hx_expr(e, f, x->b, step);
+        }
+        fputc(')', e->out);
+        return;
+    case HX_SUB: case HX_MUL: case HX_DIV: {
+        int p = hx_prec(x->op);
+        bool pa = hx_prec(f->e[x->a].op) < p, pb = hx_prec(f->e[x->b].op) <= p;
+        fputs(pa ? "(" : "", e->out);
+        hx_expr(e, f, x->a, step);
+        fprintf(e->out, "%s %c ", pa ? ")" : "", x->op == HX_SUB ? '-' : x->op == HX_MUL ? '*' : '/');
+        fputs(pb ? "(" : "", e->out);
+        hx_expr(e, f, x->b, step);
+        fputs(pb ? ")" : "", e->out);
+        return;
+    }
     }
     unreachable();
+}
+
+/* A per-step scalar: its formula, cast to the kernel's precision. */
+static void hyper_def(Emit *e, Hyper h, const char *step) {
+    HyperFormula f = hyper_formula(&e->m->opt, h);
+    const Hx *top = &f.e[f.n - 1];
+    if (top->op == HX_FIRST) {
+        hx_expr(e, &f, f.n - 1, step);
+        return;
+    }
+    bool paren = hx_prec(top->op) < 3; /* a cast binds tighter than any operator */
+    fprintf(e->out, "(%s)%s", e->real, paren ? "(" : "");
+    hx_expr(e, &f, f.n - 1, step);
+    fputs(paren ? ")" : "", e->out);
 }
 
 /* fn(args[0], ..., args[n-1]), each argument a whole expression. */
@@ -184,20 +168,7 @@ static void c_sigmoid(Emit *e, const Node *n) { /* 1 / (1 + e^-a) */
 }
 
 static void c_max(Emit *e, const Node *n) { /* a < b ? b : a: a NaN in a comes through, as in torch.relu */
-    int a = n->arg[0], b = n->arg[1];
-    if (e->pl->pk->npack) { /* b > a ? b : a, in vector registers */
-        helper_call(e, "sgt", (const int[]){b, a, b, a}, 4);
-        return;
-    }
-    fprintf(e->out, "%s_sel(", e->m->name);
-    operand(e, a, 4);
-    fputs(" < ", e->out);
-    operand(e, b, 4);
-    fputs(", ", e->out);
-    expr(e, b);
-    fputs(", ", e->out);
-    expr(e, a);
-    fputc(')', e->out);
+    helper_call(e, "max", (const int[]){n->arg[0], n->arg[1]}, 2);
 }
 
 static void c_select(Emit *e, const Node *n) { /* c ? a : b */
@@ -394,7 +365,10 @@ static void note(Emit *e, const KStmt *st, const char *indent) {
         fprintf(e->out, "%s%s/* ---- %s ---- */\n", e->lines ? "\n" : "", indent, phase_title[n->phase]);
         e->lines = 1;
     }
-    if (n->layer >= 0) {
+    if (n->layer >= 0 && n->phase == PH_UPDATE) { /* loc: the optimizer's line */
+        fprintf(e->out, "%s/* %s: %s step on its parameters  (%s:%d:%d) */\n", indent, e->m->layers[n->layer].name,
+                opt_name[e->m->opt.kind], c_comment(e->m->file), n->loc.line, n->loc.col);
+    } else if (n->layer >= 0) {
         const Layer *L = &e->m->layers[n->layer];
         int in = n->layer ? e->m->layers[n->layer - 1].out : e->m->input;
         fprintf(e->out, "%s/* %s: linear %d -> %d%s, %s%s  (%s:%d:%d) */\n", indent, L->name, in, L->out,
@@ -626,88 +600,6 @@ static void kernels(Emit *e, const Schedule *sc) {
 
 /* ---- the files ---- */
 
-static void banner(FILE *out, const Model *m, const EmitOptions *o, const char *what) {
-    fprintf(out,
-            "/* %s for model '%s', generated by netc %s; do not edit.\n"
-            " * source: %s (fnv1a-64 %016llx)\n"
-            " * flags:  %s\n */\n",
-            what, m->name, NETC_VERSION, c_comment(m->file), (unsigned long long)m->hash,
-            o->argv && *o->argv ? o->argv : "(none)");
-}
-
-static void header_body(FILE *out, const Model *m, const EmitOptions *o) {
-    const char *N = m->name, *R = o->fp64 ? "double" : "float";
-    fprintf(out, "#include <stddef.h>\n#include <stdint.h>\n\n");
-    fprintf(out, "#define %s_IN    %d /* input features */\n", N, m->input);
-    fprintf(out, "#define %s_OUT   %d /* output features */\n", N, m->layers[m->nlayers - 1].out);
-    fprintf(out, "#define %s_BATCH %d /* samples per step */\n", N, m->batch);
-    fprintf(out, "#define %s_TARGETS %d /* targets per sample%s */\n", N, model_targets(m),
-            m->loss == LOSS_CROSS_ENTROPY ? ": the class index" : "");
-    fprintf(out, "#define %s_LR %.17g /* the default learning rate */\n\n", N, m->opt.lr);
-    fprintf(out, "/* Parameters, one pair per layer in layer order, PyTorch's layout. */\n");
-    fprintf(out, "typedef struct %s_params {\n", N);
-    for (int i = 0; i < m->nparams; i++) {
-        const Param *p = &m->params[i];
-        if (p->cols)
-            fprintf(out, "    %s %s[%d][%d];\n", R, p->cname, p->rows, p->cols);
-        else
-            fprintf(out, "    %s %s[%d];\n", R, p->cname, p->rows);
-    }
-    fprintf(out, "} %s_params;\n\n", N);
-    fprintf(out, "/* Optimizer state (%s); all zero is the valid start state. */\n", opt_name[m->opt.kind]);
-    fprintf(out, "typedef struct %s_optim {\n    uint64_t steps; /* optimizer steps taken */\n", N);
-    fprintf(out, "    float lr;       /* learning rate of the next steps; 0: %s_LR */\n", N);
-    for (int i = 0; i < m->nstates; i++) {
-        const State *st = &m->states[i];
-        const Param *p = &m->params[st->param];
-        if (p->cols)
-            fprintf(out, "    %s %s[%d][%d];\n", R, st->cname, p->rows, p->cols);
-        else
-            fprintf(out, "    %s %s[%d];\n", R, st->cname, p->rows);
-    }
-    if (o->loop_stack)
-        fprintf(out, "    %s_params grad; /* the gradient accumulator of the loop schedule */\n", N);
-    fprintf(out, "} %s_optim;\n\n", N);
-    if (o->loop_stack) {
-        long es = o->fp64 ? 8 : 4, np = 0, ns = 0;
-        for (int i = 0; i < m->nparams; i++)
-            np += m->params[i].size;
-        for (int i = 0; i < m->nstates; i++)
-            ns += m->params[m->states[i].param].size;
-        fprintf(out,
-                "/* Every byte the model needs (the loop schedule: no malloc, no globals). */\n"
-                "#define %s_PARAMS_BYTES %ld /* %s_params */\n"
-                "#define %s_OPTIM_BYTES %ld /* %s_optim: steps, lr, state, the gradient */\n"
-                "#define %s_STACK_BYTES %ld /* each kernel's buffers on the stack, at most */\n\n",
-                N, es * np, N, N, o->fp64 ? 16 + es * (ns + np) : (12 + es * (ns + np) + 7) / 8 * 8, N, N,
-                o->loop_stack);
-    }
-    fprintf(out,
-            "/* torch.nn.Linear's default distribution, U(-1/sqrt(in), 1/sqrt(in)); same seed, same weights. */\n"
-            "void %s_init(%s_params *p, uint64_t seed);\n"
-            "/* One sample: x[%s_IN] -> y[%s_OUT]. */\n"
-            "void %s_forward(const %s_params *p, const %s *x, %s *y);\n"
-            "/* One batch (x[%s_BATCH*%s_IN], t[%s_BATCH*%s_TARGETS]): returns the loss, writes d loss/d params to g. */\n"
-            "%s %s_grad(const %s_params *p, const %s *x, const %s *t, %s_params *g);\n"
-            "/* One optimizer step on one batch; returns the loss before the update. */\n"
-            "%s %s_step(%s_params *p, %s_optim *o, const %s *x, const %s *t);\n"
-            "/* n samples in order, n/%s_BATCH steps; returns the mean loss. */\n"
-            "%s %s_train(%s_params *p, %s_optim *o, const %s *x, const %s *t, size_t n);\n"
-            "/* The optimizer step alone, from a gradient g: %s_grad then %s_apply is %s_step. */\n"
-            "void %s_apply(%s_params *p, %s_optim *o, const %s_params *g);\n",
-            N, N, N, N, N, N, R, R, N, N, N, N, R, N, N, R, R, N, R, N, N, N, R, R, N, R, N, N, N, R,
-            R, N, N, N, N, N, N, N);
-    fprintf(out, "\n#ifdef NETRT_H /* netrt.h included first: the runtime's view (-DNETC_RUNTIME) */\n"
-                 "extern const netrt_model %s_model;\n#endif\n", N);
-}
-
-void emit_header(FILE *out, const Model *m, const EmitOptions *o) {
-    banner(out, m, o, "API");
-    fprintf(out, "#ifndef %s_NETC_H\n#define %s_NETC_H\n\n", m->name, m->name);
-    header_body(out, m, o);
-    fprintf(out, "\n#endif\n");
-}
-
 /* Opens the x86 definition of macro NAME_<fn>(params): the intrinsic
  * <_mm, _mm256 or _mm512>_<op>_<ps or pd> on the arguments `args` (each cast
  * to the intrinsic's vector type), where the target is x86-64 and `need`
@@ -798,108 +690,11 @@ static void emit_select(Emit *e) {
             "    x.u = (x.u & m) | (y.u & ~m);\n"
             "    return x.f;\n}\n\n",
             R, N, R, R, R, U, U, U, U);
-}
-
-static void emit_init(Emit *e) {
-    const char *N = e->m->name, *R = e->real;
     fprintf(e->out,
-            "/* splitmix64: the weights' random stream. */\n"
-            "static uint64_t %s_next(uint64_t *s)\n{\n"
-            "    uint64_t z = (*s += 0x9e3779b97f4a7c15u);\n"
-            "    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;\n"
-            "    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;\n"
-            "    return z ^ (z >> 31);\n}\n\n"
-            "/* Uniform in [-bound, bound) from the top 24 bits. */\n"
-            "static %s %s_uniform(uint64_t *s, %s bound)\n{\n"
-            "    %s u = (%s)(%s_next(s) >> 40) * (%s)0x1p-24;\n"
-            "    return (2 * u - 1) * bound;\n}\n\n",
-            N, R, N, R, R, R, N, R);
-    fprintf(e->out, "void %s_init(%s_params *p, uint64_t seed)\n{\n    uint64_t s = seed;\n", N, N);
-    for (int i = 0; i < e->m->nparams; i++) {
-        const Param *p = &e->m->params[i];
-        fprintf(e->out, "    for (int i = 0; i < %d; i++)\n", p->rows);
-        if (p->cols)
-            fprintf(e->out, "        for (int j = 0; j < %d; j++)\n            p->%s[i][j] = ",
-                    p->cols, p->cname);
-        else
-            fprintf(e->out, "        p->%s[i] = ", p->cname);
-        fprintf(e->out, "%s_uniform(&s, ", N);
-        print_real(e, (float)(1.0 / sqrt((double)p->fan_in)));
-        fputs(");\n", e->out);
-    }
-    fputs("}\n\n", e->out);
-}
-
-static void emit_trainer(Emit *e) {
-    const char *N = e->m->name;
-    fprintf(e->out,
-            "#if defined(NETC_TRAINER) || defined(NETC_RUNTIME)\n"
-            "/* The model described to the runtime.  -DNETC_RUNTIME defines %s_model for\n"
-            " * an app that links libnetrt (checkpoints); -DNETC_TRAINER also defines main,\n"
-            " * the trainer program. */\n"
-            "#include \"netrt.h\"\n"
-            "#ifdef NETC_TRAINER\n#define NETC_MODEL_STORAGE static\n#else\n#define NETC_MODEL_STORAGE\n#endif\n\n"
-            "static void init_v(void *p, uint64_t seed) { %s_init(p, seed); }\n"
-            "static void forward_v(const void *p, const float *x, float *y) { %s_forward(p, x, y); }\n"
-            "static float grad_v(const void *p, const float *x, const float *t, void *g) { return %s_grad(p, x, t, g); }\n"
-            "static float step_v(void *p, void *o, const float *x, const float *t) { return %s_step(p, o, x, t); }\n"
-            "static float train_v(void *p, void *o, const float *x, const float *t, size_t n) { return %s_train(p, o, x, t, n); }\n"
-            "static void set_lr_v(void *o, float lr) { ((%s_optim *)o)->lr = lr; }\n"
-            "static void apply_v(void *p, void *o, const void *g) { %s_apply(p, o, g); }\n\n"
-            "static const netrt_tensor %s_tensors[] = {\n",
-            N, N, N, N, N, N, N, N, N);
-    for (int i = 0; i < e->m->nparams; i++) {
-        const Param *p = &e->m->params[i];
-        fprintf(e->out, "    {\"%s\", offsetof(%s_params, %s) / sizeof(float), %d, %d},\n", p->name,
-                N, p->cname, p->rows, p->cols);
-    }
-    fprintf(e->out, "};\n\nstatic const netrt_tensor %s_state[] = {\n", N);
-    for (int i = 0; i < e->m->nstates; i++) {
-        const State *st = &e->m->states[i];
-        const Param *p = &e->m->params[st->param];
-        fprintf(e->out, "    {\"%s\", offsetof(%s_optim, %s) / sizeof(float), %d, %d},\n", st->name,
-                N, st->cname, p->rows, p->cols);
-    }
-    if (!e->m->nstates)
-        fputs("    {0, 0, 0, 0}, /* none: C has no empty arrays */\n", e->out);
-    fprintf(e->out,
-            "};\n\n"
-            "NETC_MODEL_STORAGE const netrt_model %s_model = {\n"
-            "    .name = \"%s\", .source = \"%s\", .version = \"%s\",\n"
-            "    .n_in = %s_IN, .n_out = %s_OUT, .n_target = %s_TARGETS, .batch = %s_BATCH,\n"
-            "    .params_size = sizeof(%s_params), .optim_size = sizeof(%s_optim),\n"
-            "    .n_tensors = %d, .tensors = %s_tensors, .n_state = %d, .state = %s_state,\n"
-            "    .lr = (float)%s_LR,\n",
-            N, N, c_string(e->m->file), NETC_VERSION, N, N, N, N, N, N, e->m->nparams, N,
-            e->m->nstates, N, N);
-    fprintf(e->out,
-            "    .init = init_v, .forward = forward_v, .grad = grad_v, .step = step_v, .train = train_v,\n"
-            "    .set_lr = set_lr_v, .hash = UINT64_C(0x%016llx), /* the source's fnv1a-64 */\n"
-            "    .apply = apply_v,\n"
-            "};\n\n"
-            "#ifdef NETC_TRAINER\n"
-            "int main(int argc, char **argv) { return netrt_main(&%s_model, argc, argv); }\n"
-            "#endif\n"
-            "#endif\n",
-            (unsigned long long)e->m->hash, N);
-}
-
-void emit_c_loops(FILE *out, const Model *m, const Graph *g, int width, const EmitOptions *o) {
-    Emit e = {.out = out, .m = m, .o = o, .real = o->fp64 ? "double" : "float", .def = -1};
-    banner(out, m, o, "Trainer kernels");
-    if (o->inline_header) {
-        fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
-        header_body(out, m, o);
-    } else {
-        fprintf(out, "#include \"%s\"\n", o->header);
-    }
-    fprintf(out, "\n#include <math.h>\n\n_Static_assert(sizeof(%s_params) == %s_PARAMS_BYTES && sizeof(%s_optim) == "
-                 "%s_OPTIM_BYTES, \"the header's sizes\");\n\n",
-            m->name, m->name, m->name, m->name);
-    emit_init(&e);
-    emit_loops(out, g, m, width, o);
-    if (!o->fp64)
-        emit_trainer(&e);
+            "/* max(a, b) as a < b ? b : a: a NaN in a comes through, as in torch.relu%s. */\n"
+            "static inline __attribute__((unused)) %s %s_max(%s a, %s b) { return %s; }\n\n",
+            e->pl->pk->npack ? "; in vector registers" : "", R, N, R, R,
+            e->pl->pk->npack ? format("%s_sgt(b, a, b, a)", N) : format("%s_sel(a < b, b, a)", N));
 }
 
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {
@@ -909,17 +704,17 @@ void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {
     const Model *m = sc->m;
     Emit e = {.out = out, .m = m, .s = sc->s, .o = o, .real = o->fp64 ? "double" : "float", .def = -1};
     e.pl = &sc->k[K_FORWARD].pl;
-    banner(out, m, o, "Trainer kernels");
+    emit_banner(out, m, o, "Trainer kernels");
     if (o->inline_header) {
         fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
-        header_body(out, m, o);
+        emit_header_body(out, m, o);
     } else {
         fprintf(out, "#include \"%s\"\n", o->header);
     }
     fputs("\n#include <math.h>\n\n", out);
     emit_select(&e);
-    emit_init(&e);
+    emit_init(out, m, o);
     kernels(&e, sc);
     if (!o->fp64)
-        emit_trainer(&e);
+        emit_trainer(out, m);
 }

@@ -1,76 +1,31 @@
-/* emit_llvm.c: the kernel programs built as an LLVM module, through the LLVM C API.
+/* emit_llvm.c: the kernel programs built as LLVM functions, through the LLVM C API.
  *
- * The second backend (with llvm_target.c, its targets, pass pipeline and
- * JIT, the only files of netc that include llvm-c headers).  It renders the
+ * The second backend (with emit_llvm_module.c, the module around the
+ * kernels, and llvm_target.c, its targets, pass pipeline and JIT: the only
+ * files of netc that include llvm-c headers).  It renders the
  * kernel programs of kprog.c statement by statement, as emit_c.c prints
  * them: the same kernels with the same C ABI, the same values in the same
  * order (each sum left to right, max as `a < b ? b : a`, gt as an ordered >),
  * with no fast-math flags and no fmuladd, so LLVM may not contract or
  * reassociate anything.  The program's names (hidden_z_0,
  * d_hidden_weight_2_4, tmp7) name the values, so that the IR reads like the C.
- *
- * Outputs: textual IR, bitcode, assembly or an object for any target LLVM
- * was built with (emit_llvm), or the whole trainer compiled in memory with
- * ORC's LLJIT and run at once (run_jit).  With LlvmOptions.trainer the module
- * also holds what the C backend puts under #ifdef NETC_TRAINER: void-pointer
- * wrappers of the kernels, the netrt_model descriptor and main().
  */
 #define _POSIX_C_SOURCE 200809L
-#include "netc.h"
-#include "llvm_target.h"
-#include "netrt.h"
-
-#include <llvm-c/BitWriter.h>
-#include <llvm-c/Core.h>
-#include <llvm-c/Orc.h>
-#include <llvm-c/Target.h>
-#include <llvm-c/TargetMachine.h>
+#include "emit_llvm.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The descriptor built below mirrors netrt.h field for field; a field added
- * there must be added here (and this check updated). */
-_Static_assert(offsetof(netrt_model, apply) + sizeof(void (*)(void)) == sizeof(netrt_model),
-               "netrt_model gained a field: update model_type() and descriptor() in emit_llvm.c");
-
-typedef struct L {
-    const Model *m;
-    const Graph *s;
-    const LlvmOptions *o;
-    LLVMContextRef ctx;
-    LLVMModuleRef mod;
-    LLVMBuilderRef b;
-    LLVMTargetDataRef td;
-    LLVMTypeRef real, i1, i8, i32, i64, isz, i8p, realp, params, optim, tensor, model;
-    const Schedule *sc;       /* the kernel programs */
-    const Plan *pl;           /* the kernel being built: its program's plan */
-    LLVMTypeRef vreal, vmask; /* <W x real>, <W x i1> */
-    LLVMValueRef *pval;       /* each live pack's vector value, once built */
-    LLVMValueRef *pslot;      /* K_TRAIN: the alloca of each carried leaf vector */
-    LLVMValueRef *lane_load;  /* K_TRAIN, samples in the lanes: a carried vector's
-                               * lane read from its alloca this step (splat_lane) */
-    LLVMValueRef fn, p, o_arg, x, t, g, y;
-    LLVMValueRef step_s; /* NAME_train: the loop's step index s */
-    LLVMValueRef xn;     /* NAME_train: the next batch's inputs (carry.c) */
-    bool inline_all;     /* build whole expressions from memory (NAME_train's prologue) */
-    LLVMValueRef chunk[64]; /* the body's whole-vector loads, by slot */
-    LLVMValueRef *val;  /* the value of each named node, once built */
-    LLVMValueRef *slot; /* K_TRAIN: the alloca holding each parameter leaf */
-    LLVMValueRef pow_fn, tanh_fn;
-} L;
-
-
 /* ---- values ---- */
 
 /* A constant; the IR holds it rounded to the kernel's precision, and the C
  * backend prints text that reads back as the same value. */
-static LLVMValueRef real_const(L *l, double v) {
+LLVMValueRef ll_real_const(L *l, double v) {
     return LLVMConstReal(l->real, v);
 }
 
-static LLVMValueRef gep2(L *l, LLVMValueRef base, LLVMTypeRef ty, unsigned a, unsigned b) {
+LLVMValueRef ll_gep2(L *l, LLVMValueRef base, LLVMTypeRef ty, unsigned a, unsigned b) {
     LLVMValueRef idx[2] = {LLVMConstInt(l->i32, a, 0), LLVMConstInt(l->i32, b, 0)};
     return LLVMBuildInBoundsGEP2(l->b, ty, base, idx, 2, "");
 }
@@ -90,7 +45,6 @@ static LLVMValueRef param_addr(L *l, LLVMValueRef base, int slot, int k) {
 }
 
 /* NAME_optim is {steps, lr, state tensors...}. */
-enum { OPTIM_STEPS, OPTIM_LR, OPTIM_STATE0 };
 
 static LLVMValueRef state_addr(L *l, int slot, int k) {
     return member_addr(l, l->optim, l->o_arg, OPTIM_STATE0 + slot, &l->m->params[l->m->states[slot].param], k);
@@ -114,7 +68,7 @@ static LLVMValueRef load(L *l, LLVMTypeRef ty, LLVMValueRef addr, const char *na
 
 static LLVMValueRef value(L *l, int id);
 static LLVMValueRef pack_value(L *l, int v);
-static void add_attr(L *l, LLVMValueRef fn, LLVMAttributeIndex at, const char *name);
+void ll_add_attr(L *l, LLVMValueRef fn, LLVMAttributeIndex at, const char *name);
 
 static LLVMValueRef intrinsic(L *l, const char *name, LLVMTypeRef ty, LLVMValueRef a, LLVMValueRef b) {
     const char *full = format("llvm.%s.%s", name, ty == LLVMFloatTypeInContext(l->ctx) ? "f32" : "f64");
@@ -145,51 +99,47 @@ static LLVMValueRef call_libm(L *l, const char *name, LLVMValueRef *v, int n, co
     LLVMValueRef fn = LLVMGetNamedFunction(l->mod, fname);
     if (!fn) {
         fn = LLVMAddFunction(l->mod, fname, ft);
-        add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
+        ll_add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
     }
     return LLVMBuildCall2(l->b, ft, fn, v, (unsigned)n, vname);
 }
 
 /* The optimizer's step counter for this step: o->steps (+ s in NAME_train). */
 static LLVMValueRef step_index(L *l) {
-    LLVMValueRef steps = load(l, l->i64, gep2(l, l->o_arg, l->optim, 0, OPTIM_STEPS), "");
+    LLVMValueRef steps = load(l, l->i64, ll_gep2(l, l->o_arg, l->optim, 0, OPTIM_STEPS), "");
     return l->pl->k == K_TRAIN ? LLVMBuildAdd(l->b, steps, LLVMBuildZExt(l->b, l->step_s, l->i64, ""), "") : steps;
 }
 
-/* A per-step scalar, as emit_c.c's hyper_def writes it (in double, then cast). */
+/* A per-step scalar: its formula (abi.c) built in double node by node, in
+ * the order the C evaluates it, then cast to the kernel's precision. */
 static LLVMValueRef hyper(L *l, Hyper h, const char *name) {
-    const Optimizer *o = &l->m->opt;
+    HyperFormula f = hyper_formula(&l->m->opt, h);
     LLVMTypeRef dbl = LLVMDoubleTypeInContext(l->ctx);
-    LLVMValueRef one = LLVMConstReal(dbl, 1.0);
-    /* lr = o->lr != 0 ? (double)o->lr : NAME_LR */
-    LLVMValueRef lr = NULL;
-    if (h == HY_LR || h == HY_STEP_SIZE || h == HY_DECAY) {
-        LLVMValueRef olr = load(l, LLVMFloatTypeInContext(l->ctx), gep2(l, l->o_arg, l->optim, 0, OPTIM_LR), "");
-        LLVMValueRef set = LLVMBuildFCmp(l->b, LLVMRealUNE, olr, LLVMConstReal(LLVMTypeOf(olr), 0.0), "");
-        lr = LLVMBuildSelect(l->b, set, LLVMBuildFPExt(l->b, olr, dbl, ""), LLVMConstReal(dbl, o->lr), "lr");
+    LLVMValueRef v[HYPER_MAX_NODES];
+    for (int i = 0; i < f.n; i++) {
+        const Hx *x = &f.e[i];
+        LLVMValueRef a = x->a >= 0 ? v[x->a] : NULL, b = x->b >= 0 ? v[x->b] : NULL;
+        switch (x->op) {
+        case HX_LR: { /* o->lr != 0 ? (double)o->lr : NAME_LR */
+            LLVMValueRef olr = load(l, LLVMFloatTypeInContext(l->ctx), ll_gep2(l, l->o_arg, l->optim, 0, OPTIM_LR), "");
+            LLVMValueRef set = LLVMBuildFCmp(l->b, LLVMRealUNE, olr, LLVMConstReal(LLVMTypeOf(olr), 0.0), "");
+            v[i] = LLVMBuildSelect(l->b, set, LLVMBuildFPExt(l->b, olr, dbl, ""), LLVMConstReal(dbl, l->m->opt.lr), "lr");
+            break;
+        }
+        case HX_FIRST:
+            return LLVMBuildICmp(l->b, LLVMIntEQ, step_index(l), LLVMConstInt(l->i64, 0, 0), name);
+        case HX_STEP1:
+            v[i] = LLVMBuildUIToFP(l->b, LLVMBuildAdd(l->b, step_index(l), LLVMConstInt(l->i64, 1, 0), ""), dbl, "");
+            break;
+        case HX_ONE: case HX_CONST: v[i] = LLVMConstReal(dbl, x->c); break;
+        case HX_SUB: v[i] = LLVMBuildFSub(l->b, a, b, ""); break;
+        case HX_MUL: v[i] = LLVMBuildFMul(l->b, a, b, ""); break;
+        case HX_DIV: v[i] = LLVMBuildFDiv(l->b, a, b, ""); break;
+        case HX_POW: v[i] = intrinsic(l, "pow", dbl, a, b); break;
+        case HX_SQRT: v[i] = intrinsic(l, "sqrt", dbl, a, NULL); break;
+        }
     }
-    LLVMValueRef d = NULL;
-    switch (h) {
-    case HY_LR:
-        d = lr;
-        break;
-    case HY_FIRST:
-        return LLVMBuildICmp(l->b, LLVMIntEQ, step_index(l), LLVMConstInt(l->i64, 0, 0), name);
-    case HY_STEP_SIZE: case HY_BC2_SQRT: {
-        /* 1.0 - pow(beta, (double)(step + 1)) */
-        LLVMValueRef n = LLVMBuildUIToFP(l->b, LLVMBuildAdd(l->b, step_index(l), LLVMConstInt(l->i64, 1, 0), ""), dbl, "");
-        LLVMValueRef pw = intrinsic(l, "pow", dbl, LLVMConstReal(dbl, h == HY_STEP_SIZE ? o->beta1 : o->beta2), n);
-        LLVMValueRef bc = LLVMBuildFSub(l->b, one, pw, "");
-        d = h == HY_STEP_SIZE ? LLVMBuildFDiv(l->b, lr, bc, "") : intrinsic(l, "sqrt", dbl, bc, NULL);
-        break;
-    }
-    case HY_DECAY:
-        d = LLVMBuildFSub(l->b, one, LLVMBuildFMul(l->b, lr, LLVMConstReal(dbl, o->weight_decay), ""), "");
-        break;
-    case HY_COUNT:
-        die("emit_llvm: hyper %d", (int)h);
-    }
-    return l->o->fp64 ? d : LLVMBuildFPTrunc(l->b, d, l->real, name);
+    return l->o->fp64 ? v[f.n - 1] : LLVMBuildFPTrunc(l->b, v[f.n - 1], l->real, name);
 }
 
 /* The ops that ops.h builds as CODE. */
@@ -202,7 +152,7 @@ static LLVMValueRef ll_max(L *l, LLVMValueRef *v, const char *name) {
 static LLVMValueRef ll_sigmoid(L *l, LLVMValueRef *v, const char *name) { /* 1 / (1 + e^-a) */
     LLVMValueRef neg = LLVMBuildFNeg(l->b, v[0], "");
     LLVMValueRef e = call_intrinsic(l, "llvm.exp", &neg, 1, "");
-    LLVMValueRef one = real_const(l, 1.0f);
+    LLVMValueRef one = ll_real_const(l, 1.0f);
     return LLVMBuildFDiv(l->b, one, LLVMBuildFAdd(l->b, one, e, ""), name);
 }
 
@@ -290,7 +240,7 @@ static LLVMValueRef build(L *l, int id, const char *name) {
     case OP_HYPER:
         return hyper(l, (Hyper)n->slot, name);
     case OP_CONST:
-        return real_const(l, n->value);
+        return ll_real_const(l, n->value);
     default:
         break;
     }
@@ -402,7 +352,7 @@ static LLVMValueRef value(L *l, int id) {
 
 /* ---- functions ---- */
 
-static void add_attr(L *l, LLVMValueRef fn, LLVMAttributeIndex at, const char *name) {
+void ll_add_attr(L *l, LLVMValueRef fn, LLVMAttributeIndex at, const char *name) {
     unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
     if (!kind)
         die("emit_llvm: no LLVM attribute '%s'", name);
@@ -411,27 +361,26 @@ static void add_attr(L *l, LLVMValueRef fn, LLVMAttributeIndex at, const char *n
 
 /* A kernel's prototype.  attrs[i] lists the attributes of parameter i + 1,
  * blank-separated. */
-static LLVMValueRef function(L *l, const char *name, LLVMTypeRef ret, LLVMTypeRef *args,
+LLVMValueRef ll_function(L *l, const char *name, LLVMTypeRef ret, LLVMTypeRef *args,
                              const char *const *names, const char *const *attrs, unsigned n) {
     LLVMValueRef fn = LLVMAddFunction(l->mod, name, LLVMFunctionType(ret, args, n, 0));
-    add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
+    ll_add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
     for (unsigned i = 0; i < n; i++) {
         LLVMSetValueName2(LLVMGetParam(fn, i), names[i], strlen(names[i]));
         char buf[128];
         snprintf(buf, sizeof buf, "%s", attrs[i]);
         for (char *save = NULL, *a = strtok_r(buf, " ", &save); a; a = strtok_r(NULL, " ", &save))
-            add_attr(l, fn, i + 1, a);
+            ll_add_attr(l, fn, i + 1, a);
     }
     LLVMPositionBuilderAtEnd(l->b, LLVMAppendBasicBlockInContext(l->ctx, fn, "entry"));
     l->fn = fn;
     return fn;
 }
 
-static LLVMTypeRef ptr(LLVMTypeRef t) { return LLVMPointerType(t, 0); }
 
 /* o->steps += k */
 static void count_steps(L *l, LLVMValueRef k) {
-    LLVMValueRef addr = gep2(l, l->o_arg, l->optim, 0, 0);
+    LLVMValueRef addr = ll_gep2(l, l->o_arg, l->optim, 0, 0);
     LLVMValueRef steps = load(l, l->i64, addr, "");
     LLVMBuildStore(l->b, LLVMBuildAdd(l->b, steps, k, ""), addr);
 }
@@ -462,7 +411,7 @@ static void store_carried(L *l, const KStmt *st, LLVMValueRef z) {
     LLVMBuildStore(l->b, vec, l->pslot[st->pack]);
 }
 
-/* Renders kernel program kp into the function begun by function(): one case
+/* Renders kernel program kp into the function begun by ll_function(): one case
  * per statement kind. */
 static void render(L *l, const KProg *kp, Loop *lp) {
     const Model *m = l->m;
@@ -510,7 +459,7 @@ static void render(L *l, const KProg *kp, Loop *lp) {
             break;
         case KS_CARRY:
             l->slot[st->node] = LLVMBuildAlloca(l->b, l->real, l->pl->var[st->node]);
-            LLVMBuildStore(l->b, nd->op == OP_CARRY ? real_const(l, 0.0) /* the prologue sets it */
+            LLVMBuildStore(l->b, nd->op == OP_CARRY ? ll_real_const(l, 0.0) /* the prologue sets it */
                                                     : load(l, l->real, leaf_addr(l, nd->op, nd->slot, nd->index), ""),
                            l->slot[st->node]);
             break;
@@ -628,7 +577,7 @@ static void kernel_forward(L *l, const KProg *kp) {
     /* y is the only memory written: it must not overlap p or x (README). */
     static const char *const attrs[] = {"nocapture readonly", "nocapture readonly",
                                         "nocapture noalias writeonly"};
-    LLVMValueRef fn = function(l, format("%s_forward", l->m->name), LLVMVoidTypeInContext(l->ctx), args,
+    LLVMValueRef fn = ll_function(l, format("%s_forward", l->m->name), LLVMVoidTypeInContext(l->ctx), args,
                                names, attrs, 3);
     l->p = LLVMGetParam(fn, 0), l->x = LLVMGetParam(fn, 1), l->y = LLVMGetParam(fn, 2);
     render(l, kp, NULL);
@@ -639,7 +588,7 @@ static void kernel_grad(L *l, const KProg *kp) {
     static const char *const names[] = {"p", "x", "t", "g"};
     static const char *const attrs[] = {"nocapture readonly", "nocapture readonly",
                                         "nocapture readonly", "nocapture noalias writeonly"};
-    LLVMValueRef fn = function(l, format("%s_grad", l->m->name), l->real, args, names, attrs, 4);
+    LLVMValueRef fn = ll_function(l, format("%s_grad", l->m->name), l->real, args, names, attrs, 4);
     l->p = LLVMGetParam(fn, 0), l->x = LLVMGetParam(fn, 1), l->t = LLVMGetParam(fn, 2);
     l->g = LLVMGetParam(fn, 3);
     render(l, kp, NULL);
@@ -650,7 +599,7 @@ static void kernel_step(L *l, const KProg *kp) {
     static const char *const names[] = {"p", "o", "x", "t"};
     static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly",
                                         "nocapture readonly"};
-    LLVMValueRef fn = function(l, format("%s_step", l->m->name), l->real, args, names, attrs, 4);
+    LLVMValueRef fn = ll_function(l, format("%s_step", l->m->name), l->real, args, names, attrs, 4);
     l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1);
     l->x = LLVMGetParam(fn, 2), l->t = LLVMGetParam(fn, 3);
     render(l, kp, NULL);
@@ -661,8 +610,8 @@ static void kernel_apply(L *l, const KProg *kp) {
     LLVMTypeRef args[] = {ptr(l->params), ptr(l->optim), ptr(l->params)};
     static const char *const names[] = {"p", "o", "g"};
     static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly"};
-    LLVMValueRef fn = function(l, format("%s_apply", l->m->name), LLVMVoidTypeInContext(l->ctx), args, names,
-                               attrs, 3);
+    LLVMValueRef fn = ll_function(l, format("%s_apply", l->m->name), LLVMVoidTypeInContext(l->ctx), args, names,
+                                  attrs, 3);
     l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1), l->g = LLVMGetParam(fn, 2);
     render(l, kp, NULL);
 }
@@ -674,7 +623,7 @@ static void kernel_train(L *l, const KProg *kp) {
     static const char *const names[] = {"p", "o", "x", "t", "n"};
     static const char *const attrs[] = {"nocapture", "nocapture noalias", "nocapture readonly",
                                         "nocapture readonly", ""};
-    LLVMValueRef fn = function(l, format("%s_train", l->m->name), l->real, args, names, attrs, 5);
+    LLVMValueRef fn = ll_function(l, format("%s_train", l->m->name), l->real, args, names, attrs, 5);
     l->p = LLVMGetParam(fn, 0), l->o_arg = LLVMGetParam(fn, 1);
     Loop lp = {.x0 = LLVMGetParam(fn, 2), .t0 = LLVMGetParam(fn, 3)};
     lp.entry = LLVMGetInsertBlock(l->b);
@@ -682,353 +631,13 @@ static void kernel_train(L *l, const KProg *kp) {
     render(l, kp, &lp);
 }
 
-/* NAME_init: splitmix64 and U(-bound, bound) from the top 24 bits, element by
- * element in declaration order, as the C backend's loops. */
-static void kernel_init(L *l) {
-    const Model *m = l->m;
-    LLVMTypeRef args[] = {ptr(l->params), l->i64};
-    static const char *const names[] = {"p", "seed"};
-    static const char *const attrs[] = {"nocapture writeonly", ""};
-    LLVMValueRef fn = function(l, format("%s_init", m->name), LLVMVoidTypeInContext(l->ctx), args,
-                               names, attrs, 2);
-    LLVMValueRef p = LLVMGetParam(fn, 0), state = LLVMGetParam(fn, 1);
-    LLVMBasicBlockRef prev = LLVMGetInsertBlock(l->b);
-    for (int i = 0; i < m->nparams; i++) {
-        const Param *pa = &m->params[i];
-        LLVMValueRef base = LLVMBuildBitCast(l->b, gep2(l, p, l->params, 0, (unsigned)i), l->realp,
-                                             pa->cname);
-        LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(l->ctx, fn, format("%s.loop", pa->cname));
-        LLVMBuildBr(l->b, loop);
-        LLVMPositionBuilderAtEnd(l->b, loop);
-        LLVMValueRef k = LLVMBuildPhi(l->b, l->i64, "k"), s = LLVMBuildPhi(l->b, l->i64, "s");
-        /* z = (*s += 0x9e3779b97f4a7c15); z = (z ^ z>>30) * ...; z = (z ^ z>>27) * ...; z ^ z>>31 */
-        LLVMValueRef s2 = LLVMBuildAdd(l->b, s, LLVMConstInt(l->i64, 0x9e3779b97f4a7c15u, 0), "");
-        LLVMValueRef z = s2;
-        z = LLVMBuildMul(l->b, LLVMBuildXor(l->b, z, LLVMBuildLShr(l->b, z, LLVMConstInt(l->i64, 30, 0), ""), ""),
-                         LLVMConstInt(l->i64, 0xbf58476d1ce4e5b9u, 0), "");
-        z = LLVMBuildMul(l->b, LLVMBuildXor(l->b, z, LLVMBuildLShr(l->b, z, LLVMConstInt(l->i64, 27, 0), ""), ""),
-                         LLVMConstInt(l->i64, 0x94d049bb133111ebu, 0), "");
-        z = LLVMBuildXor(l->b, z, LLVMBuildLShr(l->b, z, LLVMConstInt(l->i64, 31, 0), ""), "");
-        /* u = (R)(z >> 40) * (R)0x1p-24; (2 * u - 1) * bound */
-        LLVMValueRef u = LLVMBuildUIToFP(l->b, LLVMBuildLShr(l->b, z, LLVMConstInt(l->i64, 40, 0), ""), l->real, "");
-        u = LLVMBuildFMul(l->b, u, LLVMConstReal(l->real, 0x1p-24), "u");
-        LLVMValueRef w = LLVMBuildFSub(l->b, LLVMBuildFMul(l->b, LLVMConstReal(l->real, 2.0), u, ""),
-                                       LLVMConstReal(l->real, 1.0), "");
-        w = LLVMBuildFMul(l->b, w, real_const(l, (float)(1.0 / sqrt((double)pa->fan_in))), "w");
-        LLVMBuildStore(l->b, w, LLVMBuildInBoundsGEP2(l->b, l->real, base, &k, 1, ""));
-        LLVMValueRef k2 = LLVMBuildAdd(l->b, k, LLVMConstInt(l->i64, 1, 0), "");
-        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(l->ctx, fn, "");
-        LLVMBuildCondBr(l->b, LLVMBuildICmp(l->b, LLVMIntULT, k2, LLVMConstInt(l->i64, (unsigned)pa->size, 0), ""),
-                        loop, next);
-        LLVMValueRef vk[2] = {LLVMConstInt(l->i64, 0, 0), k2}, vs[2] = {state, s2};
-        LLVMBasicBlockRef from[2] = {prev, loop};
-        LLVMAddIncoming(k, vk, from, 2);
-        LLVMAddIncoming(s, vs, from, 2);
-        LLVMPositionBuilderAtEnd(l->b, next);
-        prev = next;
-        state = s2;
-    }
-    LLVMBuildRetVoid(l->b);
-}
-
-/* ---- the trainer: what the C backend writes under #ifdef NETC_TRAINER ---- */
-
-static LLVMValueRef cstring(L *l, const char *s, const char *name) {
-    LLVMValueRef init = LLVMConstStringInContext(l->ctx, s, (unsigned)strlen(s), 0);
-    LLVMValueRef gv = LLVMAddGlobal(l->mod, LLVMTypeOf(init), name);
-    LLVMSetInitializer(gv, init);
-    LLVMSetGlobalConstant(gv, 1);
-    LLVMSetLinkage(gv, LLVMPrivateLinkage);
-    LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
-    LLVMValueRef zero[2] = {LLVMConstInt(l->i32, 0, 0), LLVMConstInt(l->i32, 0, 0)};
-    return LLVMConstInBoundsGEP2(LLVMTypeOf(init), gv, zero, 2);
-}
-
-/* static R wrapper(void *p, ...) { return NAME_kernel(p, ...); }: the
- * descriptor's entry points take void pointers, the kernels typed ones. */
-static LLVMValueRef wrapper(L *l, const char *name, const char *kernel) {
-    LLVMValueRef k = LLVMGetNamedFunction(l->mod, format("%s_%s", l->m->name, kernel));
-    LLVMTypeRef kt = LLVMGlobalGetValueType(k);
-    unsigned n = LLVMCountParamTypes(kt);
-    LLVMTypeRef kargs[8], wargs[8];
-    LLVMGetParamTypes(kt, kargs);
-    for (unsigned i = 0; i < n; i++)
-        wargs[i] = kargs[i] == ptr(l->params) || kargs[i] == ptr(l->optim) ? l->i8p : kargs[i];
-    LLVMTypeRef ret = LLVMGetReturnType(kt);
-    LLVMValueRef fn = LLVMAddFunction(l->mod, name, LLVMFunctionType(ret, wargs, n, 0));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
-    LLVMPositionBuilderAtEnd(l->b, LLVMAppendBasicBlockInContext(l->ctx, fn, "entry"));
-    LLVMValueRef args[8];
-    for (unsigned i = 0; i < n; i++) {
-        args[i] = LLVMGetParam(fn, i);
-        if (wargs[i] != kargs[i])
-            args[i] = LLVMBuildBitCast(l->b, args[i], kargs[i], "");
-    }
-    LLVMValueRef r = LLVMBuildCall2(l->b, kt, k, args, n, "");
-    if (LLVMGetTypeKind(ret) == LLVMVoidTypeKind)
-        LLVMBuildRetVoid(l->b);
-    else
-        LLVMBuildRet(l->b, r);
-    return fn;
-}
-
-/* netrt_tensor and netrt_model of netrt.h, for the target's pointer size. */
-static void model_type(L *l) {
-    LLVMTypeRef t[] = {l->i8p, l->isz, l->isz, l->isz};
-    l->tensor = LLVMStructCreateNamed(l->ctx, "netrt_tensor");
-    LLVMStructSetBody(l->tensor, t, 4, 0);
-    LLVMTypeRef vp = l->i8p, fp = l->realp, f = l->real, v = LLVMVoidTypeInContext(l->ctx);
-    LLVMTypeRef init[] = {vp, l->i64}, fwd[] = {vp, fp, fp}, grad[] = {vp, fp, fp, vp},
-                step[] = {vp, vp, fp, fp}, train[] = {vp, vp, fp, fp, l->isz}, lr[] = {vp, f},
-                apply[] = {vp, vp, vp};
-    LLVMTypeRef fields[] = {
-        l->i8p, l->i8p, l->i8p,                                /* name, source, version */
-        l->isz, l->isz, l->isz, l->isz, l->isz, l->isz, l->isz, /* n_in .. n_tensors */
-        ptr(l->tensor), f,                                     /* tensors, lr */
-        l->isz, ptr(l->tensor),                                /* n_state, state */
-        ptr(LLVMFunctionType(v, init, 2, 0)), ptr(LLVMFunctionType(v, fwd, 3, 0)),
-        ptr(LLVMFunctionType(f, grad, 4, 0)), ptr(LLVMFunctionType(f, step, 4, 0)),
-        ptr(LLVMFunctionType(f, train, 5, 0)), ptr(LLVMFunctionType(v, lr, 2, 0)),
-        l->i64,                                                /* hash */
-        ptr(LLVMFunctionType(v, apply, 3, 0)),                 /* apply */
-    };
-    l->model = LLVMStructCreateNamed(l->ctx, "netrt_model");
-    LLVMStructSetBody(l->model, fields, sizeof fields / sizeof *fields, 0);
-}
-
-/* The host's netrt_model must be the struct built above: checked whenever
- * the module is for the machine netc runs on. */
-static void check_model_layout(L *l) {
-    static const size_t off[] = {
-        offsetof(netrt_model, name), offsetof(netrt_model, source), offsetof(netrt_model, version),
-        offsetof(netrt_model, n_in), offsetof(netrt_model, n_out), offsetof(netrt_model, n_target),
-        offsetof(netrt_model, batch), offsetof(netrt_model, params_size),
-        offsetof(netrt_model, optim_size), offsetof(netrt_model, n_tensors),
-        offsetof(netrt_model, tensors), offsetof(netrt_model, lr), offsetof(netrt_model, n_state),
-        offsetof(netrt_model, state), offsetof(netrt_model, init), offsetof(netrt_model, forward),
-        offsetof(netrt_model, grad), offsetof(netrt_model, step), offsetof(netrt_model, train),
-        offsetof(netrt_model, set_lr), offsetof(netrt_model, hash), offsetof(netrt_model, apply)};
-    if (LLVMCountStructElementTypes(l->model) != sizeof off / sizeof *off ||
-        LLVMABISizeOfType(l->td, l->model) != sizeof(netrt_model))
-        die("emit_llvm: the netrt_model type does not match netrt.h");
-    for (unsigned i = 0; i < sizeof off / sizeof *off; i++)
-        if (LLVMOffsetOfElement(l->td, l->model, i) != off[i])
-            die("emit_llvm: field %u of netrt_model is not where netrt.h puts it", i);
-}
-
-static LLVMValueRef size_const(L *l, unsigned long long v) { return LLVMConstInt(l->isz, v, 0); }
-
-/* static void set_lr_v(void *o, float lr) { ((NAME_optim *)o)->lr = lr; } */
-static LLVMValueRef set_lr_wrapper(L *l) {
-    LLVMTypeRef args[] = {l->i8p, LLVMFloatTypeInContext(l->ctx)};
-    LLVMValueRef fn = LLVMAddFunction(l->mod, "set_lr_v", LLVMFunctionType(LLVMVoidTypeInContext(l->ctx), args, 2, 0));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    add_attr(l, fn, LLVMAttributeFunctionIndex, "nounwind");
-    LLVMPositionBuilderAtEnd(l->b, LLVMAppendBasicBlockInContext(l->ctx, fn, "entry"));
-    l->o_arg = LLVMBuildBitCast(l->b, LLVMGetParam(fn, 0), ptr(l->optim), "o");
-    LLVMBuildStore(l->b, LLVMGetParam(fn, 1), gep2(l, l->o_arg, l->optim, 0, OPTIM_LR));
-    LLVMBuildRetVoid(l->b);
-    return fn;
-}
-
-/* A constant netrt_tensor array NAME_<what>: name, offset in floats from the
- * struct's start, rows, cols; tensors of params or of optim. */
-static LLVMValueRef tensor_table(L *l, const char *what, bool states) {
-    const Model *m = l->m;
-    int n = states ? m->nstates : m->nparams;
-    LLVMValueRef *rows = xmalloc(sizeof(LLVMValueRef) * (size_t)(n + 1));
-    for (int i = 0; i < n; i++) {
-        const Param *p = &m->params[states ? m->states[i].param : i];
-        LLVMTypeRef st = states ? l->optim : l->params;
-        unsigned field = (unsigned)(states ? OPTIM_STATE0 + i : i);
-        LLVMValueRef f[] = {cstring(l, states ? m->states[i].name : p->name, format("%s.%s.%d", m->name, what, i)),
-                            size_const(l, LLVMOffsetOfElement(l->td, st, field) / LLVMABISizeOfType(l->td, l->real)),
-                            size_const(l, (unsigned)p->rows), size_const(l, (unsigned)p->cols)};
-        rows[i] = LLVMConstNamedStruct(l->tensor, f, 4);
-    }
-    if (!n) /* as the C: one zero row, C has no empty arrays */
-        rows[n++] = LLVMConstNull(l->tensor);
-    LLVMTypeRef arr = LLVMArrayType(l->tensor, (unsigned)n);
-    LLVMValueRef gv = LLVMAddGlobal(l->mod, arr, format("%s_%s", m->name, what));
-    LLVMSetInitializer(gv, LLVMConstArray(l->tensor, rows, (unsigned)n));
-    free(rows);
-    LLVMSetGlobalConstant(gv, 1);
-    LLVMSetLinkage(gv, LLVMInternalLinkage);
-    LLVMValueRef zero[2] = {LLVMConstInt(l->i32, 0, 0), LLVMConstInt(l->i32, 0, 0)};
-    return LLVMConstInBoundsGEP2(arr, gv, zero, 2);
-}
-
-/* The descriptor NAME_model, as the C backend's -DNETC_RUNTIME (an external
- * NAME_model) or -DNETC_TRAINER (an internal one and main calling
- * netrt_main). */
-static void descriptor(L *l, bool with_main, bool host) {
-    const Model *m = l->m;
-    model_type(l);
-    if (host)
-        check_model_layout(l);
-    LLVMValueRef fields[] = {
-        cstring(l, m->name, "name"), cstring(l, m->file, "source"), cstring(l, NETC_VERSION, "version"),
-        size_const(l, (unsigned)m->input), size_const(l, (unsigned)m->layers[m->nlayers - 1].out),
-        size_const(l, (unsigned)model_targets(m)), size_const(l, (unsigned)m->batch),
-        size_const(l, LLVMABISizeOfType(l->td, l->params)), size_const(l, LLVMABISizeOfType(l->td, l->optim)),
-        size_const(l, (unsigned)m->nparams), tensor_table(l, "tensors", false),
-        LLVMConstReal(l->real, (double)(float)m->opt.lr), /* (float)NAME_LR */
-        size_const(l, (unsigned)m->nstates), tensor_table(l, "state", true),
-        wrapper(l, "init_v", "init"), wrapper(l, "forward_v", "forward"), wrapper(l, "grad_v", "grad"),
-        wrapper(l, "step_v", "step"), wrapper(l, "train_v", "train"), set_lr_wrapper(l),
-        LLVMConstInt(l->i64, m->hash, 0), wrapper(l, "apply_v", "apply"),
-    };
-    enum { FIRST_FN = 14, LAST_FN = 19, APPLY_FN = 21 };
-    for (unsigned i = FIRST_FN; i <= APPLY_FN; i++)
-        if (i <= LAST_FN || i == APPLY_FN)
-            fields[i] = LLVMConstBitCast(fields[i], LLVMStructGetTypeAtIndex(l->model, i));
-    LLVMValueRef model = LLVMAddGlobal(l->mod, l->model, format("%s_model", m->name));
-    LLVMSetInitializer(model, LLVMConstNamedStruct(l->model, fields, sizeof fields / sizeof *fields));
-    LLVMSetGlobalConstant(model, 1);
-    if (!with_main)
-        return;
-    LLVMSetLinkage(model, LLVMInternalLinkage);
-    LLVMTypeRef argv = ptr(l->i8p);
-    LLVMTypeRef margs[] = {l->i32, argv}, nargs[] = {ptr(l->model), l->i32, argv};
-    LLVMTypeRef nt = LLVMFunctionType(l->i32, nargs, 3, 0);
-    LLVMValueRef netrt_main = LLVMAddFunction(l->mod, "netrt_main", nt);
-    static const char *const names[] = {"argc", "argv"}, *const attrs[] = {"", ""};
-    LLVMValueRef fn = function(l, "main", l->i32, margs, names, attrs, 2);
-    LLVMValueRef cargs[] = {model, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)};
-    LLVMBuildRet(l->b, LLVMBuildCall2(l->b, nt, netrt_main, cargs, 3, ""));
-}
-
-/* ---- the module ---- */
-
-static void build_module(L *l, LLVMContextRef ctx, LLVMTargetMachineRef tm, bool desc, bool with_main,
-                         bool host) {
+/* The kernels of the schedule, one function each. */
+void ll_kernels(L *l) {
     check_ops();
-    const Model *m = l->m;
-    l->ctx = ctx;
-    l->mod = LLVMModuleCreateWithNameInContext(m->file, ctx);
-    LLVMSetSourceFileName(l->mod, m->file, strlen(m->file));
-    char *triple = LLVMGetTargetMachineTriple(tm);
-    LLVMSetTarget(l->mod, triple);
-    LLVMDisposeMessage(triple);
-    l->td = LLVMCreateTargetDataLayout(tm);
-    LLVMSetModuleDataLayout(l->mod, l->td);
-    l->b = LLVMCreateBuilderInContext(ctx);
-    if (llvm_riscv_abi)
-        LLVMAddModuleFlag(l->mod, LLVMModuleFlagBehaviorError, "target-abi", 10,
-                          LLVMMDStringInContext2(ctx, llvm_riscv_abi, strlen(llvm_riscv_abi)));
-
-    l->real = l->o->fp64 ? LLVMDoubleTypeInContext(ctx) : LLVMFloatTypeInContext(ctx);
-    l->i1 = LLVMInt1TypeInContext(ctx);
-    l->i8 = LLVMInt8TypeInContext(ctx);
-    l->i32 = LLVMInt32TypeInContext(ctx);
-    l->i64 = LLVMInt64TypeInContext(ctx);
-    l->isz = LLVMIntPtrTypeInContext(ctx, l->td);
-    l->i8p = ptr(l->i8);
-    l->realp = ptr(l->real);
-    /* NAME_params: one array per parameter tensor, as in the header */
-    LLVMTypeRef *fields = xmalloc(sizeof(LLVMTypeRef) * (size_t)m->nparams);
-    for (int i = 0; i < m->nparams; i++) {
-        const Param *p = &m->params[i];
-        fields[i] = LLVMArrayType(l->real, (unsigned)p->rows);
-        if (p->cols)
-            fields[i] = LLVMArrayType(LLVMArrayType(l->real, (unsigned)p->cols), (unsigned)p->rows);
-    }
-    l->params = LLVMStructCreateNamed(ctx, format("%s_params", m->name));
-    LLVMStructSetBody(l->params, fields, (unsigned)m->nparams, 0);
-    free(fields);
-    /* NAME_optim: { uint64_t steps; float lr; one array per state tensor } */
-    fields = xmalloc(sizeof(LLVMTypeRef) * (size_t)(m->nstates + OPTIM_STATE0));
-    fields[OPTIM_STEPS] = l->i64;
-    fields[OPTIM_LR] = LLVMFloatTypeInContext(ctx);
-    for (int i = 0; i < m->nstates; i++) {
-        const Param *p = &m->params[m->states[i].param];
-        fields[OPTIM_STATE0 + i] = LLVMArrayType(l->real, (unsigned)p->rows);
-        if (p->cols)
-            fields[OPTIM_STATE0 + i] = LLVMArrayType(LLVMArrayType(l->real, (unsigned)p->cols), (unsigned)p->rows);
-    }
-    l->optim = LLVMStructCreateNamed(ctx, format("%s_optim", m->name));
-    LLVMStructSetBody(l->optim, fields, (unsigned)(m->nstates + OPTIM_STATE0), 0);
-    free(fields);
-
-    const Packing *pk = l->sc->pk;
-    l->vreal = LLVMVectorType(l->real, (unsigned)(pk->width > 1 ? pk->width : 1));
-    l->vmask = LLVMVectorType(l->i1, (unsigned)(pk->width > 1 ? pk->width : 1));
-
-    kernel_init(l);
     kernel_forward(l, &l->sc->k[K_FORWARD]);
     kernel_grad(l, &l->sc->k[K_GRAD]);
     kernel_step(l, &l->sc->k[K_STEP]);
     kernel_train(l, &l->sc->k[K_TRAIN]);
     if (l->sc->apply)
         kernel_apply(l, &l->sc->k[K_APPLY]);
-    if (desc)
-        descriptor(l, with_main, host);
-    LLVMDisposeBuilder(l->b);
-    l->b = NULL;
-    llvm_verify(l->mod, "as built");
-}
-
-static char *copy_out(const char *data, size_t n, size_t *len) {
-    char *out = xmalloc(n + 1);
-    memcpy(out, data, n);
-    out[n] = 0;
-    *len = n;
-    return out;
-}
-
-char *emit_llvm(const Schedule *sc, const LlvmOptions *o, size_t *len) {
-    bool host;
-    LLVMTargetMachineRef tm = llvm_target_machine(o, &host);
-    L l = {.m = sc->m, .s = sc->s, .sc = sc, .o = o};
-    LLVMContextRef ctx = LLVMContextCreate();
-    build_module(&l, ctx, tm, o->trainer || o->runtime, o->trainer, host);
-    llvm_optimize(l.mod, tm, o->opt);
-    char *out = NULL, *err = NULL;
-    LLVMMemoryBufferRef buf = NULL;
-    switch (o->kind) {
-    case LLVM_IR: {
-        char *text = LLVMPrintModuleToString(l.mod);
-        out = copy_out(text, strlen(text), len);
-        LLVMDisposeMessage(text);
-        break;
-    }
-    case LLVM_BC:
-        buf = LLVMWriteBitcodeToMemoryBuffer(l.mod);
-        break;
-    case LLVM_ASM: case LLVM_OBJ:
-        if (LLVMTargetMachineEmitToMemoryBuffer(tm, l.mod, o->kind == LLVM_ASM ? LLVMAssemblyFile : LLVMObjectFile,
-                                                &err, &buf))
-            die("emit_llvm: code generation failed: %s", err);
-        break;
-    }
-    if (buf) {
-        out = copy_out(LLVMGetBufferStart(buf), LLVMGetBufferSize(buf), len);
-        LLVMDisposeMemoryBuffer(buf);
-    }
-    if (o->kind == LLVM_OBJ && llvm_riscv_abi)
-        llvm_mark_float_abi(out, *len);
-    LLVMDisposeModule(l.mod);
-    LLVMDisposeTargetData(l.td);
-    LLVMContextDispose(ctx);
-    LLVMDisposeTargetMachine(tm);
-    LLVMShutdown();
-    return out;
-}
-
-int run_jit(const Schedule *sc, const LlvmOptions *o, int argc, char **argv) {
-    const Model *m = sc->m;
-    LlvmOptions host_only = *o;
-    host_only.triple = NULL;
-    bool host;
-    LLVMTargetMachineRef tm = llvm_target_machine(&host_only, &host);
-    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    L l = {.m = sc->m, .s = sc->s, .sc = sc, .o = o};
-    build_module(&l, LLVMOrcThreadSafeContextGetContext(tsc), tm, true, false, true);
-    llvm_optimize(l.mod, tm, o->opt);
-    LLVMDisposeTargetData(l.td);
-
-    int status = llvm_jit_run(l.mod, tsc, tm, format("%s_model", m->name), argc, argv);
-    LLVMShutdown();
-    return status;
 }

@@ -5,7 +5,7 @@
  * complete once all its users are processed, is pushed to its operands by
  * one rule per primitive op.  Contributions to one operand are summed.  Only
  * nodes that depend on a parameter get adjoints.  An op without a rule is an
- * internal error naming it.  Adjoints are named d_<name> (adj_name()).
+ * internal error naming it.  Adjoints are named d_<name> (names.c).
  */
 #include "netc.h"
 
@@ -19,7 +19,6 @@ typedef struct Grad {
     bool *need; /* node depends on a parameter */
 } Grad;
 
-static const char *adj_name(const char *name) { return intern(format("d_%s", name)); }
 
 /* adj[a] += c */
 static void accumulate(Grad *d, int a, int c) {
@@ -93,6 +92,12 @@ static void rule(Grad *d, int y, int dy) {
     case OP_LOG:                                                    /* d log a = da / a */
         accumulate(d, a, ir_op(g, OP_DIV, dy, a, -1));
         return;
+    case OP_ERF: {                                  /* d erf a = 2/sqrt(pi) e^(-a^2) da */
+        int e = ir_op(g, OP_EXP, ir_op(g, OP_NEG, ir_op(g, OP_MUL, a, a, -1), -1, -1), -1, -1);
+        int c = ir_const(g, n.type, 1.12837916709551257390); /* M_2_SQRTPI */
+        accumulate(d, a, ir_op(g, OP_MUL, dy, ir_op(g, OP_MUL, c, e, -1), -1));
+        return;
+    }
     case OP_SQRT:                                                   /* d sqrt a = da / (2 sqrt a) */
         accumulate(d, a, ir_op(g, OP_DIV, dy, ir_op(g, OP_MUL, ir_const(g, n.type, 2.0f), y, -1), -1));
         return;
@@ -205,7 +210,7 @@ void grad_build(Graph *g, const Model *m) {
             continue;
         const Node *fy = &g->node[y];
         if (fy->name)
-            ir_named(g, d.adj[y], adj_name(fy->name));
+            ir_named(g, d.adj[y], name_adjoint(fy->name));
         g->at = (Origin){.layer = fy->layer, .phase = PH_BACKWARD, .loc = fy->loc};
         rule(&d, y, d.adj[y]);
     }

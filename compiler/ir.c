@@ -123,6 +123,7 @@ int ir_node(Graph *g, Node n) {
     n.phase = g->at.phase;
     n.loc = g->at.loc;
     n.name = NULL;
+    n.ebase = NULL;
     g->hash[h] = g->n;
     g->node[g->n] = n;
     return g->n++;
@@ -226,6 +227,30 @@ int ir_leaf(Graph *g, Op op, Type t, int slot, int index) {
 int ir_named(Graph *g, int id, const char *name) {
     if (!g->node[id].name)
         g->node[id].name = name;
+    return id;
+}
+
+int ir_copy_name(Graph *g, int id, const Node *from) {
+    Node *n = &g->node[id];
+    if (!n->name && from->name) {
+        n->name = from->name;
+        n->ebase = from->ebase;
+        n->erow = from->erow, n->ecol = from->ecol, n->erows = from->erows, n->ecols = from->ecols;
+    }
+    return id;
+}
+
+int ir_named_element(Graph *g, int id, const char *base, Type t, int k) {
+    Node *n = &g->node[id];
+    if (n->name || !base || t.rank == 0)
+        return ir_named(g, id, base);
+    bool row = t.rank == 1 || t.dim[0] == 1; /* a vector, or one sample's row: one index */
+    n->ebase = base;
+    n->erows = row ? 0 : t.dim[0];
+    n->ecols = row ? type_numel(t) : t.dim[1];
+    n->erow = row ? -1 : k / t.dim[1];
+    n->ecol = row ? k : k % t.dim[1];
+    n->name = name_element(base, n->erow, n->ecol);
     return id;
 }
 

@@ -131,7 +131,7 @@ static void leaf_vectors(Build *b) {
                 if (fresh[c]) {
                     KStmt *st = add(b->kp, KS_CHUNK);
                     st->chunk = slot[c], st->t = t, st->at = b->chunks.at[slot[c]];
-                    st->name = plan_fresh(b->pl, intern(format("ld_%s_%d", t ? "t" : "x", st->at)));
+                    st->name = plan_fresh(b->pl, name_chunk(t, st->at));
                     if (slot[c] + 1 > b->kp->nchunk)
                         b->kp->nchunk = slot[c] + 1;
                 }
@@ -354,15 +354,40 @@ static void break_hook(KProg *kp, Kernel k) {
     kp->st[kp->n - 1] = st;
 }
 
+/* Names the program's temporaries in the order its statements define them. */
+static void name_temps(KProg *kp, TempNames *t) {
+    int *order = xmalloc(sizeof(int) * (size_t)(kp->n + 1)), n = 0;
+    for (int i = 0; i < kp->n; i++) {
+        const KStmt *st = &kp->st[i];
+        switch (st->kind) {
+        case KS_VLOAD: case KS_VSTRIDED: case KS_VDEF: case KS_VCARRY:
+            order[n++] = -1 - st->pack;
+            break;
+        case KS_DEF: case KS_CARRY: case KS_HOIST:
+            order[n++] = st->node;
+            break;
+        default:
+            break;
+        }
+    }
+    plan_name_temps(&kp->pl, t, order, n);
+    free(order);
+}
+
 void schedule_build(Schedule *sc, const Model *m, const Graph *s, const Packing *pk, const Graph *train,
                     const Packing *train_pk) {
     memset(sc, 0, sizeof *sc);
     sc->m = m, sc->s = s, sc->pk = pk;
     sc->train = train ? train : s;
     sc->train_pk = train ? train_pk : pk;
+    for (int g = 0; g < (train ? 2 : 1); g++) {
+        sc->temps[g].node = xcalloc((size_t)(g ? train : s)->n, sizeof(int));
+        sc->temps[g].pack = xcalloc((size_t)(g ? train_pk : pk)->npack + 1, sizeof(int));
+    }
     for (int k = K_FORWARD; k <= K_TRAIN; k++) {
         bool t = k == K_TRAIN;
         build(&sc->k[k], m, t ? sc->train : s, t ? sc->train_pk : pk, (Kernel)k);
+        name_temps(&sc->k[k], &sc->temps[t && train ? 1 : 0]);
         break_hook(&sc->k[k], (Kernel)k);
         kprog_verify(&sc->k[k], (Kernel)k);
     }
@@ -370,7 +395,10 @@ void schedule_build(Schedule *sc, const Model *m, const Graph *s, const Packing 
 
 void schedule_apply(Schedule *sc, const Graph *a, const Packing *pk) {
     sc->apply = a, sc->apply_pk = pk;
+    sc->temps[2].node = xcalloc((size_t)a->n, sizeof(int));
+    sc->temps[2].pack = xcalloc((size_t)pk->npack + 1, sizeof(int));
     build(&sc->k[K_APPLY], sc->m, a, pk, K_APPLY);
+    name_temps(&sc->k[K_APPLY], &sc->temps[2]);
     break_hook(&sc->k[K_APPLY], K_APPLY);
     kprog_verify(&sc->k[K_APPLY], K_APPLY);
 }
@@ -382,6 +410,10 @@ void schedule_free(Schedule *sc) {
             free(kp->st[i].shuf);
         free(kp->st);
         plan_free(&kp->pl);
+    }
+    for (int g = 0; g < 3; g++) {
+        free(sc->temps[g].node);
+        free(sc->temps[g].pack);
     }
 }
 

@@ -27,6 +27,7 @@ ACT(SIGMOID,      "sigmoid")         /* a -> 1 / (1 + e^-a) */
 ACT(TANH,         "tanh")            /* a -> tanh a */
 ACT(LEAKY_RELU,   "leaky_relu")      /* a -> a > 0 ? a : slope * a */
 ACT(SOFTMAX,      "softmax")         /* each sample's outputs -> exp(a) / sum exp(a); last layer only */
+ACT(GELU,         "gelu")            /* a -> a * 0.5 * (1 + erf(a / sqrt 2)), torch's exact (erf) form */
 
 LOSS(MSE,           "mse")             /* squared differences */
 LOSS(L1,            "l1")              /* absolute differences */

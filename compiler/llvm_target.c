@@ -16,6 +16,7 @@
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
+#include <llvm-c/Object.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
@@ -250,4 +251,49 @@ int llvm_jit_run(LLVMModuleRef mod, LLVMOrcThreadSafeContextRef tsc, LLVMTargetM
     if ((err = LLVMOrcDisposeLLJIT(jit)))
         jit_error(err, "cannot release the JIT");
     return status;
+}
+
+void llvm_object_sizes(const char *obj, size_t len, const char *target, CodeSize *cs) {
+    memset(cs, 0, sizeof *cs);
+    cs->target = target;
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRange(obj, len, "object", 0);
+    char *err = NULL;
+    LLVMBinaryRef bin = LLVMCreateBinary(buf, NULL, &err);
+    if (!bin)
+        die("cannot read the object back: %s", err ? err : "?");
+    LLVMSectionIteratorRef sec = LLVMObjectFileCopySectionIterator(bin);
+    for (; !LLVMObjectFileIsSectionIteratorAtEnd(bin, sec); LLVMMoveToNextSection(sec)) {
+        const char *name = LLVMGetSectionName(sec);
+        long size = (long)LLVMGetSectionSize(sec);
+        if (!name)
+            continue;
+        if (strncmp(name, ".text", 5) == 0)
+            cs->text += size;
+        else if (strncmp(name, ".rodata", 7) == 0 || strncmp(name, ".ARM.exidx", 10) == 0)
+            cs->rodata += size;
+        else if (strncmp(name, ".data", 5) == 0 || strncmp(name, ".data.rel.ro", 12) == 0)
+            cs->data += size;
+    }
+    cs->flash = cs->text + cs->rodata + cs->data;
+    int cap = 0;
+    LLVMSectionIteratorRef in = LLVMObjectFileCopySectionIterator(bin);
+    LLVMSymbolIteratorRef sym = LLVMObjectFileCopySymbolIterator(bin);
+    for (; !LLVMObjectFileIsSymbolIteratorAtEnd(bin, sym); LLVMMoveToNextSymbol(sym)) {
+        const char *name = LLVMGetSymbolName(sym);
+        long size = (long)LLVMGetSymbolSize(sym);
+        LLVMMoveToContainingSection(in, sym);
+        const char *sname = LLVMObjectFileIsSectionIteratorAtEnd(bin, in) ? NULL : LLVMGetSectionName(in);
+        if (!name || !*name || size <= 0 || !sname || strncmp(sname, ".text", 5) != 0)
+            continue;
+        if (cs->n == cap) {
+            cap = cap ? 2 * cap : 16;
+            cs->sym = xrealloc(cs->sym, sizeof *cs->sym * (size_t)cap);
+        }
+        cs->sym[cs->n++] = (CodeSym){intern(name), size};
+    }
+    LLVMDisposeSymbolIterator(sym);
+    LLVMDisposeSectionIterator(in);
+    LLVMDisposeSectionIterator(sec);
+    LLVMDisposeBinary(bin);
+    LLVMDisposeMemoryBuffer(buf);
 }

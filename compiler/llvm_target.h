@@ -25,5 +25,8 @@ void llvm_mark_float_abi(char *elf, size_t len);
  * and runs netrt_main on the descriptor `symbol` with argc/argv. */
 int llvm_jit_run(LLVMModuleRef mod, LLVMOrcThreadSafeContextRef tsc, LLVMTargetMachineRef tm, const char *symbol,
                  int argc, char **argv);
+/* The code sizes of an object file's sections and functions (ELF); target
+ * names the triple and CPU for the report. */
+void llvm_object_sizes(const char *obj, size_t len, const char *target, CodeSize *cs);
 
 #endif

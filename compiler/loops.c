@@ -57,6 +57,7 @@ typedef struct Loops {
     int T;             /* samples per tile */
     int rem;           /* samples in the last tile when fewer than T, else 0 */
     long stack;        /* bytes of this kernel's buffers */
+    long panel;        /* scalars of its packed panel: PANEL, or less where every product's operand is smaller */
 } Loops;
 
 enum { PANEL = 16384 }; /* scalars in a packed panel of a product's right operand */
@@ -218,7 +219,20 @@ static void plan(Loops *L, Kernel k) {
         T -= T % L->MR;
     L->T = (int)T;
     L->rem = B % L->T;
-    L->stack = esize * (per * T + PANEL + L->W);
+    /* the panel: no larger than the largest right operand a product packs
+     * (its result's longer side padded to vectors, times the reduction) */
+    L->panel = L->W;
+    for (int i = 0; i < g->n; i++) {
+        const Node *n = &g->node[i];
+        if (!L->need[i] || n->op != OP_MATMUL)
+            continue;
+        long side = n->type.dim[0] > n->type.dim[1] ? n->type.dim[0] : n->type.dim[1];
+        long want = (side + L->W - 1) / L->W * L->W * g->node[n->arg[0]].type.dim[1];
+        if (want > PANEL)
+            want = PANEL;
+        L->panel = want > L->panel ? want : L->panel;
+    }
+    L->stack = esize * (per * T + L->panel + L->W);
     if (L->stack > LIMIT_LOOP_STACK)
         error_at(L->m->file, L->m->layers[0].loc,
                  "the loop schedule needs %ld bytes of stack for one sample's activations; the limit is %d",
@@ -773,7 +787,7 @@ static void kernel(Loops *L, Kernel k) {
         if (L->mat[i])
             fprintf(out, "    %s %s[%d * %d]; /* %s */\n", R, buf_name(L, i), L->T, cols_of(&g->node[i]),
                     label(L, i));
-    fprintf(out, "    %s pk[%d] __attribute__((aligned(64))); /* a product's packed right operand */\n", R, PANEL);
+    fprintf(out, "    %s pk[%ld] __attribute__((aligned(64))); /* a product's packed right operand */\n", R, L->panel);
     /* the sums over the batch start at -0 */
     for (int i = 0; i < g->n; i++) {
         const Node *n = &g->node[i];
@@ -890,6 +904,10 @@ long loops_stack(const Graph *g, const Model *m, int width, const EmitOptions *o
         plan(&L, k);
         most = L.stack > most ? L.stack : most;
     }
+    /* a micro-kernel's frame: its MR x NR accumulator vectors, which an
+     * unoptimized register allocation (-O1) may keep in memory with their
+     * copies; four tiles' worth (measured at most 3.7 tiles at 16 lanes) */
+    most += 4L * L.MR * L.NR * L.W * (o->fp64 ? 8 : 4);
     loops_free(&L);
     return most;
 }
@@ -1006,4 +1024,21 @@ void loops_print(FILE *out, const Graph *g, const Model *m, int width, const Emi
     }
     fprintf(out, "%s_train: %s_step on each batch\n", m->name, m->name);
     loops_free(&L);
+}
+
+void emit_c_loops(FILE *out, const Model *m, const Graph *g, int width, const EmitOptions *o) {
+    emit_banner(out, m, o, "Trainer kernels");
+    if (o->inline_header) {
+        fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
+        emit_header_body(out, m, o);
+    } else {
+        fprintf(out, "#include \"%s\"\n", o->header);
+    }
+    fprintf(out, "\n#include <math.h>\n\n_Static_assert(sizeof(%s_params) == %s_PARAMS_BYTES && sizeof(%s_optim) == "
+                 "%s_OPTIM_BYTES, \"the header's sizes\");\n\n",
+            m->name, m->name, m->name, m->name);
+    emit_init(out, m, o);
+    emit_loops(out, g, m, width, o);
+    if (!o->fp64)
+        emit_trainer(out, m);
 }

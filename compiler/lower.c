@@ -86,9 +86,6 @@ void model_params(Model *m) {
 
 Type param_type(const Param *p) { return type_f32(p->cols ? 2 : 1, p->rows, p->cols); }
 
-static const char *vname(const char *layer, const char *what) {
-    return intern(format("%s.%s", layer, what));
-}
 
 static int cnst(Graph *g, int like, double v) { return ir_const(g, g->node[like].type, v); }
 
@@ -111,6 +108,11 @@ static int activation(Graph *g, const Layer *L, int z) {
                      binary(g, OP_MUL, z, cnst(g, z, L->slope)));
     case ACT_SOFTMAX:
         return unary(g, OP_SOFTMAX, z);
+    case ACT_GELU: { /* z * 0.5 * (1 + erf(z * M_SQRT1_2)), in torch's order (nn.GELU, approximate='none') */
+        int half = binary(g, OP_MUL, z, cnst(g, z, 0.5));
+        int erf = unary(g, OP_ERF, binary(g, OP_MUL, z, cnst(g, z, 0.70710678118654752440))); /* M_SQRT1_2 */
+        return binary(g, OP_MUL, half, binary(g, OP_ADD, cnst(g, z, 1.0), erf));
+    }
     }
     unreachable();
 }
@@ -161,9 +163,9 @@ void lower_model(const Model *m, Graph *g) {
             slot++;
             z = binary(g, OP_ADD, z, ir_op(g, OP_BCAST, b, -1, B));
         }
-        ir_named(g, z, vname(L->name, "z"));
+        ir_named(g, z, name_of(L->name, "z"));
         h = activation(g, L, z);
-        ir_named(g, h, vname(L->name, "a"));
+        ir_named(g, h, name_of(L->name, "a"));
     }
     ir_root(g, ROOT_OUTPUT, -1, -1, h);
 

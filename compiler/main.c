@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_KERNELS, EM_EXE, EM_LLVM, EM_BC, EM_ASM, EM_OBJ } EmitKind;
+typedef enum EmitKind { EM_DEFAULT, EM_C, EM_IR, EM_IR_SCALAR, EM_KERNELS, EM_EXE, EM_LLVM, EM_BC, EM_ASM, EM_OBJ, EM_DOT } EmitKind;
 
 typedef struct Options {
     const char *input;
@@ -43,6 +43,10 @@ typedef struct Options {
     const char *label;       /* which graph --print-after shows: "" or " (NAME_train)" */
     int unroll;              /* --unroll: UNROLL_AUTO, UNROLL_FULL, UNROLL_LOOPS */
     const Graph *loops;      /* the loop schedule's tensor graph, when it was taken */
+    bool report;             /* --report: the cost report on standard output */
+    long max_ram, max_flash; /* --max-ram, --max-flash in bytes; -1: none */
+    const char *max_ram_arg, *max_flash_arg;
+    Cost cost;               /* the schedule's (report.c) */
     bool mpi;                /* --mpi: the trainer links libnetrt_mpi.a, built with mpicc */
 } Options;
 
@@ -50,7 +54,7 @@ typedef struct Options {
 enum { UNROLL_AUTO, UNROLL_FULL, UNROLL_LOOPS, UNROLL_BUDGET = 8192 };
 
 static const char *const passes[] = {"lower", "grad", "optim", "simplify", "carry", "scalarize",
-                                     "simplify-scalar", "reassociate"};
+                                     "simplify-scalar", "reassociate", "plan"};
 
 static void usage(FILE *out) {
     fputs("usage: netc [options] MODEL.yaml\n"
@@ -65,9 +69,17 @@ static void usage(FILE *out) {
           "                     trainer executable (default: MODEL.c)\n"
           "  --emit=KIND        c (default), exe (trainer executable), ir (tensor IR after\n"
           "                     simplification), ir-scalar (the unrolled schedule),\n"
-          "                     kernels (the kernel programs both backends print); with\n"
-          "                     LLVM: llvm (.ll), bc (bitcode), asm (.s), obj (.o); the\n"
-          "                     suffix of -o picks the kind when --emit is not given\n"
+          "                     kernels (the kernel programs both backends print), dot\n"
+          "                     (the IR as a Graphviz graph); with LLVM: llvm (.ll), bc\n"
+          "                     (bitcode), asm (.s), obj (.o); the suffix of -o picks the\n"
+          "                     kind when --emit is not given\n"
+          "  --report           print what training costs: parameters, optimizer state,\n"
+          "                     scratch, FLOPs per layer, the schedule, and with an LLVM\n"
+          "                     kind or --target the code size of each kernel; writes\n"
+          "                     the output too only when -o is given\n"
+          "  --max-ram=SIZE     fail (exit 1) if parameters, optimizer state and scratch\n"
+          "                     exceed SIZE (bytes, or 256K, 1M)\n"
+          "  --max-flash=SIZE   fail if the LLVM object's code exceeds SIZE\n"
           "  --target=TRIPLE    LLVM outputs: target triple (default: the host)\n"
           "  --cpu=NAME         LLVM outputs: CPU (default: the host's without --target,\n"
           "                     else generic; 'help' lists them)\n"
@@ -96,7 +108,7 @@ static void usage(FILE *out) {
           "                     loops (same bits; up to 16M parameters, batch 65536)\n"
           "  --print-after=PASS print the IR to stderr after PASS: lower, grad, optim,\n"
           "                     simplify, carry, scalarize, simplify-scalar, reassociate,\n"
-          "                     or all\n"
+          "                     plan (the kernel programs, as --emit=kernels), or all\n"
           "  --help             this text\n"
           "  --version          netc's version\n"
           "\n"
@@ -117,6 +129,7 @@ static _Noreturn void usage_error(const char *fmt, const char *arg) {
 static void parse_args(int argc, char **argv, Options *o) {
     memset(o, 0, sizeof *o);
     o->llvm.opt = 2;
+    o->max_ram = o->max_flash = -1;
     int first = 1;
     if (argc > 1 && strcmp(argv[1], "run") == 0) {
         o->run = true;
@@ -147,6 +160,7 @@ static void parse_args(int argc, char **argv, Options *o) {
                       : strcmp(k, "bc") == 0        ? EM_BC
                       : strcmp(k, "asm") == 0       ? EM_ASM
                       : strcmp(k, "obj") == 0       ? EM_OBJ
+                      : strcmp(k, "dot") == 0       ? EM_DOT
                                                     : (usage_error("unknown --emit kind '%s'", k), EM_C);
         } else if (strncmp(a, "--target=", 9) == 0 && a[9]) {
             o->llvm.triple = a + 9;
@@ -168,6 +182,17 @@ static void parse_args(int argc, char **argv, Options *o) {
             o->llvm_flags = true;
         } else if (strcmp(a, "--fp64") == 0) {
             o->fp64 = true;
+        } else if (strcmp(a, "--report") == 0) {
+            o->report = true;
+        } else if (strncmp(a, "--max-ram=", 10) == 0 || strncmp(a, "--max-flash=", 12) == 0) {
+            bool ram = a[6] == 'r';
+            long v = parse_size(strchr(a, '=') + 1);
+            if (v < 0)
+                usage_error(ram ? "--max-ram takes a size in bytes (65536, 256K, 1M), not '%s'"
+                                : "--max-flash takes a size in bytes (65536, 256K, 1M), not '%s'",
+                            strchr(a, '=') + 1);
+            *(ram ? &o->max_ram : &o->max_flash) = v;
+            *(ram ? &o->max_ram_arg : &o->max_flash_arg) = a;
         } else if (strcmp(a, "--mpi") == 0) {
             o->mpi = true;
         } else if (strcmp(a, "--reassociate") == 0) {
@@ -262,11 +287,8 @@ static const char *base_name(const char *path) {
 }
 
 /* What emit_c and emit_header need to know of the options and schedules. */
-static EmitOptions emit_options(const Options *o, const Model *m) {
-    EmitOptions eo = {.fp64 = o->fp64, .argv = o->flags};
-    if (o->loops)
-        eo.loop_stack = loops_stack(o->loops, m, o->vector_width, &eo);
-    return eo;
+static EmitOptions emit_options(const Options *o) {
+    return (EmitOptions){.fp64 = o->fp64, .argv = o->flags, .cost = &o->cost, .loops = o->loops != NULL};
 }
 
 /* The kernels as C: the unrolled schedule's programs, or the loops. */
@@ -286,7 +308,7 @@ static char *header_path(const char *out, const char *suffix) {
 /* Writes FILE.c and FILE.h (output names FILE.c) or the C alone to stdout. */
 static void write_c(const Options *o, const Schedule *sc, const char *out) {
     const Model *m = sc->m;
-    EmitOptions eo = emit_options(o, m);
+    EmitOptions eo = emit_options(o);
     Output c, h;
     if (output_direct(out)) {
         eo.inline_header = true;
@@ -331,7 +353,20 @@ static void write_llvm(const Options *o, const Schedule *sc, EmitKind kind, cons
     if (o->fp64 && (lo.trainer || lo.runtime))
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
     size_t len;
+    CodeSize cs;
+    if (o->report || o->max_flash >= 0)
+        lo.sizes = &cs;
     char *bytes = emit_llvm(sc, &lo, &len); /* exits on a bad target: nothing written yet */
+    if (lo.sizes) {
+        budget_flash(m, &cs, o->max_flash, o->max_flash_arg);
+        if (o->report)
+            report_print(stdout, sc->m, sc, NULL, &o->cost, &cs, o->fp64);
+        free(cs.sym);
+    }
+    if (!out) { /* --report alone */
+        free(bytes);
+        return;
+    }
     Output f, h;
     if (output_direct(out)) {
         output_open(&f, out);
@@ -341,7 +376,7 @@ static void write_llvm(const Options *o, const Schedule *sc, EmitKind kind, cons
         return;
     }
     char *hpath = header_path(out, llvm_suffix[kind]);
-    EmitOptions eo = emit_options(o, m);
+    EmitOptions eo = emit_options(o);
     output_open(&h, hpath);
     output_open(&f, out);
     emit_header(h.f, m, &eo);
@@ -387,7 +422,7 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
     char *csrc = output_temp_file(format("%s.c", m->name));
     char *hsrc = output_temp_file(format("%s.h", m->name));
     char *bin = output_temp_file("trainer");
-    EmitOptions eo = emit_options(o, m);
+    EmitOptions eo = emit_options(o);
     eo.header = intern(format("%s.h", m->name));
     Output c = {.path = csrc, .slot = -1}, h = {.path = hsrc, .slot = -1};
     c.f = fopen(csrc, "w");
@@ -473,6 +508,10 @@ static void build_exe(const Options *o, const Schedule *sc, const char *out) {
 static void after(const Options *o, const Graph *g, const Model *m, const char *pass) {
     ir_verify(g, pass);
     if (o->print_after && (strcmp(o->print_after, "all") == 0 || strcmp(o->print_after, pass) == 0)) {
+        if (o->emit == EM_DOT) { /* one graph per pass, each a complete dot file */
+            dot_print(stderr, g, m, format("IR after %s%s", pass, o->label ? o->label : ""));
+            return;
+        }
         fprintf(stderr, "; ---- IR after %s%s ----\n", pass, o->label ? o->label : "");
         ir_print(stderr, g, m);
     }
@@ -521,6 +560,14 @@ static void schedule_apply_graph(const Options *o, const Graph *g, const Model *
     schedule_apply(&sc->ks, &sc->as, &sc->apk);
 }
 
+/* The kernel programs (kprog.c verifies them as it builds them). */
+static void after_plan(const Options *o, const Schedule *ks) {
+    if (o->print_after && (strcmp(o->print_after, "all") == 0 || strcmp(o->print_after, "plan") == 0)) {
+        fputs("; ---- kernel programs after plan ----\n", stderr);
+        schedule_print(stderr, ks);
+    }
+}
+
 static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) {
     schedule_one(o, g, m, &sc->s, &sc->pk);
 
@@ -529,6 +576,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     if (!sc->train) {
         schedule_build(&sc->ks, m, &sc->s, &sc->pk, NULL, NULL);
         schedule_apply_graph(o, g, m, sc);
+        after_plan(o, &sc->ks);
         return;
     }
     o->label = intern(format(" (%s_train)", m->name));
@@ -539,6 +587,7 @@ static void schedule(Options *o, const Graph *g, const Model *m, Schedules *sc) 
     o->label = NULL;
     schedule_build(&sc->ks, m, &sc->s, &sc->pk, &sc->ts, &sc->tpk);
     schedule_apply_graph(o, g, m, sc);
+    after_plan(o, &sc->ks);
 }
 
 static void schedules_free(Schedules *sc) {
@@ -555,12 +604,18 @@ static void schedules_free(Schedules *sc) {
 
 static void print_ir(const Options *o, const Graph *g, const Model *m) {
     if (!o->output || strcmp(o->output, "-") == 0) {
-        ir_print(stdout, g, m);
+        if (o->emit == EM_DOT)
+            dot_print(stdout, g, m, "IR");
+        else
+            ir_print(stdout, g, m);
         return;
     }
     Output f;
     output_open(&f, o->output);
-    ir_print(f.f, g, m);
+    if (o->emit == EM_DOT)
+        dot_print(f.f, g, m, "IR");
+    else
+        ir_print(f.f, g, m);
     output_close(&f);
     output_commit(&f, 0644);
 }
@@ -572,6 +627,8 @@ static const char *resolve_output(const Options *o, const Model *m, EmitKind *ki
     const char *out = o->output;
     if (emit == EM_DEFAULT && out)
         emit = llvm_kind_of(out);
+    if (emit == EM_DEFAULT && o->report && !out && o->llvm_flags)
+        emit = EM_OBJ; /* --report --target=...: the code size of an object */
     if (emit == EM_DEFAULT)
         emit = out && strcmp(out, "-") != 0 && !strchr(base_name(out), '.') ? EM_EXE : EM_C;
     if (o->run && (o->output || o->emit || o->fp64 || o->llvm.triple || o->llvm.trainer || o->llvm.runtime))
@@ -586,6 +643,17 @@ static const char *resolve_output(const Options *o, const Model *m, EmitKind *ki
         usage_error("%s", "--mpi builds a trainer executable: -o NAME without a suffix, or --emit=exe");
     if (emit == EM_EXE && o->fp64 && !o->run)
         usage_error("%s", "--fp64 kernels cannot be linked into a trainer (it runs in float)");
+    if (o->run && (o->report || o->max_ram >= 0 || o->max_flash >= 0))
+        usage_error("%s", "--report, --max-ram and --max-flash are for compiling, not netc run");
+    if (o->max_flash >= 0 && !is_llvm(emit))
+        usage_error("%s", "--max-flash measures an LLVM object's code: add --emit=obj (or -o FILE.o, "
+                          "--emit=llvm|bc|asm) and the board's --target and --cpu");
+    if (o->report && out && strcmp(out, "-") == 0)
+        usage_error("%s", "--report prints on standard output: give -o a file name, not '-'");
+    if (o->report && !out) { /* the report alone: nothing written */
+        *kind = emit;
+        return NULL;
+    }
     const char *b = base_name(o->input), *dot = strrchr(b, '.');
     int stem = (int)(dot ? dot - b : (long)strlen(b));
     if (!out && emit == EM_EXE)
@@ -648,26 +716,39 @@ int main(int argc, char **argv) {
     /* the schedule: unrolled within the budget, loops above it (--unroll) */
     if (o.unroll == UNROLL_FULL && m.unroll_err)
         error_at(m.file, m.unroll_loc, "%s", m.unroll_err);
-    bool loops = o.unroll == UNROLL_LOOPS || (o.unroll == UNROLL_AUTO && m.unroll_err);
-    if (!loops && o.unroll == UNROLL_AUTO && emit != EM_IR) {
+    const char *why = o.unroll == UNROLL_FULL ? "--unroll=full" : NULL;
+    if (o.unroll == UNROLL_LOOPS)
+        why = "--unroll=loops";
+    else if (o.unroll == UNROLL_AUTO && m.unroll_err)
+        why = intern(format("above full unrolling's limits (%s)", m.unroll_err));
+    else if (o.unroll == UNROLL_AUTO && emit != EM_IR && emit != EM_DOT) {
         Schedules probe;
         Options q = o;
         q.print_after = NULL;
         schedule(&q, &g, &m, &probe);
-        loops = probe.s.n > UNROLL_BUDGET;
+        int ops = probe.s.n;
         schedules_free(&probe);
+        why = intern(format("the unrolled step has %s scalar operations, %s --unroll=auto's budget of %s",
+                            commas(ops), ops > UNROLL_BUDGET ? "over" : "within", commas(UNROLL_BUDGET)));
+        if (ops > UNROLL_BUDGET)
+            o.loops = &g;
     }
-    if (loops) {
-        if (o.run || is_llvm(emit))
-            error_at(m.file, (Loc){0, 0}, "the loop schedule (--unroll=%s) has no LLVM backend yet: build the C "
-                                          "(-o NAME.c, or -o trainer)",
-                     o.unroll == UNROLL_LOOPS ? "loops" : "auto, above the unroll budget");
+    if (o.unroll == UNROLL_LOOPS || (o.unroll == UNROLL_AUTO && m.unroll_err))
         o.loops = &g;
-    }
-    if (o.loops && emit != EM_IR) {
+    if (o.loops && (o.run || is_llvm(emit)))
+        error_at(m.file, (Loc){0, 0}, "the loop schedule (%s) has no LLVM backend yet: build the C (-o NAME.c, or -o "
+                                      "trainer)", why);
+    if (o.loops && emit != EM_IR && emit != EM_DOT) {
         Schedule sc = {.m = &m};
-        EmitOptions eo = emit_options(&o, &m);
-        if (emit == EM_IR_SCALAR || emit == EM_KERNELS) {
+        EmitOptions eo = emit_options(&o);
+        cost_loops(&o.cost, &g, &m, loops_stack(&g, &m, o.vector_width, &eo), o.fp64);
+        o.cost.why = why;
+        budget_ram(&m, &o.cost, o.max_ram, o.max_ram_arg);
+        if (o.report)
+            report_print(stdout, &m, NULL, &g, &o.cost, NULL, o.fp64);
+        if (o.report && !o.output) {
+            /* --report alone */
+        } else if (emit == EM_IR_SCALAR || emit == EM_KERNELS) {
             if (!o.output || strcmp(o.output, "-") == 0) {
                 loops_print(stdout, &g, &m, o.vector_width, &eo);
             } else {
@@ -703,13 +784,22 @@ int main(int argc, char **argv) {
         model_free(&m);
         return status;
     }
-    if (emit == EM_IR) {
+    if ((emit == EM_IR || emit == EM_DOT) && !o.report && o.max_ram < 0) {
         print_ir(&o, &g, &m);
     } else {
         Schedules sc;
         schedule(&o, &g, &m, &sc);
         const Graph *s = &sc.s;
-        if (emit == EM_IR_SCALAR) {
+        cost_compute(&o.cost, &sc.ks, o.fp64);
+        o.cost.why = why;
+        budget_ram(&m, &o.cost, o.max_ram, o.max_ram_arg);
+        if (o.report && !is_llvm(emit))
+            report_print(stdout, &m, &sc.ks, NULL, &o.cost, NULL, o.fp64);
+        if (o.report && !o.output && !is_llvm(emit)) {
+            /* --report alone */
+        } else if (emit == EM_IR || emit == EM_DOT) {
+            print_ir(&o, &g, &m);
+        } else if (emit == EM_IR_SCALAR) {
             print_ir(&o, s, &m);
         } else if (emit == EM_KERNELS) {
             print_kernels(&o, &sc.ks);

@@ -18,6 +18,9 @@
  *   emit_c.c   programs    -> C source and header
  *   emit_llvm.c programs   -> LLVM IR, bitcode, assembly, object, or a JIT run
  *                             (llvm_target.c: targets, passes, the JIT)
+ *   report.c   programs    -> memory, FLOPs and schedule (--report, the header's
+ *                             figures, --max-ram and --max-flash)
+ *   dot.c      IR          -> Graphviz (--emit=dot)
  * ir.c holds the graph itself (builder, hash-consing, printer, verifier) and
  * diag.c the diagnostics and allocation helpers every phase uses.
  *
@@ -140,6 +143,80 @@ typedef enum Hyper {
 } Hyper;
 extern const char *const hyper_name[HY_COUNT];
 
+/* ---- names.c: every name template of the generated code ---- */
+const char *name_of(const char *layer, const char *what); /* hidden.z */
+const char *name_adjoint(const char *of);                 /* d_hidden.z */
+const char *name_updated(const char *of);                 /* new_hidden.weight */
+const char *name_next_z(const char *layer);               /* next_hidden.z */
+const char *name_from_z(const char *base);                /* loss.diff_z */
+const char *name_element(const char *base, int row, int col); /* hidden.z_2 (row -1), hidden.weight_1_3 */
+const char *name_temp(int n);                             /* tmp7 */
+const char *name_chunk(bool targets, int at);             /* ld_x_8 */
+const char *name_c_ident(const char *name);               /* hidden.z_2 -> hidden_z_2 */
+/* A vector of consecutive elements of tensor base: down a column (col, rows
+ * row..last) or along a row (row, or -1 for a vector; cols col..last); whole:
+ * all of that column or row. */
+const char *name_vector(const char *base, bool down, int row, int col, int last, bool whole);
+
+/* ---- abi.c: what both backends compute outside the kernels' IR, as data ---- */
+
+/* A hyperparameter's formula: nodes in double, operands before their users,
+ * the value last; the backends cast it to the kernel's precision (HX_FIRST
+ * is a bool and stays one). */
+typedef enum HxOp {
+    HX_LR,    /* the step's learning rate: o->lr, or the compiled one when 0 */
+    HX_FIRST, /* the step counter is 0 */
+    HX_STEP1, /* the step counter + 1, as a double */
+    HX_ONE,   /* 1.0 */
+    HX_CONST, /* c: a hyperparameter of the model (beta1, weight_decay, ...) */
+    HX_SUB, HX_MUL, HX_DIV, /* a op b */
+    HX_POW,   /* pow(a, b) */
+    HX_SQRT,  /* sqrt(a) */
+} HxOp;
+typedef struct Hx {
+    HxOp op;
+    int a, b; /* operands: earlier nodes, or -1 */
+    double c; /* HX_CONST, HX_ONE */
+} Hx;
+enum { HYPER_MAX_NODES = 8 };
+typedef struct HyperFormula {
+    int n;
+    Hx e[HYPER_MAX_NODES];
+} HyperFormula;
+HyperFormula hyper_formula(const Optimizer *o, Hyper h);
+
+/* NAME_init's stream: splitmix64, s += init_increment, then for each round
+ * z = (z ^ z >> shift) * mul (the last round has mul 0: no multiply); a
+ * weight is U(-bound, bound) from the top INIT_BITS bits of z:
+ * u = (z >> (64 - INIT_BITS)) * 2^-INIT_BITS, w = (2u - 1) * bound, drawn
+ * element by element in declaration order. */
+typedef struct MixRound {
+    int shift;
+    uint64_t mul;
+} MixRound;
+enum { INIT_ROUNDS = 3, INIT_BITS = 24 };
+extern const uint64_t init_increment;
+extern const MixRound init_mix[INIT_ROUNDS];
+double init_bound(const Param *p); /* 1/sqrt(fan_in), rounded to float */
+
+/* The runtime descriptor's contents (netrt_model of runtime/netrt.h): sizes
+ * and the tensor tables (a state tensor has its parameter's shape).  A table
+ * with no rows is written as one zero row: C has no empty arrays. */
+typedef struct DescTensor {
+    const char *name;  /* state_dict name */
+    const char *cname; /* member of NAME_params or NAME_optim */
+    int rows, cols;
+} DescTensor;
+typedef struct Descriptor {
+    size_t n_in, n_out, n_target, batch;
+    float lr;
+    uint64_t hash;
+    int ntensors, nstates;
+    DescTensor *tensors, *states;
+} Descriptor;
+struct Model;
+Descriptor model_descriptor(const struct Model *m);
+
 typedef struct Model {
     const char *file;          /* the YAML path, as given */
     char name[LIMIT_NAME + 1]; /* prefixes every generated symbol */
@@ -244,6 +321,11 @@ typedef struct Node {
     Phase phase;      /* which section the node was built for */
     Loc loc;          /* YAML position of what produced the node */
     const char *name; /* human name ("hidden.z", "d_hidden.z"), or NULL */
+    /* Scalar graphs: the element of a named tensor this node is (name is
+     * ebase with its indices): row erow (-1 for a vector, or one sample's
+     * row) and column ecol of an erows x ecols tensor. */
+    const char *ebase;
+    int erow, ecol, erows, ecols;
 } Node;
 
 typedef enum RootKind {
@@ -351,6 +433,10 @@ double ir_round(const Graph *g, double v);
 int ir_splat(Graph *g, int a, Type t);
 int ir_leaf(Graph *g, Op op, Type t, int slot, int index);
 int ir_named(Graph *g, int id, const char *name);
+/* ir_named for element k of tensor `base` of type t, in a scalar graph. */
+int ir_named_element(Graph *g, int id, const char *base, Type t, int k);
+/* ir_named with from's name, and its element's place: a pass copying a graph. */
+int ir_copy_name(Graph *g, int id, const Node *from);
 void ir_root(Graph *g, RootKind kind, int slot, int index, int node);
 bool ir_is_const(const Graph *g, int id, double v);
 void ir_print(FILE *out, const Graph *g, const Model *m);
@@ -450,7 +536,6 @@ typedef struct Plan {
     int *uses;          /* uses by live nodes and roots */
     bool *is_var;       /* node is held in a named local */
     const char **var;   /* the local's name */
-    int ntmp;           /* unnamed locals so far: tmp1, tmp2, ... */
     const char **taken; /* hash set of the kernel's local names */
     int ntaken_cap;     /* its size, a power of two */
     int *leaf_of;       /* scalar leaf of each parameter element, then each state element */
@@ -466,6 +551,16 @@ bool plan_leaf_op(Op op);             /* a leaf that packs load from memory */
 int plan_operand_pack(const Plan *p, const Pack *v, int a); /* operand a of v as a live pack, or -1 */
 void plan_kernel(Plan *p, Kernel k);
 void plan_free(Plan *p);
+/* The temporaries of a file, numbered in reading order across its kernels:
+ * per node and per pack of one graph, its number or 0. */
+typedef struct TempNames {
+    int n;
+    int *node, *pack;
+} TempNames;
+/* Names the kernel's temporaries (locals and vectors plan_kernel left
+ * unnamed) in the order their definitions are read: order lists node ids,
+ * and packs as -1 - pack. */
+void plan_name_temps(Plan *p, TempNames *t, const int *order, int n);
 bool plan_has_root(const Plan *p, const Root *r);
 bool plan_carried(Op op);              /* NAME_train keeps it in a local across the loop */
 Op plan_root_leaf(RootKind k);         /* the carried leaf a root updates, or OP_COUNT */
@@ -596,6 +691,7 @@ typedef struct Schedule {
     KProg k[5];               /* by Kernel */
     const Graph *apply;       /* NAME_apply's graph (apply.c), or NULL: not built */
     const Packing *apply_pk;
+    TempNames temps[3];       /* the temporaries' numbers: of s, of train's own graph, of apply's */
 } Schedule;
 /* Requires: the schedules after packing.  Guarantees: the four kernels'
  * programs, verified (kprog_verify); train == NULL: NAME_train uses s. */
@@ -612,16 +708,75 @@ void schedule_print(FILE *out, const Schedule *sc);
 extern const char *const kernel_name[5];
 
 /* ---- emit_c.c ---- */
+/* ---- report.c ---- */
+/* What one training step costs, from the kernel programs (report.c). */
+typedef struct Cost {
+    int real;            /* bytes of a float of the kernels: 4, or 8 (--fp64) */
+    long params_bytes;   /* sizeof(NAME_params) */
+    long optim_bytes;    /* sizeof(NAME_optim) */
+    long live_bytes[4];  /* per kernel: the peak bytes of its locals alive at once */
+    long local_bytes[4]; /* per kernel: the bytes of all its locals */
+    long scratch_bytes;  /* the stack a kernel call needs at most (an estimate: see report.c) */
+    int scratch_kernel;  /* the Kernel that needs it */
+    long flops[3];       /* NAME_step's floating-point operations, by Phase */
+    long flops_step;     /* their sum */
+    bool loops;          /* the loop schedule (else unrolled) */
+    const char *why;     /* why that schedule, for the report (main.c) */
+} Cost;
+/* Requires: the kernel programs.  fp64: double kernels. */
+void cost_compute(Cost *c, const Schedule *sc, bool fp64);
+/* The loop schedule's (loops.c): g the simplified tensor graph, stack the
+ * largest kernel's buffers (loops_stack). */
+void cost_loops(Cost *c, const Graph *g, const Model *m, long stack, bool fp64);
+/* One function of an LLVM object, and the object's loaded bytes. */
+typedef struct CodeSym {
+    const char *name;
+    long size;
+} CodeSym;
+typedef struct CodeSize {
+    CodeSym *sym;        /* its functions, in the object's order */
+    int n;
+    long text, rodata, data; /* bytes of the code, constant and initialized data sections */
+    long flash;          /* their sum */
+    const char *target;  /* the triple and CPU, for the report */
+} CodeSize;
+/* The report of --report: per layer and in total. cs: code sizes, or NULL. */
+/* sc: the unrolled schedule, or NULL with g, the loop schedule's tensor graph. */
+void report_print(FILE *out, const Model *m, const Schedule *sc, const Graph *g, const Cost *c, const CodeSize *cs,
+                  bool fp64);
+/* --max-ram / --max-flash: an error line at the largest contributor if the
+ * model's training memory (code size) exceeds max bytes (a limit < 0: none). */
+void budget_ram(const Model *m, const Cost *c, long max, const char *arg);
+void budget_flash(const Model *m, const CodeSize *cs, long max, const char *arg);
+/* "256K", "1M", "1.5M", "65536": bytes (K = 1024), or -1 if bad. */
+long parse_size(const char *s);
+/* 401408 -> "401,408" (a static buffer of 16 rotating slots). */
+const char *commas(long v);
+
+/* ---- dot.c ---- */
+/* The graph as Graphviz: a cluster per layer, colours by phase. */
+void dot_print(FILE *out, const Graph *g, const Model *m, const char *title);
+
 typedef struct EmitOptions {
     bool fp64;            /* emit double instead of float (gradient checks) */
+    const Cost *cost;     /* the header's and banner's figures, or NULL */
     bool inline_header;   /* put the header text in the C (for -o -) */
     const char *header;   /* file name the C includes, when not inlined */
     const char *argv;     /* the flags, for the banner */
-    long loop_stack;      /* > 0: the loop schedule (loops.c), its kernels' stack bytes */
+    bool loops;           /* the loop schedule (loops.c): NAME_optim also holds the gradient */
 } EmitOptions;
-void emit_header(FILE *out, const Model *m, const EmitOptions *o);
-/* Renders the schedule's kernel programs as C. */
+/* Renders the schedule's kernel programs as C, with what emit_c_api.c prints around them. */
 void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o);
+
+/* ---- emit_c_api.c: the C around the kernels ---- */
+void emit_header(FILE *out, const Model *m, const EmitOptions *o); /* the API header, both backends */
+void emit_header_body(FILE *out, const Model *m, const EmitOptions *o);
+void emit_banner(FILE *out, const Model *m, const EmitOptions *o, const char *what);
+void emit_init(FILE *out, const Model *m, const EmitOptions *o);   /* NAME_init */
+void emit_trainer(FILE *out, const Model *m); /* NAME_model and main, #ifdef NETC_TRAINER / NETC_RUNTIME */
+void c_real(FILE *out, double v, bool fp64);  /* the shortest literal that reads back as v */
+const char *c_string(const char *s);         /* s as the body of a C string literal */
+const char *c_comment(const char *s);        /* s made safe inside a C comment */
 
 /* The loop schedule's C: banner, header, init and the runtime descriptor as
  * emit_c, the kernels from loops.c. */
@@ -633,7 +788,8 @@ void emit_c_loops(FILE *out, const Model *m, const Graph *g, int width, const Em
  * same bits as the unrolled schedule; an error line if one sample's buffers
  * pass LIMIT_LOOP_STACK. */
 void emit_loops(FILE *out, const Graph *g, const Model *m, int width, const EmitOptions *o);
-long loops_stack(const Graph *g, const Model *m, int width, const EmitOptions *o); /* bytes, at most */
+/* The stack bytes of a kernel call, at most, but for the outer frames and libm. */
+long loops_stack(const Graph *g, const Model *m, int width, const EmitOptions *o);
 void loops_print(FILE *out, const Graph *g, const Model *m, int width, const EmitOptions *o);
 
 /* ---- emit_llvm.c (the only user of the LLVM C API) ---- */
@@ -647,6 +803,7 @@ typedef struct LlvmOptions {
     bool fp64;            /* double kernels, as EmitOptions.fp64 */
     bool runtime;         /* also NAME_model, the netrt descriptor, as -DNETC_RUNTIME */
     bool trainer;         /* also main(), the descriptor internal, as -DNETC_TRAINER */
+    CodeSize *sizes;      /* non-NULL: also compile an object and fill in its code sizes */
 } LlvmOptions;
 /* Requires: the schedule emit_c prints.  Guarantees: the same kernels,
  * computing the same values, as the requested output kind, in a malloc'd

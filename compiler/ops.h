@@ -65,6 +65,7 @@ X(EQ,        "eq",        2, MASK,    4, 1, 1, INFIX,  " == ",    3, NULL,   INS
 X(EXP,       "exp",       1, ELEM,   20, 0, 1, LIBM,   "exp",    10, NULL,   INTRINSIC, "llvm.exp")  /* e^a */
 X(LOG,       "log",       1, ELEM,   20, 0, 1, LIBM,   "log",    10, NULL,   INTRINSIC, "llvm.log")  /* natural logarithm */
 X(TANH,      "tanh",      1, ELEM,   20, 0, 1, LIBM,   "tanh",   10, NULL,   LIBM,      "tanh")      /* hyperbolic tangent */
+X(ERF,       "erf",       1, ELEM,   20, 0, 1, LIBM,   "erf",    10, NULL,   LIBM,      "erf")       /* the error function, 2/sqrt(pi) * integral of e^-t^2 from 0 to a */
 X(SIGMOID,   "sigmoid",   1, ELEM,   20, 0, 1, CODE,   NULL,      6, NULL,   CODE,      NULL)        /* 1 / (1 + e^-a) */
 X(ABS,       "abs",       1, ELEM,    1, 0, 1, LIBM,   "fabs",   10, NULL,   INTRINSIC, "llvm.fabs") /* |a| */
 X(SQRT,      "sqrt",      1, ELEM,   12, 0, 1, LIBM,   "sqrt",   10, NULL,   INTRINSIC, "llvm.sqrt") /* square root */

@@ -53,7 +53,7 @@ static int state(Upd *u, int s) {
 }
 
 static void new_state(Upd *u, int s, int value) {
-    ir_root(u->g, ROOT_STATE, s, -1, ir_named(u->g, value, intern(format("new_%s", u->m->states[s].name + 6))));
+    ir_root(u->g, ROOT_STATE, s, -1, ir_named(u->g, value, name_updated(u->m->states[s].name + 6)));
 }
 
 static int sgd(Upd *u, int slot, int w, int d) {
@@ -110,6 +110,6 @@ void optim_build(Graph *g, const Model *m) {
             next = adam(&u, gr.slot, w, gr.node);
             break;
         }
-        ir_root(g, ROOT_UPDATE, gr.slot, -1, ir_named(g, next, intern(format("new_%s", p->name))));
+        ir_root(g, ROOT_UPDATE, gr.slot, -1, ir_named(g, next, name_updated(p->name)));
     }
 }

@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A node name ("d_hidden.weight_2_4") as a C identifier. */
-static const char *c_ident(const char *name) {
-    char buf[256];
-    size_t i = 0;
-    for (; name[i] && i + 1 < sizeof buf; i++)
-        buf[i] = name[i] == '.' ? '_' : name[i];
-    buf[i] = 0;
-    return intern(buf);
-}
-
 static uint64_t str_hash(const char *s) {
     uint64_t h = 1469598103934665603u;
     for (; *s; s++)
@@ -158,10 +148,68 @@ const char *plan_fresh(Plan *p, const char *base) {
     return name;
 }
 
-/* Gives node id a unique local name in this kernel. */
+/* ---- names: every local's name is chosen here (the templates are in names.c) ----
+ *
+ * A named node's local is its name as a C identifier (hidden_z_0,
+ * d_hidden_weight_2_4); a vector's says which elements it holds
+ * (hidden_weight_col1: column 1 of the weight, its rows in the lanes;
+ * hidden_z: the whole of a small tensor; d_hidden_z_16to31); anything else
+ * is a temporary, tmp1, tmp2, ... numbered in reading order by
+ * plan_name_temps once the kernel's program is built, one numbering per
+ * file, so that a value keeps its name in every kernel. */
+
+/* Gives node id a unique local name in this kernel, or leaves it to
+ * plan_name_temps (NULL). */
 static void name_var(Plan *p, int id) {
-    p->var[id] = plan_fresh(p, p->s->node[id].name ? c_ident(p->s->node[id].name)
-                                                   : intern(format("tmp%d", ++p->ntmp)));
+    const char *name = p->s->node[id].name;
+    p->var[id] = name ? plan_fresh(p, name_c_ident(name)) : NULL;
+}
+
+/* The elements pack v holds, if its lanes are consecutive elements of one
+ * named tensor along a row or a column; else NULL (a temporary). */
+static const char *vector_name(const Plan *p, const Pack *v) {
+    const Node *n0 = &p->s->node[v->node[0]];
+    if (!n0->ebase)
+        return NULL;
+    bool down = v->lanes > 1 && n0->erow >= 0, across = true; /* lanes along a column / a row */
+    for (int k = 1; k < v->lanes; k++) {
+        const Node *n = &p->s->node[v->node[k]];
+        if (n->ebase != n0->ebase)
+            return NULL;
+        down &= n->ecol == n0->ecol && n->erow == n0->erow + k;
+        across &= n->erow == n0->erow && n->ecol == n0->ecol + k;
+    }
+    const Node *nl = &p->s->node[v->node[v->lanes - 1]];
+    if (down)
+        return name_vector(n0->ebase, true, n0->erow, n0->ecol, nl->erow, n0->erow == 0 && v->lanes == n0->erows);
+    if (!across)
+        return NULL;
+    return name_vector(n0->ebase, false, n0->erow, n0->ecol, nl->ecol, n0->ecol == 0 && v->lanes == n0->ecols);
+}
+
+/* A temporary's number: the one it has in an earlier kernel of the file,
+ * or the next. */
+static int temp_number(TempNames *t, int *of, int i) {
+    if (!of[i])
+        of[i] = ++t->n;
+    return of[i];
+}
+
+void plan_name_temps(Plan *p, TempNames *t, const int *order, int n) {
+    for (int i = 0; i < n; i++) {
+        int id = order[i];
+        if (id >= 0 && p->is_var[id] && !p->var[id])
+            p->var[id] = plan_fresh(p, name_temp(temp_number(t, t->node, id)));
+        int v = id < 0 ? -1 - id : -1;
+        if (v >= 0 && p->pack_live[v] && !p->pack_var[v])
+            p->pack_var[v] = plan_fresh(p, name_temp(temp_number(t, t->pack, v)));
+    }
+    for (int id = 0; id < p->s->n; id++) /* defined nowhere in the program: never printed, but named */
+        if (p->is_var[id] && !p->var[id])
+            p->var[id] = plan_fresh(p, name_temp(temp_number(t, t->node, id)));
+    for (int v = 0; v < p->pk->npack; v++)
+        if (p->pack_live[v] && !p->pack_var[v])
+            p->pack_var[v] = plan_fresh(p, name_temp(temp_number(t, t->pack, v)));
 }
 
 bool plan_leaf_op(Op op) {
@@ -283,7 +331,6 @@ void plan_init(Plan *p, const Model *m, const Graph *s, const Packing *pk) {
 void plan_kernel(Plan *p, Kernel k) {
     const Graph *s = p->s;
     p->k = k;
-    p->ntmp = 0;
     memset(p->live, 0, sizeof(bool) * (size_t)s->n);
     memset(p->uses, 0, sizeof(int) * (size_t)s->n);
     memset(p->is_var, 0, sizeof(bool) * (size_t)s->n);
@@ -325,8 +372,8 @@ void plan_kernel(Plan *p, Kernel k) {
     }
     for (int v = 0; v < p->pk->npack; v++)
         if (p->pack_live[v]) {
-            const char *first = p->s->node[p->pk->pack[v].node[0]].name;
-            p->pack_var[v] = plan_fresh(p, intern(format("v_%s", first ? c_ident(first) : format("tmp%d", ++p->ntmp))));
+            const char *name = vector_name(p, &p->pk->pack[v]);
+            p->pack_var[v] = name ? plan_fresh(p, name) : NULL;
         }
 }
 

@@ -313,8 +313,7 @@ void reassociate(Graph *g, int batch, bool fma) {
             id = build(&r, n);
         }
         r.map[i] = id;
-        if (n.name)
-            ir_named(&out, id, n.name);
+        ir_copy_name(&out, id, &n);
         if (out.n > 8 * g->n + 16)
             die("reassociate: %d nodes from %d", out.n, g->n);
     }

@@ -11,14 +11,6 @@
 
 #include <stdlib.h>
 
-static const char *element_name(const char *name, Type t, int k) {
-    if (!name || t.rank == 0)
-        return name;
-    if (t.rank == 1 || t.dim[0] == 1) /* a vector, or one sample's row: one index */
-        return intern(format("%s_%d", name, k));
-    return intern(format("%s_%d_%d", name, k / t.dim[1], k % t.dim[1]));
-}
-
 static int binary(Graph *s, Op op, int a, int b) { return ir_op(s, op, a, b, -1); }
 
 void scalarize(const Graph *t, Graph *s) {
@@ -136,7 +128,7 @@ void scalarize(const Graph *t, Graph *s) {
             }
         }
         for (int k = 0; k < numel; k++)
-            ir_named(s, e[k], element_name(n->name, n->type, k));
+            ir_named_element(s, e[k], n->name, n->type, k);
         if (s->n > LIMIT_UNROLL * 8)
             die("scalarize: %d scalar nodes; the model checks should have stopped this", s->n);
     }

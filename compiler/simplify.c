@@ -42,6 +42,25 @@ typedef struct Memo {
     bool latency; /* simplify()'s option: rewrites for latency alone */
 } Memo;
 
+/* Names e's copy `out` computed from z: at the top, e's own name (the
+ * gradient it replaces: d_out.a_0); below, e's tensor name with "_z"
+ * (loss.diff_0 -> loss.diff_z_0, its counterpart from z). */
+static void name_copy(Graph *g, int out, int e, int level) {
+    const Node *n = &g->node[e];
+    Node *o = &g->node[out];
+    if (o->name || !n->name)
+        return;
+    if (level == 0) {
+        ir_copy_name(g, out, n);
+        return;
+    }
+    if (!n->ebase)
+        return; /* a temporary */
+    o->ebase = name_from_z(n->ebase);
+    o->erow = n->erow, o->ecol = n->ecol, o->erows = n->erows, o->ecols = n->ecols;
+    o->name = name_element(o->ebase, n->erow, n->ecol);
+}
+
 /* e with node relu replaced by z, at most 8 levels deep and not past other
  * selects and maxima (whose own gradients are rewritten on their own). */
 static int subst(Graph *g, int e, int relu, int z, int level, Memo *m) {
@@ -61,8 +80,10 @@ static int subst(Graph *g, int e, int relu, int z, int level, Memo *m) {
                 changed |= s != n.arg[a];
                 n.arg[a] = s;
             }
-        if (changed)
+        if (changed) {
             out = ir_node(g, n);
+            name_copy(g, out, e, level);
+        }
     }
     m->val[e] = out;
     m->at[e] = m->stamp;
@@ -161,9 +182,9 @@ static int fold(Graph *g, Node n, Memo *m) {
             return ir_const(g, n.type, repeat_sum(g, x, type_numel(A->type)));
         break;
     case OP_INPUT: case OP_TARGET: case OP_PARAM: case OP_CONST: case OP_STATE: case OP_HYPER: case OP_CARRY:
-    case OP_NEXT: case OP_GRADIENT: case OP_GT: case OP_EQ: case OP_EXP: case OP_LOG: case OP_TANH:
-    case OP_SIGMOID: case OP_ABS: case OP_SQRT: case OP_FMA: case OP_MATMUL: case OP_ONEHOT: case OP_SOFTMAX:
-    case OP_LOGSOFTMAX: case OP_BCE:
+    case OP_NEXT: case OP_GRADIENT: case OP_GT: case OP_EQ: case OP_EXP: case OP_LOG: case OP_ERF:
+    case OP_TANH: case OP_SIGMOID: case OP_ABS: case OP_SQRT: case OP_FMA: case OP_MATMUL: case OP_ONEHOT:
+    case OP_SOFTMAX: case OP_LOGSOFTMAX: case OP_BCE:
         break; /* no fold: libm results are not computed at compile time (the C library's may differ) */
     case OP_COUNT:
         unreachable();
@@ -197,8 +218,7 @@ static bool simplify_once(Graph *g, bool latency) {
                 n.arg[a] = map[n.arg[a]];
         out.at = (Origin){.layer = n.layer, .phase = n.phase, .loc = n.loc};
         map[i] = fold(&out, n, &memo);
-        if (n.name)
-            ir_named(&out, map[i], n.name);
+        ir_copy_name(&out, map[i], &n);
     }
     for (int r = 0; r < g->nroot; r++) {
         Root root = g->root[r];

@@ -37,7 +37,7 @@
 
 typedef struct options {
     const char *data; /* NULL: the demo */
-    const char *val, *load, *save, *log;
+    const char *val, *load, *save, *log, *plot;
     double val_split; /* 0: none */
     uint64_t epochs;  /* 0: the default */
     uint64_t seed, init_seed, save_every;
@@ -54,7 +54,7 @@ static const char *shown(const char *s, char *buf, size_t cap) {
 static void usage(const netrt_model *m, const char *argv0) {
     printf("usage: %s [--data FILE] [--epochs N] [--seed S] [--init-seed S] [--load FILE]\n"
            "       [--save FILE] [--save-every N] [--val FILE | --val-split F] [--log FILE]"
-           "\n       [--lr R] [--lr-schedule S] [--force] [--quiet]\n\n",
+           "\n       [--plot FILE.svg] [--lr R] [--lr-schedule S] [--force] [--quiet]\n\n",
            argv0);
     printf("Trains the model '%s' (compiled by netc %s from %s): %zu inputs, %zu\n"
            "outputs, %zu parameters, batch %zu, learning rate %g.\n\n",
@@ -76,6 +76,8 @@ static void usage(const netrt_model *m, const char *argv0) {
            "  --val FILE      report the loss on FILE (same format) each epoch\n"
            "  --val-split F   hold out the last fraction F (0 < F < 1) of the data instead\n"
            "  --log FILE      append epoch,step,train_loss,val_loss rows to a CSV file\n"
+           "  --plot FILE.svg the loss per epoch as an SVG picture, rewritten after every\n"
+           "                  epoch (open it in a browser and reload)\n"
            "  --lr R          learning rate (default: the model's, %g)\n"
            "  --lr-schedule S per epoch: step:EVERY:GAMMA (times GAMMA every EVERY\n"
            "                  epochs, as StepLR) or cosine[:MIN] (toward MIN, as\n"
@@ -101,6 +103,7 @@ enum {
     O_VAL,
     O_VAL_SPLIT,
     O_LOG,
+    O_PLOT,
     O_LR,
     O_LR_SCHEDULE,
     O_FORCE,
@@ -108,9 +111,9 @@ enum {
     O_HELP,
     O_COUNT
 };
-static const char *const names[O_COUNT] = {"data", "epochs",      "seed",  "init-seed", "load",
-                                           "save", "save-every",  "val",   "val-split", "log",
-                                           "lr",   "lr-schedule", "force", "quiet",     "help"};
+static const char *const names[O_COUNT] = {"data",        "epochs", "seed",      "init-seed", "load", "save",
+                                           "save-every",  "val",    "val-split", "log",       "plot", "lr",
+                                           "lr-schedule", "force",  "quiet",     "help"};
 
 /* A positive finite number, all of s. */
 static int parse_positive(const char *s, double *out) {
@@ -209,6 +212,9 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o) {
         case O_LOG:
             o->log = val;
             break;
+        case O_PLOT:
+            o->plot = val;
+            break;
         case O_LR:
             if (parse_positive(val, &o->lr.lr)) {
                 netrt_fail("option --lr: expected a positive number, got '%s'", shown(val, b2, sizeof b2));
@@ -251,10 +257,10 @@ static int parse_args(const netrt_model *m, int argc, char **argv, options *o) {
         }
     }
     if (!o->data &&
-        (o->val || o->val_split > 0 || o->load || o->save || o->save_every || o->log || o->init_seed_given ||
-         o->lr.lr > 0 || o->lr.kind != LR_CONSTANT)) {
-        netrt_fail("options --val, --val-split, --load, --save, --save-every, --log, --init-seed, --lr "
-                   "and --lr-schedule need --data");
+        (o->val || o->val_split > 0 || o->load || o->save || o->save_every || o->log || o->plot ||
+         o->init_seed_given || o->lr.lr > 0 || o->lr.kind != LR_CONSTANT)) {
+        netrt_fail("options --val, --val-split, --load, --save, --save-every, --log, --plot, --init-seed, "
+                   "--lr and --lr-schedule need --data");
         return -1;
     }
     if (o->val && o->val_split > 0) {
@@ -330,11 +336,12 @@ static int run_data(const netrt_model *m, options *o, netrt_par *par) {
     train_run r = {0};
     netrt_meta meta = {0};
     FILE *log = NULL;
+    netrt_plot plot = {0};
     uint64_t epochs = o->epochs ? o->epochs : DEFAULT_EPOCHS_DATA;
     uint64_t init_seed = o->init_seed_given ? o->init_seed : o->seed;
     char err[1024];
     int status = 1, agreed = 0, root = !par || par->rank == 0; /* root: checks, loads, writes */
-    if (root && netrt_check_files(o->data, o->val, o->load, o->save, o->log))
+    if (root && netrt_check_files(o->data, o->val, o->load, o->save, o->log, o->plot))
         goto done;
     if (netrt_data_read(o->data, m->n_in, m->n_target, &d))
         goto done;
@@ -384,6 +391,13 @@ static int run_data(const netrt_model *m, options *o, netrt_par *par) {
         }
         if (ftell(log) == 0)
             fputs("epoch,step,train_loss,val_loss\n", log);
+    }
+    if (o->plot && root) {
+        if (netrt_plot_init(&plot, o->plot, m->name, meta.epoch, epochs, val.n > 0)) {
+            netrt_fail("out of memory");
+            goto done;
+        }
+        r.plot = &plot;
     }
     if (par) { /* every rank set up: now rank 0's state to all */
         agreed = 1;
@@ -438,6 +452,7 @@ done:
             status = 1;
         }
     }
+    netrt_plot_free(&plot);
     netrt_state_free(&s);
     netrt_data_free(&d);
     netrt_data_free(&val);

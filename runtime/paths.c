@@ -3,14 +3,15 @@
  * A run that would destroy one of its own inputs, or that can only fail at
  * its end, is refused at its start with one line `PATH: error: ...`:
  *
- *   - an output (--save, --log) may not be an input (--data, --val, --load)
- *     nor the other output, however it is spelled: a symlink, `./x`, a hard
+ *   - an output (--save, --log, --plot) may not be an input (--data, --val,
+ *     --load) nor another output, however it is spelled: a symlink, `./x`, a hard
  *     link all name the same file (same device and inode).  The one
  *     exception is --save equal to --load, which is how a run is resumed:
  *     the checkpoint read at the start is replaced whole at the end.
- *   - --save must be writable now (netrt_save_check): a regular file or a
- *     new name, in a folder where a file can be created.  A FIFO or a
- *     device is refused, never renamed over (checkpoint.c).
+ *   - --save and --plot must be writable now (netrt_save_check,
+ *     netrt_plot_check): a regular file or a new name, in a folder where a
+ *     file can be created.  A FIFO or a device is refused, never renamed
+ *     over (checkpoint.c, plot.c).
  *
  * An output that does not exist yet cannot be an existing input; two that
  * do not exist are the same when their folders are and their last names
@@ -70,14 +71,14 @@ static int same_file(const file_id *a, const file_id *b) {
         (a->exists || strcmp(a->base, b->base) == 0);
 }
 
-int netrt_check_files(const char *data, const char *val, const char *load, const char *save,
-                      const char *log) {
+int netrt_check_files(const char *data, const char *val, const char *load, const char *save, const char *log,
+                      const char *plot) {
     const char *in_opt[] = {"data", "val", "load"}, *in_path[] = {data, val, load};
-    const char *out_opt[] = {"save", "log"}, *out_path[] = {save, log};
-    file_id out_id[2];
+    const char *out_opt[] = {"save", "log", "plot"}, *out_path[] = {save, log, plot};
+    file_id out_id[3];
     char err[1024];
     size_t i, k;
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < 3; i++) {
         if (!out_path[i])
             continue;
         out_id[i] = identify(out_path[i]);
@@ -95,16 +96,16 @@ int netrt_check_files(const char *data, const char *val, const char *load, const
                 return -1;
             }
         }
-        if (i == 1 && save && same_file(&out_id[0], &out_id[1])) {
-            fflush(stdout);
-            fprintf(stderr,
-                    "%s: error: --log names the same file as --save '%s'; give each its "
-                    "own file\n",
-                    log, save);
-            return -1;
-        }
+        for (k = 0; k < i; k++)
+            if (out_path[k] && same_file(&out_id[k], &out_id[i])) {
+                fflush(stdout);
+                fprintf(stderr, "%s: error: --%s names the same file as --%s '%s'; give each its own file\n",
+                        out_path[i], out_opt[i], out_opt[k], out_path[k]);
+                return -1;
+            }
     }
-    if (save && netrt_save_check(save, err, sizeof err)) {
+    if ((save && netrt_save_check(save, err, sizeof err)) ||
+        (plot && netrt_plot_check(plot, err, sizeof err))) {
         fflush(stdout);
         fprintf(stderr, "%s\n", err);
         return -1;

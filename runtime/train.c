@@ -204,6 +204,17 @@ static void log_row(FILE *log, int *err, uint64_t e, uint64_t step, double loss,
         *err = errno ? errno : EIO;
 }
 
+/* Adds an epoch to the --plot file and rewrites it; -1 after reporting. */
+static int plot_row(netrt_plot *pl, double loss, double val, progress *pg) {
+    char err[1024];
+    if (netrt_plot_add(pl, loss, val, err, sizeof err) == 0)
+        return 0;
+    progress_clear(pg);
+    fflush(stdout);
+    fprintf(stderr, "%s\n", err);
+    return -1;
+}
+
 /* Replays epoch e step by step from the snapshot in (p0, o0) to find the
  * first step whose loss, or whose updated weights, are not finite; reports
  * it.  `base` is the number of steps before the epoch. */
@@ -278,6 +289,14 @@ int netrt_train(const netrt_model *m, state *s, train_run *r) {
     if (!r->quiet)
         print_epoch(&pg, r->epoch0, last, r->first, val);
     log_row(r->log, &r->log_errno, r->epoch0, r->steps0, r->first, val);
+    if (r->plot && plot_row(r->plot, r->first, vloss, &pg)) {
+        if (par) { /* the other ranks cannot stop with rank 0 here: plot no more */
+            r->plot = NULL;
+        } else {
+            status = -1;
+            goto done;
+        }
+    }
     for (e = r->epoch0 + 1; e <= last; e++) {
         rng g = netrt_rng_stream(r->seed, STREAM_EPOCH + e);
         uint64_t base = r->steps0 + (e - r->epoch0 - 1) * per_epoch;
@@ -321,6 +340,14 @@ int netrt_train(const netrt_model *m, state *s, train_run *r) {
         if (val)
             vloss = mean_loss(m, s, par, r->val->x, r->val->t, r->val->n);
         log_row(r->log, &r->log_errno, e, base + per_epoch, r->last, val);
+        if (r->plot && plot_row(r->plot, r->last, vloss, &pg)) {
+            if (par) { /* the other ranks cannot stop with rank 0 here: plot no more */
+                r->plot = NULL;
+            } else {
+                status = -1;
+                goto done;
+            }
+        }
         if (e == last || (!r->quiet && (e - r->epoch0 <= 10 || e % every == 0)))
             print_epoch(&pg, e, last, r->last, val);
         if (r->save && (e == last || (r->save_every && e % r->save_every == 0))) {

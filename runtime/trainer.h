@@ -14,6 +14,7 @@
 
 #include "data.h"
 #include "netrt.h"
+#include "plot.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -72,6 +73,7 @@ typedef struct train_run {
     int quiet;
     FILE *log;             /* NULL, or the --log file (header already written) */
     int log_errno;         /* out: why a write to log first failed; 0 if none did */
+    netrt_plot *plot;      /* NULL, or the --plot file, rewritten after every epoch */
     const char *save;      /* NULL, or the checkpoint path */
     uint64_t save_every;   /* 0: save only at the end */
     lr_plan lr;            /* the learning rate of each epoch */
@@ -117,10 +119,11 @@ int netrt_train(const netrt_model *m, state *s, train_run *r);
 
 int netrt_demo(const netrt_model *m, uint64_t epochs, uint64_t seed, int quiet);
 
-/* The run's files before any work (paths.c): no output (save, log) is an
- * input (data, val, load; save may be load) or the other output, and save
- * can be written.  Each argument may be NULL.  Returns 0, or -1 after
+/* The run's files before any work (paths.c): no output (save, log, plot) is
+ * an input (data, val, load; save may be load) or another output, and save
+ * and plot can be written.  Each argument may be NULL.  Returns 0, or -1 after
  * printing one line `PATH: error: ...`. */
-int netrt_check_files(const char *data, const char *val, const char *load, const char *save, const char *log);
+int netrt_check_files(const char *data, const char *val, const char *load, const char *save, const char *log,
+                      const char *plot);
 
 #endif

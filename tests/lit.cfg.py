@@ -58,6 +58,15 @@ if platform.machine() == 'x86_64':
     config.available_features.add('x86_64')
 if shutil.which('clang'):
     config.available_features.add('clang')
+# Graphviz renders --emit=dot (tests/dot); headless Chromium renders the
+# trainer's --plot SVG (tests/plot), without its sandbox when run as root.
+if shutil.which('dot'):
+    config.available_features.add('graphviz')
+chromium = shutil.which('chromium') or shutil.which('chromium-browser')
+if chromium:
+    config.available_features.add('chromium')
+    config.substitutions.append(('%chromium', chromium + ' --headless --disable-gpu --hide-scrollbars'
+                                 + (' --no-sandbox' if os.geteuid() == 0 else '')))
 # %unprivileged runs a command as a user who is not root: as is when the
 # tests already run so, through setpriv as nobody (65534) when they run as
 # root; the feature 'unprivileged' says that one of the two is possible.

@@ -167,6 +167,10 @@ MODELS = [
          layers=[L('h', 3, 'tanh'), L('o', 3, 'softmax')],
          loss=('bce', 'mean'), opt=(SGD, dict(lr=0.5)),
          covers='softmax output, bce mean on probabilities, plain sgd, batch 1'),
+    dict(name='gelu_mse_adam_b8', input=4, batch=8,
+         layers=[L('h', 6, 'gelu'), L('o', 3, 'gelu')],
+         loss=('mse', 'mean'), opt=(ADAM, dict(lr=0.01)),
+         covers='gelu (the exact erf form) on the hidden and output layers, mse mean, adam, batch 8'),
     # Loop-scheduled models (above the unroll budget: netc's --unroll=auto takes loops), in
     # matrix-loops/.  At these sizes float32 itself moves the values by more than
     # F64_REL (sums of hundreds of terms, 25 steps): the float64 rerun agrees to the
@@ -276,6 +280,8 @@ class Net(nn.Module):
                 h = nn.functional.leaky_relu(z, l.get('negative_slope', 0.01))
             elif act == 'softmax':
                 h = nn.Softmax(dim=1)(z)
+            elif act == 'gelu':
+                h = nn.functional.gelu(z)  # approximate='none': the erf form
             else:
                 h = z
         return h
