@@ -285,12 +285,6 @@ static const char *grad_ptr(const Loops *L) { return L->k == K_GRAD || L->k == K
 
 static void expr(Loops *L, int id, const char *r, const char *c);
 
-static void call1(Loops *L, const char *fn, int a, const char *r, const char *c) {
-    fprintf(L->out, "%s%s(", fn, L->o->fp64 ? "" : "f");
-    expr(L, a, r, c);
-    fputc(')', L->out);
-}
-
 /* Element (r, c) of node id (for a vector, element c; a scalar ignores
  * both), as a C expression; r is the row within the tile. */
 static void expr(Loops *L, int id, const char *r, const char *c) {
@@ -349,17 +343,6 @@ static void expr(Loops *L, int id, const char *r, const char *c) {
         real(L, 0.0);
         fputs(")", out);
         return;
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_GT: case OP_EQ: {
-        static const char *const sym[OP_COUNT] = {[OP_ADD] = " + ", [OP_SUB] = " - ", [OP_MUL] = " * ",
-                                                  [OP_DIV] = " / ", [OP_GT] = " > ", [OP_EQ] = " == "};
-        fputc('(', out);
-        expr(L, a, r, c);
-        fputs(sym[n->op], out);
-        expr(L, b, r, c);
-        fputc(')', out);
-        return;
-    }
-    case OP_NEG: fputs("(-", out); expr(L, a, r, c); fputc(')', out); return;
     case OP_MAX: /* a < b ? b : a */
         fprintf(out, "%s_max(", L->N);
         expr(L, a, r, c);
@@ -376,11 +359,6 @@ static void expr(Loops *L, int id, const char *r, const char *c) {
         expr(L, d, r, c);
         fputc(')', out);
         return;
-    case OP_EXP: call1(L, "exp", a, r, c); return;
-    case OP_LOG: call1(L, "log", a, r, c); return;
-    case OP_TANH: call1(L, "tanh", a, r, c); return;
-    case OP_ABS: call1(L, "fabs", a, r, c); return;
-    case OP_SQRT: call1(L, "sqrt", a, r, c); return;
     case OP_SIGMOID:
         fputc('(', out);
         real(L, 1.0);
@@ -390,13 +368,31 @@ static void expr(Loops *L, int id, const char *r, const char *c) {
         expr(L, a, r, c);
         fputs(")))", out);
         return;
-    case OP_FMA:
-        fprintf(out, "fma%s(", L->o->fp64 ? "" : "f");
+    default:
+        break;
+    }
+    /* the rest as ops.h spells them in C: infix, prefix, or a libm call */
+    const OpInfo *oi = &op_info[n->op];
+    switch (oi->c_form) {
+    case C_INFIX:
+        fputc('(', out);
         expr(L, a, r, c);
-        fputs(", ", out);
+        fputs(oi->c, out);
         expr(L, b, r, c);
-        fputs(", ", out);
-        expr(L, d, r, c);
+        fputc(')', out);
+        return;
+    case C_PREFIX:
+        fprintf(out, "(%s", oi->c);
+        expr(L, a, r, c);
+        fputc(')', out);
+        return;
+    case C_LIBM:
+        fprintf(out, "%s%s(", oi->c, L->o->fp64 ? "" : "f");
+        for (int i = 0; i < oi->arity; i++) {
+            if (i)
+                fputs(", ", out);
+            expr(L, n->arg[i], r, c);
+        }
         fputc(')', out);
         return;
     default:
