@@ -704,14 +704,7 @@ void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o) {
     const Model *m = sc->m;
     Emit e = {.out = out, .m = m, .s = sc->s, .o = o, .real = o->fp64 ? "double" : "float", .def = -1};
     e.pl = &sc->k[K_FORWARD].pl;
-    emit_banner(out, m, o, "Trainer kernels");
-    if (o->inline_header) {
-        fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
-        emit_header_body(out, m, o);
-    } else {
-        fprintf(out, "#include \"%s\"\n", o->header);
-    }
-    fputs("\n#include <math.h>\n\n", out);
+    emit_c_prologue(out, m, o);
     emit_select(&e);
     emit_init(out, m, o);
     kernels(&e, sc);

@@ -79,6 +79,19 @@ void emit_banner(FILE *out, const Model *m, const EmitOptions *o, const char *wh
                 commas(o->cost->flops[2]));
 }
 
+/* The kernels' file up to its first kernel: the banner, the header (inlined
+ * or included) and <math.h>; both schedules' C starts so. */
+void emit_c_prologue(FILE *out, const Model *m, const EmitOptions *o) {
+    emit_banner(out, m, o, "Trainer kernels");
+    if (o->inline_header) {
+        fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
+        emit_header_body(out, m, o);
+    } else {
+        fprintf(out, "#include \"%s\"\n", o->header);
+    }
+    fputs("\n#include <math.h>\n\n", out);
+}
+
 void emit_header_body(FILE *out, const Model *m, const EmitOptions *o) {
     const char *N = m->name, *R = o->fp64 ? "double" : "float";
     fprintf(out, "#include <stddef.h>\n#include <stdint.h>\n\n");

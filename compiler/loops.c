@@ -1023,14 +1023,8 @@ void loops_print(FILE *out, const Graph *g, const Model *m, int width, const Emi
 }
 
 void emit_c_loops(FILE *out, const Model *m, const Graph *g, int width, const EmitOptions *o) {
-    emit_banner(out, m, o, "Trainer kernels");
-    if (o->inline_header) {
-        fprintf(out, "\n/* ---- API (the header, inlined) ---- */\n");
-        emit_header_body(out, m, o);
-    } else {
-        fprintf(out, "#include \"%s\"\n", o->header);
-    }
-    fprintf(out, "\n#include <math.h>\n\n_Static_assert(sizeof(%s_params) == %s_PARAMS_BYTES && sizeof(%s_optim) == "
+    emit_c_prologue(out, m, o);
+    fprintf(out, "_Static_assert(sizeof(%s_params) == %s_PARAMS_BYTES && sizeof(%s_optim) == "
                  "%s_OPTIM_BYTES, \"the header's sizes\");\n\n",
             m->name, m->name, m->name, m->name);
     emit_init(out, m, o);

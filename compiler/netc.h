@@ -772,6 +772,7 @@ void emit_c(FILE *out, const Schedule *sc, const EmitOptions *o);
 void emit_header(FILE *out, const Model *m, const EmitOptions *o); /* the API header, both backends */
 void emit_header_body(FILE *out, const Model *m, const EmitOptions *o);
 void emit_banner(FILE *out, const Model *m, const EmitOptions *o, const char *what);
+void emit_c_prologue(FILE *out, const Model *m, const EmitOptions *o); /* banner, header, <math.h> */
 void emit_init(FILE *out, const Model *m, const EmitOptions *o);   /* NAME_init */
 void emit_trainer(FILE *out, const Model *m); /* NAME_model and main, #ifdef NETC_TRAINER / NETC_RUNTIME */
 void c_real(FILE *out, double v, bool fp64);  /* the shortest literal that reads back as v */
