@@ -14,6 +14,7 @@
 #include "netc.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static int hx(HyperFormula *f, HxOp op, int a, int b, double c) {
     if (f->n == HYPER_MAX_NODES)
@@ -89,4 +90,10 @@ Descriptor model_descriptor(const Model *m) {
         d.states[i] = (DescTensor){st->name, st->cname, p->rows, p->cols};
     }
     return d;
+}
+
+void descriptor_free(Descriptor *d) {
+    free(d->tensors);
+    free(d->states);
+    d->tensors = d->states = NULL;
 }

@@ -251,4 +251,5 @@ void emit_trainer(FILE *out, const Model *m) {
             "#endif\n"
             "#endif\n",
             (unsigned long long)d.hash, N);
+    descriptor_free(&d);
 }

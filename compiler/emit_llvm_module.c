@@ -214,6 +214,7 @@ static void descriptor(L *l, bool with_main, bool host) {
         wrapper(l, "step_v", "step"), wrapper(l, "train_v", "train"), set_lr_wrapper(l),
         LLVMConstInt(l->i64, d.hash, 0), wrapper(l, "apply_v", "apply"),
     };
+    descriptor_free(&d);
     enum { FIRST_FN = 14, LAST_FN = 19, APPLY_FN = 21 };
     for (unsigned i = FIRST_FN; i <= APPLY_FN; i++)
         if (i <= LAST_FN || i == APPLY_FN)

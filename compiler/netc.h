@@ -216,6 +216,7 @@ typedef struct Descriptor {
 } Descriptor;
 struct Model;
 Descriptor model_descriptor(const struct Model *m);
+void descriptor_free(Descriptor *d); /* its tables */
 
 typedef struct Model {
     const char *file;          /* the YAML path, as given */
