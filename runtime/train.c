@@ -204,14 +204,20 @@ static void log_row(FILE *log, int *err, uint64_t e, uint64_t step, double loss,
         *err = errno ? errno : EIO;
 }
 
-/* Adds an epoch to the --plot file and rewrites it; -1 after reporting. */
-static int plot_row(netrt_plot *pl, double loss, double val, progress *pg) {
+/* Adds an epoch to the --plot file *pl (if any) and rewrites it; on failure
+ * reports, then -1, or under MPI (par) 0 with plotting stopped: the other
+ * ranks cannot stop with rank 0 here. */
+static int plot_row(netrt_plot **pl, double loss, double val, progress *pg, const netrt_par *par) {
     char err[1024];
-    if (netrt_plot_add(pl, loss, val, err, sizeof err) == 0)
+    if (!*pl || netrt_plot_add(*pl, loss, val, err, sizeof err) == 0)
         return 0;
     progress_clear(pg);
     fflush(stdout);
     fprintf(stderr, "%s\n", err);
+    if (par) {
+        *pl = NULL;
+        return 0;
+    }
     return -1;
 }
 
@@ -289,13 +295,9 @@ int netrt_train(const netrt_model *m, state *s, train_run *r) {
     if (!r->quiet)
         print_epoch(&pg, r->epoch0, last, r->first, val);
     log_row(r->log, &r->log_errno, r->epoch0, r->steps0, r->first, val);
-    if (r->plot && plot_row(r->plot, r->first, vloss, &pg)) {
-        if (par) { /* the other ranks cannot stop with rank 0 here: plot no more */
-            r->plot = NULL;
-        } else {
-            status = -1;
-            goto done;
-        }
+    if (plot_row(&r->plot, r->first, vloss, &pg, par)) {
+        status = -1;
+        goto done;
     }
     for (e = r->epoch0 + 1; e <= last; e++) {
         rng g = netrt_rng_stream(r->seed, STREAM_EPOCH + e);
@@ -340,13 +342,9 @@ int netrt_train(const netrt_model *m, state *s, train_run *r) {
         if (val)
             vloss = mean_loss(m, s, par, r->val->x, r->val->t, r->val->n);
         log_row(r->log, &r->log_errno, e, base + per_epoch, r->last, val);
-        if (r->plot && plot_row(r->plot, r->last, vloss, &pg)) {
-            if (par) { /* the other ranks cannot stop with rank 0 here: plot no more */
-                r->plot = NULL;
-            } else {
-                status = -1;
-                goto done;
-            }
+        if (plot_row(&r->plot, r->last, vloss, &pg, par)) {
+            status = -1;
+            goto done;
         }
         if (e == last || (!r->quiet && (e - r->epoch0 <= 10 || e % every == 0)))
             print_epoch(&pg, e, last, r->last, val);
