@@ -19,12 +19,14 @@
  *
  * The sum is a fixed-order reduction over one contiguous buffer: it is cut
  * into N chunks, MPI_Alltoall sends chunk c of every rank to rank c, which
- * adds the N pieces in rank order (((g0 + g1) + g2) ...), and MPI_Allgather
- * gives every rank every sum.  The library only moves bytes; the arithmetic
- * and its order are ours, so the result does not depend on the algorithm
- * Open MPI picks by message size, and every rank has the same bits.  Each
- * rank sends and receives (N - 1) / N of the buffer twice, as a ring
- * allreduce does.
+ * adds the N pieces in rank order (((g0 + g1) + g2) ...) and, for a step,
+ * divides by N, and MPI_Allgather (in place) gives every rank every sum.
+ * A step's buffer is allocated padded to N equal chunks, so the collectives
+ * read and write it directly; at N = 1 nothing is summed or divided.  The
+ * library only moves bytes; the arithmetic and its order are ours, so the
+ * result does not depend on the algorithm Open MPI picks by message size,
+ * and every rank has the same bits.  Each rank sends and receives
+ * (N - 1) / N of the buffer twice, as a ring allreduce does.
  *
  * Errors of MPI calls return (MPI_ERRORS_RETURN) and stop the job with a
  * message naming the call and MPI_Abort.  A rank that dies (SIGKILL) is
@@ -51,7 +53,7 @@ typedef struct impl {
     MPI_Comm comm;
     FILE *capture; /* ranks > 0: where stderr goes */
     int err_fd;    /* ranks > 0: the real stderr */
-    float *pad, *parts, *acc;
+    float *pad, *parts;
     float *grad; /* step's buffer */
     size_t cap;  /* floats in pad and parts */
 } impl;
@@ -132,35 +134,68 @@ static int agree(netrt_par *par, int status) {
     return 1;
 }
 
-static void sum(netrt_par *par, float *buf, size_t n) {
+/* Floats a chunk of an n-float buffer holds: the buffer is cut into size of them. */
+static size_t chunk_of(const netrt_par *par, size_t n) {
+    return (n + (size_t)par->size - 1) / (size_t)par->size;
+}
+
+/* out[i] = ((in[i] + in[chunk + i]) + in[2 chunk + i]) ... over size >= 2
+ * pieces, divided by size with mean: a pass per piece after the second, the
+ * division in the last (a power of two multiplies: x / 2^k and x * 2^-k are
+ * roundings of the same real number, so the bits are the same). */
+static void add_pieces(float *out, const float *in, size_t chunk, size_t size, int mean) {
+    const float *acc = in, *last = in + (size - 1) * chunk; /* acc: pieces 0 .. r - 1 summed */
+    float inv = 1.0f / (float)size;
+    size_t i, r;
+    for (r = 1; r + 1 < size; r++, acc = out)
+        for (i = 0; i < chunk; i++)
+            out[i] = acc[i] + in[r * chunk + i];
+    if (!mean)
+        for (i = 0; i < chunk; i++)
+            out[i] = acc[i] + last[i];
+    else if ((size & (size - 1)) == 0)
+        for (i = 0; i < chunk; i++)
+            out[i] = (acc[i] + last[i]) * inv;
+    else
+        for (i = 0; i < chunk; i++)
+            out[i] = (acc[i] + last[i]) / (float)size;
+}
+
+/* Sums buf[0 .. n) over the ranks in rank order, in place; with mean, each
+ * sum is then divided by the number of ranks (once, by the rank that added
+ * it, before the sums are gathered).  buf has room for room floats: with
+ * room >= size chunks the collectives work on buf itself, otherwise through
+ * a padded copy. */
+static void sum(netrt_par *par, float *buf, size_t n, size_t room, int mean) {
     impl *im = of(par);
-    size_t size = (size_t)par->size, chunk = (n + size - 1) / size, i, r;
+    size_t size = (size_t)par->size, chunk = chunk_of(par, n);
+    float *io = buf;
     if (size == 1)
-        return;
+        return; /* x / 1 is x */
     if (chunk * size > im->cap) {
         free(im->pad);
         free(im->parts);
-        free(im->acc);
         im->cap = chunk * size;
         im->pad = malloc(im->cap * sizeof(float));
         im->parts = malloc(im->cap * sizeof(float));
-        im->acc = malloc(chunk * sizeof(float));
-        if (!im->pad || !im->parts || !im->acc)
+        if (!im->pad || !im->parts)
             check(par, MPI_ERR_NO_MEM, "malloc");
     }
-    memcpy(im->pad, buf, n * sizeof(float));
-    memset(im->pad + n, 0, (chunk * size - n) * sizeof(float));
-    check(par, MPI_Alltoall(im->pad, (int)chunk, MPI_FLOAT, im->parts, (int)chunk, MPI_FLOAT, im->comm),
-          "MPI_Alltoall");
-    for (i = 0; i < chunk; i++) { /* this rank's chunk: rank 0's piece, + rank 1's, ... */
-        float s = im->parts[i];
-        for (r = 1; r < size; r++)
-            s += im->parts[r * chunk + i];
-        im->acc[i] = s;
+    if (room < chunk * size) {
+        io = im->pad;
+        memcpy(io, buf, n * sizeof(float));
+        memset(io + n, 0, (chunk * size - n) * sizeof(float));
     }
-    check(par, MPI_Allgather(im->acc, (int)chunk, MPI_FLOAT, im->pad, (int)chunk, MPI_FLOAT, im->comm),
+    check(par, MPI_Alltoall(io, (int)chunk, MPI_FLOAT, im->parts, (int)chunk, MPI_FLOAT, im->comm),
+          "MPI_Alltoall");
+    /* This rank's chunk, where the in-place gather expects it: rank 0's
+     * piece, + rank 1's, ... (each element's sum in rank order), then / N;
+     * a pass per piece, so the compiler vectorizes the loops. */
+    add_pieces(io + (size_t)par->rank * chunk, im->parts, chunk, size, mean);
+    check(par, MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, io, (int)chunk, MPI_FLOAT, im->comm),
           "MPI_Allgather");
-    memcpy(buf, im->pad, n * sizeof(float));
+    if (io != buf)
+        memcpy(buf, io, n * sizeof(float));
 }
 
 static void bcast(netrt_par *par, void *buf, size_t n) {
@@ -244,7 +279,7 @@ static double mean_loss(netrt_par *par, const netrt_model *m, state *s, const fl
             block[j] = (i + j) % (size_t)par->size != (size_t)par->rank
                 ? 0.0f
                 : m->grad(s->p, x + (i + j) * m->batch * m->n_in, t + (i + j) * m->batch * m->n_target, s->g);
-        sum(par, block, k);
+        sum(par, block, k, BLOCK, 0);
         for (j = 0; j < k; j++)
             total += block[j];
     }
@@ -252,18 +287,18 @@ static double mean_loss(netrt_par *par, const netrt_model *m, state *s, const fl
 }
 
 /* netrt_par.step: one global step on the size batches at x and t: this
- * rank's gradient and loss in one buffer (a params struct, then a float),
- * summed over the ranks, divided by their number, applied. */
+ * rank's gradient and loss in one buffer (a params struct, then a float,
+ * padded to size equal chunks), summed over the ranks, divided by their
+ * number, applied. */
 static float step(netrt_par *par, const netrt_model *m, state *s, const float *x, const float *t) {
     impl *im = of(par);
-    size_t nf = m->params_size / sizeof(float), i, at = (size_t)par->rank * m->batch;
+    size_t nf = m->params_size / sizeof(float), room = chunk_of(par, nf + 1) * (size_t)par->size;
+    size_t at = (size_t)par->rank * m->batch;
     float *buf = im->grad;
-    if (!buf && !(buf = im->grad = calloc(nf + 1, sizeof(float)))) /* frozen entries stay 0 */
+    if (!buf && !(buf = im->grad = calloc(room, sizeof(float)))) /* frozen entries and padding stay 0 */
         check(par, MPI_ERR_NO_MEM, "calloc");
     buf[nf] = m->grad(s->p, x + at * m->n_in, t + at * m->n_target, buf);
-    sum(par, buf, nf + 1);
-    for (i = 0; i <= nf; i++)
-        buf[i] /= (float)par->size;
+    sum(par, buf, nf + 1, room, 1);
     m->apply(s->p, s->o, buf);
     return buf[nf];
 }
@@ -307,7 +342,6 @@ int netrt_mpi_main(const netrt_model *m, int argc, char **argv) {
     MPI_Finalize();
     free(im.pad);
     free(im.parts);
-    free(im.acc);
     free(im.grad);
     if (im.capture)
         fclose(im.capture);
